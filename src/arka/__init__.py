@@ -1,0 +1,23 @@
+"""ARKA Engine: compliance rules compiled to bytecode for a deterministic VM.
+
+Public API (small on purpose):
+
+    import arka
+    rule = arka.compile_rule(yaml_text, "ctr.yaml")     # raises arka.CompileError
+    rules = arka.RuleSet([rule], tables=arka.load_tables(["tables/"]))
+    result = rules.evaluate({"transaction": {...}}, context={"jurisdiction": "US"})
+    result.to_json()
+"""
+
+from arka.compiler import CompiledRule, check_source, compile_file, compile_rule, load_bytecode
+from arka.engine import EvaluationResult, RuleSet, evaluate, load_rules
+from arka.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError
+from arka.rtvm.vm import Limits
+from arka.tables import TableSet, load_tables
+from arka.version import __version__
+
+__all__ = [
+    "ArkaError", "CompileError", "CompiledRule", "Diagnostic", "EvalError", "EvaluationResult",
+    "InputError", "Limits", "RuleSet", "TableSet", "__version__", "check_source", "compile_file",
+    "compile_rule", "evaluate", "load_bytecode", "load_rules", "load_tables",
+]

@@ -1,0 +1,515 @@
+"""Multi-rule evaluation: selection, input conversion, dependency order, decision.
+
+A `RuleSet` is immutable once built (all rules compiled and their dependencies checked);
+`evaluate` runs the applicable rules in dependency order on the RTVM (or, for testing,
+the reference evaluator) and shapes the result of SPEC §5 (proofs come with the service).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import holidays
+import yaml
+
+from arka import values as V
+from arka.compiler import CompiledRule, compile_file, load_bytecode
+from arka.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError, Span
+from arka.reference import ReferenceEvaluator
+from arka.rtvm import bytecode as bc
+from arka.rtvm.vm import TRACE_LEVELS, Execution, Limits, Outcome
+from arka.tables import TableLookup, TableSet
+from arka.version import __version__
+
+ENGINE_VERSION = f"arka-engine/{__version__} rtvm/{bc.FORMAT_VERSION}"
+CALENDAR_VERSION = f"holidays/{holidays.__version__}"
+STRATEGIES = ("most_severe", "flags_need_review")
+SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+
+
+# ------------------------------------------------------------------ input conversion
+
+def _convert(value: Any, spec: dict[str, Any], path: str) -> Any:
+    if value is None:
+        return None
+    kind = spec.get("type", "any")
+    try:
+        if kind in ("decimal", "number", "integer"):
+            if isinstance(value, bool):
+                raise InputError(f"{path}: expected a number, got a boolean", span=None)
+            if isinstance(value, str):
+                value = V.parse_decimal(value)
+            elif isinstance(value, int):
+                value = Decimal(value)
+            if not isinstance(value, Decimal):
+                raise InputError(f"{path}: expected a number, got {V.type_name(value)}")
+            if kind == "integer" and value != value.to_integral_value():
+                raise InputError(f"{path}: expected a whole number, got {V.decimal_text(value)}")
+        elif kind == "string":
+            if not isinstance(value, str):
+                raise InputError(f"{path}: expected text, got {V.type_name(value)}")
+        elif kind == "boolean":
+            if not isinstance(value, bool):
+                raise InputError(f"{path}: expected true or false, got {V.type_name(value)}")
+        elif kind == "datetime":
+            if isinstance(value, str):
+                value = V.parse_datetime(value)
+            elif type(value) is date:
+                value = datetime(value.year, value.month, value.day, tzinfo=UTC)
+            if not isinstance(value, datetime):
+                raise InputError(f"{path}: expected an RFC 3339 datetime, got "
+                                 f"{V.type_name(value)}")
+        elif kind == "date":
+            if isinstance(value, str):
+                value = V.parse_date(value)
+            elif isinstance(value, datetime):
+                value = value.date()
+            if type(value) is not date:
+                raise InputError(f"{path}: expected a date YYYY-MM-DD, got {V.type_name(value)}")
+        elif kind == "duration":
+            if isinstance(value, str):
+                value = V.parse_duration(value)
+            else:
+                raise InputError(f"{path}: expected an ISO 8601 duration, got "
+                                 f"{V.type_name(value)}")
+        elif kind == "array":
+            if not isinstance(value, list):
+                raise InputError(f"{path}: expected a list, got {V.type_name(value)}")
+            items = spec.get("items")
+            if items:
+                value = [_convert(v, items, f"{path}[{i}]") for i, v in enumerate(value)]
+        elif kind == "object" or spec.get("properties"):
+            if not isinstance(value, dict):
+                raise InputError(f"{path}: expected an object, got {V.type_name(value)}")
+            props = spec.get("properties", {})
+            for req in spec.get("required", []):
+                if value.get(req) is None:
+                    raise InputError(f"{path}.{req}: required field is missing")
+            if spec.get("additionalProperties") is False:
+                extra = sorted(set(value) - set(props))
+                if extra:
+                    raise InputError(f"{path}.{extra[0]}: field is not allowed by the schema")
+            if props:
+                value = dict(value)
+                for name, sub in props.items():
+                    if name in value:
+                        value[name] = _convert(value[name], sub, f"{path}.{name}")
+    except EvalError as exc:
+        raise InputError(f"{path}: {exc.message}") from None
+    enum = spec.get("enum")
+    if enum is not None and not any(V.equals(value, V.from_json(e)) for e in enum):
+        raise InputError(f"{path}: {V.to_text(value)!r} is not one of "
+                         f"{', '.join(V.to_text(V.from_json(e)) for e in enum)}")
+    return value
+
+
+# ------------------------------------------------------------------ context
+
+def normalize_context(context: dict[str, Any] | None, received_at: datetime | None = None
+                      ) -> dict[str, Any]:
+    """Context as language values; a missing timestamp becomes the time received."""
+    ctx = V.from_json(dict(context or {}))
+    ts = ctx.get("timestamp")
+    if ts is None:
+        ctx["timestamp"] = (received_at or datetime.now(UTC)).replace(microsecond=0)
+    elif isinstance(ts, str):
+        try:
+            ctx["timestamp"] = V.parse_datetime(ts)
+        except EvalError as exc:
+            raise InputError(f"context.timestamp: {exc.message}") from None
+    elif not isinstance(ts, datetime):
+        raise InputError("context.timestamp must be an RFC 3339 datetime")
+    for key in ("jurisdiction", "domain"):
+        if key in ctx and ctx[key] is not None and not isinstance(ctx[key], str):
+            raise InputError(f"context.{key} must be text")
+    return ctx  # type: ignore[no-any-return]
+
+
+def jurisdiction_covers(rule_j: str, context_j: str | None) -> bool:
+    """A rule for US covers US and US-CA; ALL covers everything."""
+    if rule_j == "ALL" or not context_j:
+        return True
+    return context_j == rule_j or context_j.startswith(rule_j + "-")
+
+
+# ------------------------------------------------------------------ results
+
+@dataclass
+class EvaluationResult:
+    context: dict[str, Any]
+    result: dict[str, Any]
+    rule_results: list[dict[str, Any]]
+    metadata: dict[str, Any]
+    trace: list[dict[str, Any]] | None = None
+    tables_used: list[dict[str, str]] = field(default_factory=list)
+
+    @property
+    def decision(self) -> str:
+        return str(self.result["decision"])
+
+    def to_json(self, *, timing: bool = True) -> dict[str, Any]:
+        meta = dict(self.metadata)
+        if not timing:
+            meta.pop("evaluation_duration_ms", None)
+        out: dict[str, Any] = {"context": V.to_json(self.context), "result": self.result,
+                               "rule_results": self.rule_results, "metadata": meta}
+        if self.trace is not None:
+            out["trace"] = self.trace
+        return out
+
+
+class _Runtime:
+    """What builtins see of the running evaluation (`arka.lang.builtins.Runtime`)."""
+
+    def __init__(self, context: dict[str, Any], lookup: TableLookup):
+        self.now: datetime = context["timestamp"]
+        self.jurisdiction: str | None = context.get("jurisdiction")
+        self.division_scale = V.DEFAULT_DIVISION_SCALE
+        self.lookup = lookup
+        self.results: dict[str, dict[str, Any]] = {}
+        self.allowed: tuple[str, ...] = ()
+
+    def threshold(self, type_: str, jurisdiction: str | None, default: Any, table: str | None
+                  ) -> Any:
+        return self.lookup.threshold(type_, jurisdiction, default, table)
+
+    def convert_currency(self, amount: Decimal, src: str, dst: str) -> Decimal:
+        return self.lookup.convert_currency(amount, src, dst)
+
+    def table_rows(self, name: str) -> list[Any]:
+        return self.lookup.table_rows(name)
+
+    def rule_result(self, name: str) -> Any:
+        if name not in self.allowed:
+            raise EvalError(f"rule_result({name!r}) needs {name!r} in depends_on",
+                            code="E_DEPENDENCY")
+        return self.results.get(name, {"status": "skipped", "flagged": False, "blocked": False,
+                                       "conditions": {}, "flags": []})
+
+
+class RuleSet:
+    """An immutable, dependency-ordered set of compiled rules plus reference tables."""
+
+    def __init__(self, rules: Iterable[CompiledRule], tables: TableSet | None = None, *,
+                 strategy: str = "most_severe", limits: Limits | None = None):
+        if strategy not in STRATEGIES:
+            raise ValueError(f"aggregate strategy must be one of {STRATEGIES}")
+        self.strategy = strategy
+        self.tables = tables or TableSet()
+        self.limits = limits or Limits()
+        self.rules = _dependency_order(list(rules))
+
+    def evaluate(self, input: dict[str, Any], context: dict[str, Any] | None = None, *,
+                 trace: str = "none", executor: str = "vm") -> EvaluationResult:
+        """Evaluate an input against every applicable rule.
+
+        Raises InputError (VALIDATION_ERROR) before any rule runs when the input or context
+        is unusable; a rule that fails while running is reported in its `rule_results`
+        entry and fails closed (the decision is at least `needs_review`).
+        """
+        if trace not in TRACE_LEVELS:
+            raise InputError(f"trace must be one of {', '.join(TRACE_LEVELS)}")
+        if executor not in ("vm", "reference"):
+            raise ValueError("executor must be 'vm' or 'reference'")
+        started = time.perf_counter()
+        if not isinstance(input, dict):
+            raise InputError("input must be a JSON object of named inputs")
+        try:
+            values_in = V.from_json(input)
+        except EvalError as exc:
+            raise InputError(exc.message) from None
+        ctx = normalize_context(context)
+        on = ctx["timestamp"].date()
+        selected: list[tuple[CompiledRule, dict[str, Any]]] = []
+        skipped: dict[str, str] = {}
+        for rule in self.rules:
+            reason = self._skip_reason(rule, ctx, on)
+            if reason is not None:
+                skipped[rule.name] = reason
+                continue
+            selected.append((rule, self._rule_inputs(rule, values_in)))
+        lookup = TableLookup(self.tables, on)
+        runtime = _Runtime(ctx, lookup)
+        rule_results: list[dict[str, Any]] = []
+        acc = _Accumulator()
+        traces: list[dict[str, Any]] = []
+        selected_by_name = {r.name: (r, i) for r, i in selected}
+        for rule in self.rules:
+            name = rule.name
+            if name in skipped:
+                rule_results.append({"rule_id": name, "version": rule.version,
+                                     "status": "skipped", "reason": skipped[name],
+                                     "conditions": {}})
+                continue
+            _, inputs = selected_by_name[name]
+            runtime.allowed = tuple(rule.metadata.get("depends_on", ()))
+            runtime.division_scale = int(rule.program.metadata["division_scale"])
+            entry, outcome = self._run_rule(rule, inputs, ctx, runtime, trace, executor, acc)
+            rule_results.append(entry)
+            runtime.results[name] = {
+                "status": entry["status"], "conditions": dict(entry["conditions"]),
+                "flagged": any(f["rule_id"] == name for f in acc.flags),
+                "blocked": any(b["rule_id"] == name for b in acc.blocks),
+                "flags": [V.from_json(f) for f in acc.flags if f["rule_id"] == name],
+            }
+            if trace != "none" and outcome is not None:
+                traces.append({"rule_id": name, "version": rule.version,
+                               "events": [_json_event(e) for e in outcome.trace]})
+        result = acc.result(self.strategy)
+        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        metadata = {
+            "rules_evaluated": [f"{r['rule_id']}@{r['version']}" for r in rule_results
+                                if r["status"] != "skipped"],
+            "engine_version": ENGINE_VERSION,
+            "calendar_version": CALENDAR_VERSION,
+            "rules": [{"rule_id": r.name, "version": r.version,
+                       "bytecode_hash": r.bytecode_hash} for r in self.rules
+                      if r.name not in skipped],
+            "tables": [t.ref() for _, t in sorted(lookup.used.items())],
+            "evaluation_duration_ms": duration_ms,
+        }
+        return EvaluationResult(ctx, result, rule_results, metadata,
+                                traces if trace != "none" else None,
+                                [t.ref() for _, t in sorted(lookup.used.items())])
+
+    # ------------------------------------------------------------ per rule
+    def _skip_reason(self, rule: CompiledRule, ctx: dict[str, Any], on: date) -> str | None:
+        meta = rule.metadata
+        if not jurisdiction_covers(meta.get("jurisdiction") or "ALL", ctx.get("jurisdiction")):
+            return f"jurisdiction {meta.get('jurisdiction')} does not cover " \
+                   f"{ctx.get('jurisdiction')}"
+        domain = ctx.get("domain")
+        if domain and meta.get("domain") and str(meta["domain"]).upper() != domain.upper():
+            return f"domain {meta['domain']} is not {domain}"
+        eff, exp = meta.get("effective_date"), meta.get("expiry_date")
+        if eff and on < date.fromisoformat(eff):
+            return f"not yet effective on {on.isoformat()} (effective {eff})"
+        if exp and on >= date.fromisoformat(exp):
+            return f"expired on {exp}"
+        return None
+
+    def _rule_inputs(self, rule: CompiledRule, values_in: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for decl in rule.program.metadata["inputs"]:
+            name = decl["name"]
+            value = values_in.get(name)
+            if value is None:
+                if decl.get("required", True):
+                    raise InputError(f"input {name!r} is required by rule {rule.name!r}")
+                out[name] = None
+                continue
+            out[name] = _convert(value, decl.get("schema") or {}, name)
+        return out
+
+    def _run_rule(self, rule: CompiledRule, inputs: dict[str, Any], ctx: dict[str, Any],
+                  runtime: _Runtime, trace: str, executor: str, acc: _Accumulator
+                  ) -> tuple[dict[str, Any], Outcome | None]:
+        entry: dict[str, Any] = {"rule_id": rule.name, "version": rule.version}
+        try:
+            if executor == "reference":
+                if rule.rule is None:
+                    raise ValueError(f"rule {rule.name} was loaded from bytecode; the reference "
+                                     "evaluator needs its source")
+                outcome = ReferenceEvaluator(rule.rule, inputs, ctx, runtime,
+                                             runtime.division_scale, trace).run()
+            else:
+                outcome = Execution(rule.program, inputs, ctx, runtime, self.limits, trace).run()
+            emitted = acc.collect(rule, outcome)
+        except EvalError as exc:
+            entry.update(status="error", conditions={}, error=exc.to_dict())
+            acc.errors += 1
+            return entry, None
+        entry["status"] = "fired" if emitted else "not_fired"
+        entry["conditions"] = {k: bool(v) for k, v in outcome.conditions.items()}
+        return entry, outcome
+
+
+def _json_event(e: dict[str, Any]) -> dict[str, Any]:
+    return {k: (V.to_json(v) if k != "top" else v) for k, v in e.items()}
+
+
+class _Accumulator:
+    """Collects the actions of every rule into the result, all-or-nothing per rule."""
+
+    def __init__(self) -> None:
+        self.flags: list[dict[str, Any]] = []
+        self.blocks: list[dict[str, Any]] = []
+        self.annotations: dict[str, Any] = {}
+        self.escalations: list[dict[str, Any]] = []
+        self.notifications: list[dict[str, Any]] = []
+        self.scores: list[dict[str, Any]] = []
+        self.errors = 0
+
+    def collect(self, rule: CompiledRule, outcome: Outcome) -> int:
+        actions_meta = rule.program.metadata["actions"]
+        staged: list[tuple[str, dict[str, Any]]] = []
+        for index, atype, config in outcome.actions:
+            base = {"rule_id": rule.name, "rule_version": rule.version}
+            trigger = actions_meta[index]["trigger"]
+            cfg = config if isinstance(config, dict) else {}
+            if atype == "flag":
+                severity = cfg.get("severity")
+                if severity not in SEVERITY_RANK:
+                    raise EvalError(f"flag severity {V.to_text(severity)!r} must be one of "
+                                    f"{', '.join(SEVERITY_RANK)}", code="E_ACTION")
+                item = base | {"condition_id": trigger, "category": V.to_json(cfg.get("category")),
+                               "severity": severity, "message": V.to_json(cfg.get("message")),
+                               "code": V.to_json(cfg.get("code"))}
+                if "metadata" in cfg:
+                    item["metadata"] = V.to_json(cfg["metadata"])
+                staged.append(("flag", item))
+            elif atype == "block":
+                staged.append(("block", base | {
+                    "condition_id": trigger, "reason": V.to_json(cfg.get("reason")),
+                    "code": V.to_json(cfg.get("code")),
+                    "override_allowed": bool(cfg.get("override_allowed") or False)}))
+            elif atype == "annotate":
+                ann = cfg.get("annotations")
+                if not isinstance(ann, dict):
+                    raise EvalError("annotations must be an object", code="E_ACTION")
+                staged.append(("annotate", {k: V.to_json(v) for k, v in ann.items()}))
+            else:
+                staged.append((atype, base | {k: V.to_json(v) for k, v in sorted(cfg.items())}))
+        for kind, item in staged:
+            if kind == "flag":
+                self.flags.append(item)
+            elif kind == "block":
+                self.blocks.append(item)
+            elif kind == "annotate":
+                self.annotations.update(item)
+            elif kind == "escalate":
+                self.escalations.append(item)
+            elif kind == "notify":
+                self.notifications.append(item)
+            else:
+                self.scores.append(item)
+        return len(staged)
+
+    def result(self, strategy: str) -> dict[str, Any]:
+        if self.blocks or (self.flags and strategy == "most_severe"):
+            decision = "non_compliant"
+        elif self.flags or self.escalations or self.errors:
+            decision = "needs_review"
+        else:
+            decision = "compliant"
+        out: dict[str, Any] = {
+            "decision": decision, "blocked": bool(self.blocks), "flags": self.flags,
+            "annotations": dict(sorted(self.annotations.items())),
+            "escalations": self.escalations, "notifications": self.notifications,
+            "score_adjustments": self.scores,
+        }
+        if self.blocks:
+            out["blocks"] = self.blocks
+        return out
+
+
+def _dependency_order(rules: list[CompiledRule]) -> list[CompiledRule]:
+    """Dependencies first; otherwise by name, so the order never depends on input order."""
+    by_name: dict[str, CompiledRule] = {}
+    diags: list[Diagnostic] = []
+    for r in rules:
+        if r.name in by_name:
+            if by_name[r.name].bytecode_hash != r.bytecode_hash:
+                diags.append(Diagnostic("E_DUPLICATE_RULE", _rule_span(r),
+                                        f"rule {r.name!r} is loaded twice with different content"))
+            continue
+        by_name[r.name] = r
+    for r in by_name.values():
+        for dep in r.metadata.get("depends_on", ()):
+            if dep not in by_name:
+                diags.append(Diagnostic("E_DEPENDENCY", _rule_span(r),
+                                        f"rule {r.name!r} depends on {dep!r}, which is not "
+                                        "loaded"))
+    if diags:
+        raise CompileError(diags)
+    order: list[CompiledRule] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, path: list[str]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            cycle = path[path.index(name):] + [name]
+            raise CompileError([Diagnostic("E_DEPENDENCY_CYCLE", _rule_span(by_name[name]),
+                                           f"rules depend on each other: {' -> '.join(cycle)}")])
+        state[name] = 1
+        for dep in sorted(by_name[name].metadata.get("depends_on", ())):
+            visit(dep, path + [dep])
+        state[name] = 2
+        order.append(by_name[name])
+
+    for name in sorted(by_name):
+        visit(name, [name])
+    return order
+
+
+def _rule_span(r: CompiledRule) -> Span:
+    return Span(str(r.program.metadata.get("file", r.name)), 1, 1)
+
+
+# ------------------------------------------------------------------ convenience
+
+RULE_SUFFIXES = (".yaml", ".yml", ".json", ".rtvm")
+
+
+def rule_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Rule files among the paths; directories are searched recursively, skipping
+    `*.test.yaml` files and documents that are not rules."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix in RULE_SUFFIXES and
+                          not f.name.endswith((".test.yaml", ".test.yml", ".test.json")) and
+                          _looks_like_rule(f))
+        else:
+            out.append(p)
+    return out
+
+
+def _looks_like_rule(f: Path) -> bool:
+    """Skip tables, rulesets and test files found in a rules directory."""
+    if f.suffix == ".rtvm":
+        return True
+    try:
+        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True  # let the compiler report it with a position
+    return not (isinstance(doc, dict) and "rule" not in doc and
+                any(k in doc for k in ("table", "ruleset", "tests")))
+
+
+def load_rules(paths: Sequence[str | Path], **kwargs: Any) -> list[CompiledRule]:
+    """Compile every rule file (or load every .rtvm) under the paths; all errors at once."""
+    compiled: list[CompiledRule] = []
+    errors: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for f in rule_files(paths):
+        try:
+            if f.suffix == ".rtvm":
+                compiled.append(load_bytecode(f.read_bytes()))
+            else:
+                compiled.append(compile_file(f, **kwargs))
+        except CompileError as exc:
+            errors += exc.diagnostics
+            if exc.source:
+                sources[str(f)] = exc.source
+        except ArkaError as exc:
+            errors.append(Diagnostic(exc.code, Span(str(f), 1, 1), exc.message))
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(Diagnostic("E_IO", Span(str(f), 1, 1), f"cannot read: {exc}"))
+    if errors:
+        raise CompileError(errors, sources=sources)
+    return compiled
+
+
+def evaluate(rules: Sequence[CompiledRule], input: dict[str, Any],
+             context: dict[str, Any] | None = None, *, tables: TableSet | None = None,
+             trace: str = "none") -> EvaluationResult:
+    """One-shot evaluation: `arka.evaluate([rule], {"transaction": {...}}, {"jurisdiction": "US"})`."""
+    return RuleSet(rules, tables).evaluate(input, context, trace=trace)

@@ -1,0 +1,257 @@
+"""Bytecode loader: decode, validate every instruction, and prepare it for execution.
+
+Nothing runs until the whole program passed: known opcodes, operands in range, jumps onto
+instruction boundaries inside their function, consistent stack depth on every path with
+no underflow, declared max stack matching the computed one, every path ending in
+RET/HALT, and no cycles between let/condition functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from arka.errors import BytecodeError, Span
+from arka.lang import builtins as B
+from arka.rtvm import bytecode as bc
+
+_CONST_OPS = {"CONST", "LOAD_INPUT", "GET_FIELD", "RULE_REF"}
+_STRING_CONST_OPS = {"LOAD_INPUT", "GET_FIELD", "RULE_REF"}
+_ACTION_OP_TYPES = {v: k for k, v in bc.ACTION_OPS.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class Instr:
+    op: str
+    a: int = 0
+    b: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFunction:
+    name: str
+    n_params: int
+    n_captures: int
+    max_stack: int
+    code: tuple[Instr, ...]  # jump operands are instruction indices here
+    spans: tuple[Span | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedProgram:
+    program: bc.Program
+    functions: tuple[LoadedFunction, ...]
+    bytecode: bytes
+    bytecode_hash: str
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self.program.metadata
+
+    @property
+    def constants(self) -> tuple[Any, ...]:
+        return self.program.constants
+
+
+def _fail(code: str, fn: str, offset: int | None, message: str) -> BytecodeError:
+    where = f"{fn}" + (f"+{offset}" if offset is not None else "")
+    return BytecodeError(f"{where}: {message}", code=code)
+
+
+def function_max_stack(code: bytes, n_locals: int, n_consts: int, n_functions: int,
+                       is_main: bool, name: str = "?") -> int:
+    """Validate control flow and stack use of one function; return its max stack depth."""
+    instrs = bc.iter_instructions(code)
+    if not instrs:
+        raise _fail("E_BYTECODE_EMPTY", name, None, "function has no code")
+    index = {off: i for i, (off, _, _) in enumerate(instrs)}
+    depth_at: dict[int, int] = {0: 0}
+    work = [0]
+    max_depth = 0
+    while work:
+        i = work.pop()
+        depth = depth_at[i]
+        off, op, operands = instrs[i]
+        pops, pushes = bc.stack_effect(op, operands)
+        if pops > depth:
+            raise _fail("E_BYTECODE_STACK", name, off, f"{op.name} pops {pops} but the stack "
+                        f"holds {depth} (stack underflow)")
+        new = depth - pops + pushes
+        max_depth = max(max_depth, new, depth)
+        successors: list[int] = []
+        if op.code in bc.TERMINATORS:
+            if op.name == "HALT" and (not is_main or depth != 0):
+                raise _fail("E_BYTECODE_FLOW", name, off, "HALT must end the main function with "
+                            "an empty stack")
+            if op.name == "RET" and (is_main or depth != 1):
+                raise _fail("E_BYTECODE_FLOW", name, off, "RET must return exactly one value "
+                            "from a non-main function")
+        else:
+            if op.code in bc.JUMPS:
+                target = operands[0]
+                if target not in index:
+                    raise _fail("E_BYTECODE_JUMP", name, off, f"jump target {target} is not an "
+                                "instruction boundary in this function")
+                successors.append(index[target])
+            if op.name != "JUMP":
+                if i + 1 >= len(instrs):
+                    raise _fail("E_BYTECODE_FLOW", name, off, "control falls off the end of the "
+                                "function (missing RET/HALT)")
+                successors.append(i + 1)
+        for s in successors:
+            seen = depth_at.get(s)
+            if seen is None:
+                depth_at[s] = new
+                work.append(s)
+            elif seen != new:
+                raise _fail("E_BYTECODE_STACK", name, instrs[s][0], f"inconsistent stack depth "
+                            f"at a merge point ({seen} vs {new})")
+    return max_depth
+
+
+def load(data: bytes) -> LoadedProgram:
+    """Decode and validate bytecode. Every problem is a BytecodeError, never a crash."""
+    try:
+        program = bc.decode(data)
+        return _validate(program, bytes(data))
+    except BytecodeError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as exc:
+        raise BytecodeError(f"malformed bytecode: {type(exc).__name__}: {exc}",
+                            code="E_BYTECODE_FORMAT") from None
+
+
+def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
+    rule = meta.get("rule")
+    if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or \
+            not isinstance(rule.get("version"), str):
+        raise BytecodeError("metadata.rule needs name and version", code="E_BYTECODE_METADATA")
+    conds = meta.get("conditions")
+    actions = meta.get("actions")
+    inputs = meta.get("inputs")
+    scale = meta.get("division_scale")
+    if not isinstance(conds, list) or not all(isinstance(c, dict) and isinstance(c.get("id"), str)
+                                              for c in conds):
+        raise BytecodeError("metadata.conditions must list {id}", code="E_BYTECODE_METADATA")
+    if not isinstance(actions, list) or not all(
+            isinstance(a, dict) and a.get("type") in bc.ACTION_OPS and
+            a.get("index") == i for i, a in enumerate(actions)):
+        raise BytecodeError("metadata.actions must list {index, type} in order",
+                            code="E_BYTECODE_METADATA")
+    if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("name"), str)
+                                               for i in inputs):
+        raise BytecodeError("metadata.inputs must list {name}", code="E_BYTECODE_METADATA")
+    if not isinstance(scale, int) or isinstance(scale, bool) or not 0 <= scale <= 38:
+        raise BytecodeError("metadata.division_scale must be 0..38", code="E_BYTECODE_METADATA")
+    return len(conds), [a["type"] for a in actions]
+
+
+def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
+    n_conds, action_types = _validate_metadata(program.metadata)
+    fns = program.functions
+    consts = program.constants
+    if not fns:
+        raise BytecodeError("no functions", code="E_BYTECODE_FORMAT")
+    if fns[0].n_params or fns[0].n_captures:
+        raise BytecodeError("function 0 (main) takes no parameters", code="E_BYTECODE_FORMAT")
+    memo_edges: dict[int, set[int]] = {}
+    loaded: list[LoadedFunction] = []
+    lines_by_fn: dict[int, dict[int, tuple[int, int]]] = {}
+    for e in program.lines:
+        if e.function >= len(fns) or e.offset >= len(fns[e.function].code):
+            raise BytecodeError("line table entry out of range", code="E_BYTECODE_FORMAT")
+        lines_by_fn.setdefault(e.function, {})[e.offset] = (e.line, e.column)
+    file = str(program.metadata.get("file", "<bytecode>"))
+    for fi, fn in enumerate(fns):
+        n_locals = fn.n_params + fn.n_captures
+        max_stack = function_max_stack(fn.code, n_locals, len(consts), len(fns), fi == 0, fn.name)
+        if max_stack != fn.max_stack:
+            raise _fail("E_BYTECODE_STACK", fn.name, None, f"declares max stack {fn.max_stack} "
+                        f"but needs {max_stack}")
+        instrs = bc.iter_instructions(fn.code)
+        index = {off: i for i, (off, _, _) in enumerate(instrs)}
+        code: list[Instr] = []
+        spans: list[Span | None] = []
+        current: Span | None = None
+        fn_lines = lines_by_fn.get(fi, {})
+        for off, op, operands in instrs:
+            _check_operands(fi, fn, off, op, operands, program, n_locals, n_conds, action_types)
+            if op.name == "CALL_MEMO":
+                memo_edges.setdefault(fi, set()).add(operands[0])
+            if op.code in bc.JUMPS:
+                operands = (index[operands[0]],)
+            if off in fn_lines:
+                line, col = fn_lines[off]
+                current = Span(file, line, col)
+            code.append(Instr(op.name, *(operands + (0, 0))[:2], offset=off))
+            spans.append(current)
+        loaded.append(LoadedFunction(fn.name, fn.n_params, fn.n_captures, max_stack,
+                                     tuple(code), tuple(spans)))
+    _check_memo_cycles(memo_edges, fns)
+    return LoadedProgram(program, tuple(loaded), data, bc.bytecode_hash(data))
+
+
+def _check_operands(fi: int, fn: bc.Function, off: int, op: bc.OpInfo, operands: tuple[int, ...],
+                    program: bc.Program, n_locals: int, n_conds: int,
+                    action_types: list[str]) -> None:
+    consts, fns = program.constants, program.functions
+    name = op.name
+    if name in _CONST_OPS:
+        if operands[0] >= len(consts):
+            raise _fail("E_BYTECODE_CONST", fn.name, off, f"{name} constant index {operands[0]} out "
+                        f"of range ({len(consts)} constants)")
+        if name in _STRING_CONST_OPS and not isinstance(consts[operands[0]], str):
+            raise _fail("E_BYTECODE_CONST", fn.name, off, f"{name} needs a string constant")
+    elif name == "LOAD_LOCAL" and operands[0] >= n_locals:
+        raise _fail("E_BYTECODE_LOCAL", fn.name, off, f"local {operands[0]} out of range "
+                    f"({n_locals} locals)")
+    elif name == "CALL_MEMO":
+        t = operands[0]
+        if t == 0 or t >= len(fns) or fns[t].n_params or fns[t].n_captures:
+            raise _fail("E_BYTECODE_CALL", fn.name, off, f"CALL_MEMO target {t} is not a "
+                        "parameterless function")
+    elif name == "MAKE_CLOSURE":
+        t, n = operands
+        if t == 0 or t >= len(fns) or fns[t].n_captures != n:
+            raise _fail("E_BYTECODE_CALL", fn.name, off, f"MAKE_CLOSURE of function {t} with {n} "
+                        "captures does not match the function table")
+    elif name == "CALL_BUILTIN":
+        bid, argc = operands
+        if bid >= len(B.BUILTINS):
+            raise _fail("E_BYTECODE_BUILTIN", fn.name, off, f"unknown builtin id {bid}")
+        b = B.BUILTINS[bid]
+        if argc < b.min_args or (b.max_args is not None and argc > b.max_args):
+            raise _fail("E_BYTECODE_BUILTIN", fn.name, off, f"{b.name}() called with {argc} "
+                        "arguments")
+    elif name == "DIV":
+        if operands[0] > 38 or operands[1] not in bc.ROUNDING_MODES:
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, "DIV scale must be 0..38 with a known "
+                        "rounding mode")
+    elif name == "COND_RESULT":
+        if fi != 0 or operands[0] >= n_conds:
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, "COND_RESULT index out of range")
+    elif name == "EVIDENCE" or name in _ACTION_OP_TYPES:
+        if fi != 0 or operands[0] >= len(action_types):
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} action index out of range")
+        if name in _ACTION_OP_TYPES and action_types[operands[0]] != _ACTION_OP_TYPES[name]:
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} does not match action "
+                        f"{operands[0]}'s type")
+
+
+def _check_memo_cycles(edges: dict[int, set[int]], fns: tuple[bc.Function, ...]) -> None:
+    state: dict[int, int] = {}
+
+    def visit(n: int) -> None:
+        state[n] = 1
+        for m in sorted(edges.get(n, ())):
+            if state.get(m) == 1:
+                raise BytecodeError(f"cycle between functions {fns[n].name} and {fns[m].name}",
+                                    code="E_BYTECODE_CYCLE")
+            if m not in state:
+                visit(m)
+        state[n] = 2
+
+    for n in sorted(edges):
+        if n not in state:
+            visit(n)
