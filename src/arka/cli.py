@@ -1,0 +1,286 @@
+"""`arka-cli`: validate, test, compile, disassemble, evaluate and benchmark rules.
+
+Exit codes: 0 success, 1 rule errors / failed tests / rejected input, 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from arka import values as V
+from arka.compiler import check_source, compile_file, load_bytecode
+from arka.engine import RuleSet, load_rules, rule_files
+from arka.errors import ArkaError, CompileError, Diagnostic, InputError, Span
+from arka.rtvm.disasm import disassemble
+from arka.rtvm.vm import TRACE_LEVELS
+from arka.tables import TableSet, load_tables
+from arka.testing import Coverage, find_test_file, load_tests, run_case
+from arka.version import __version__
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def _read_json(text_or_path: str, what: str) -> Any:
+    """A JSON argument: inline JSON, or a path to a JSON file. Numbers become decimals."""
+    text = text_or_path
+    if not text_or_path.lstrip().startswith(("{", "[")):
+        try:
+            text = Path(text_or_path).read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot read {what} {text_or_path!r}: {exc.strerror}", 2)
+    try:
+        return V.load_json_text(text)
+    except json.JSONDecodeError as exc:
+        _fail(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", 2)
+
+
+def _tables(paths: tuple[str, ...]) -> TableSet:
+    try:
+        return load_tables(list(paths)) if paths else TableSet()
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(1)
+    except ArkaError as exc:
+        _fail(exc.message)
+        raise
+
+
+def _load(paths: tuple[str, ...]) -> list[Any]:
+    try:
+        rules = load_rules(list(paths))
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        _fail(f"{len(exc.diagnostics)} error(s); nothing was evaluated")
+        raise
+    if not rules:
+        _fail(f"no rule files found in {', '.join(paths)}", 2)
+    return rules
+
+
+def _check_paths(paths: tuple[str, ...]) -> None:
+    for p in paths:
+        if not Path(p).exists():
+            _fail(f"no such file or directory: {p}", 2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="arka-cli")
+def main() -> None:
+    """ARKA Engine command line."""
+
+
+@main.group()
+def rule() -> None:
+    """Work with rule files: validate, test, compile, disassemble, benchmark."""
+
+
+@rule.command("validate")
+@click.argument("files", nargs=-1, required=True)
+@click.option("--output", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def rule_validate(files: tuple[str, ...], output: str) -> None:
+    """Check rule files without running them; exit 1 if any has errors."""
+    _check_paths(files)
+    report: list[dict[str, Any]] = []
+    failed = False
+    for f in rule_files(list(files)):
+        try:
+            text = f.read_text(encoding="utf-8")
+            _, diags = check_source(text, str(f))
+        except (OSError, UnicodeDecodeError) as exc:
+            text, diags = "", [Diagnostic("E_IO", Span(str(f), 1, 1), f"cannot read: {exc}")]
+        failed |= bool(diags)
+        report.append({"file": str(f), "valid": not diags, "errors": [d.to_dict() for d in diags]})
+        if output == "text":
+            if diags:
+                click.echo("\n".join(d.render(text) for d in diags))
+            else:
+                click.echo(f"{f}: ok")
+    if output == "json":
+        click.echo(json.dumps({"valid": not failed, "files": report}, indent=2))
+    sys.exit(1 if failed else 0)
+
+
+@rule.command("compile")
+@click.argument("file")
+@click.option("-o", "--output", "out", required=True, help="Where to write the .rtvm bytecode.")
+def rule_compile(file: str, out: str) -> None:
+    """Compile one rule file to RTVM bytecode."""
+    _check_paths((file,))
+    try:
+        compiled = compile_file(file)
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(1)
+    Path(out).write_bytes(compiled.bytecode)
+    click.echo(f"{out}: {len(compiled.bytecode)} bytes, {compiled.bytecode_hash}")
+
+
+@rule.command("disasm")
+@click.argument("file")
+def rule_disasm(file: str) -> None:
+    """Disassemble a rule file or a compiled .rtvm file."""
+    _check_paths((file,))
+    try:
+        if file.endswith(".rtvm"):
+            compiled = load_bytecode(Path(file).read_bytes())
+        else:
+            compiled = compile_file(file)
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(1)
+    except ArkaError as exc:
+        _fail(f"{file}: {exc.code} {exc.message}")
+        raise
+    click.echo(disassemble(compiled.program), nl=False)
+
+
+def _with_dependencies(rule: Any, by_name: dict[str, Any]) -> list[Any]:
+    out, todo = {rule.name: rule}, list(rule.metadata.get("depends_on", ()))
+    while todo:
+        name = todo.pop()
+        if name in by_name and name not in out:
+            out[name] = by_name[name]
+            todo += list(by_name[name].metadata.get("depends_on", ()))
+    return list(out.values())
+
+
+@rule.command("test")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--tests", "tests_file", help="Test file (default: RULE.test.yaml beside the rule).")
+@click.option("--filter", "name_filter", help="Only tests whose name contains this text.")
+@click.option("--tables", multiple=True, help="Reference table file or directory.")
+@click.option("--verbose", "-v", is_flag=True, help="Show every test and failing results.")
+@click.option("--coverage", is_flag=True, help="Report conditions/actions seen true and false.")
+def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str | None,
+              tables: tuple[str, ...], verbose: bool, coverage: bool) -> None:
+    """Run rule tests (SPEC §2.2)."""
+    _check_paths(paths)
+    rules = _load(paths)
+    table_set = _tables(tables)
+    by_name = {r.name: r for r in rules}
+    files = {str(f.resolve()): f for f in rule_files(list(paths))}
+    plan: list[tuple[Any, Path]] = []
+    for r in rules:
+        src = next((f for f in files.values() if r.rule is not None and
+                    r.rule.file == str(f)), None)
+        test_path = Path(tests_file) if tests_file else (find_test_file(src) if src else None)
+        if test_path is None:
+            if verbose:
+                click.echo(f"{r.name}: no test file")
+            continue
+        plan.append((r, test_path))
+    if tests_file and not Path(tests_file).exists():
+        _fail(f"no such test file: {tests_file}", 2)
+    cov = Coverage() if coverage else None
+    passed = failed = 0
+    for r, test_path in plan:
+        try:
+            cases = load_tests(test_path)
+        except CompileError as exc:
+            click.echo(exc.render(), err=True)
+            failed += 1
+            continue
+        ruleset = RuleSet(_with_dependencies(r, by_name), table_set)
+        for case in cases:
+            if name_filter and name_filter.lower() not in case.name.lower():
+                continue
+            outcome = run_case(ruleset, case, cov)
+            if outcome.passed:
+                passed += 1
+                if verbose:
+                    click.echo(f"PASS {r.name}: {case.name}")
+            else:
+                failed += 1
+                click.echo(f"FAIL {r.name}: {case.name}  ({case.file}:{case.line})")
+                for p in outcome.problems:
+                    click.echo(f"     - {p}")
+                if verbose and outcome.result is not None:
+                    click.echo("     result: " + V.dumps(outcome.result["result"], indent=None))
+    if cov is not None:
+        lines, full, total = cov.report([r for r, _ in plan])
+        click.echo("coverage (seen true and false):")
+        click.echo("\n".join(lines))
+        click.echo(f"coverage: {full}/{total} conditions and actions exercised both ways")
+    click.echo(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed or not (passed or failed) else 0)
+
+
+@main.command("eval")
+@click.option("--rules", "rule_paths", multiple=True, required=True,
+              help="Rule file or directory (repeatable).")
+@click.option("--input", "input_path", required=True, help="Input JSON file (or inline JSON).")
+@click.option("--context", "context_arg", help="Context JSON (inline or a file).")
+@click.option("--tables", multiple=True, help="Reference table file or directory.")
+@click.option("--trace", type=click.Choice(TRACE_LEVELS), default="none", show_default=True)
+@click.option("--strategy", type=click.Choice(["most_severe", "flags_need_review"]),
+              default="most_severe", show_default=True)
+def eval_cmd(rule_paths: tuple[str, ...], input_path: str, context_arg: str | None,
+             tables: tuple[str, ...], trace: str, strategy: str) -> None:
+    """Evaluate an input against rules and print the result JSON."""
+    _check_paths(rule_paths)
+    rules = _load(rule_paths)
+    data = _read_json(input_path, "input")
+    context = _read_json(context_arg, "context") if context_arg else {}
+    if not isinstance(context, dict):
+        _fail("context must be a JSON object", 2)
+    try:
+        result = RuleSet(rules, _tables(tables), strategy=strategy).evaluate(
+            data, context, trace=trace)
+    except InputError as exc:
+        click.echo(json.dumps({"error": {"code": "VALIDATION_ERROR", "message": exc.message}},
+                              indent=2))
+        sys.exit(1)
+    except CompileError as exc:
+        click.echo(exc.render(), err=True)
+        sys.exit(1)
+    click.echo(V.dumps(result.to_json()))
+
+
+@rule.command("bench")
+@click.argument("paths", nargs=-1, required=True)
+@click.option("--input", "input_path", required=True, help="Input JSON file.")
+@click.option("--context", "context_arg", help="Context JSON (inline or a file).")
+@click.option("--tables", multiple=True, help="Reference table file or directory.")
+@click.option("-n", "count", default=10000, show_default=True, type=click.IntRange(1, 10**8))
+def rule_bench(paths: tuple[str, ...], input_path: str, context_arg: str | None,
+               tables: tuple[str, ...], count: int) -> None:
+    """Evaluations per second and p50/p99 latency for rules and one input, in process."""
+    _check_paths(paths)
+    ruleset = RuleSet(_load(paths), _tables(tables))
+    data = _read_json(input_path, "input")
+    context = _read_json(context_arg, "context") if context_arg else {}
+    context.setdefault("timestamp", "2024-01-15T12:00:00Z")
+    try:
+        ruleset.evaluate(data, context)
+    except InputError as exc:
+        _fail(f"input rejected: {exc.message}")
+    samples = []
+    clock = time.perf_counter_ns
+    start = clock()
+    for _ in range(count):
+        t0 = clock()
+        ruleset.evaluate(data, context)
+        samples.append(clock() - t0)
+    total = (clock() - start) / 1e9
+    samples.sort()
+    p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))] / 1000  # noqa: E731
+    click.echo(f"rules:        {len(ruleset.rules)}")
+    click.echo(f"evaluations:  {count}")
+    click.echo(f"throughput:   {count / total:,.0f} evaluations/s")
+    click.echo(f"latency p50:  {p(0.50):.1f} µs")
+    click.echo(f"latency p99:  {p(0.99):.1f} µs")
+    click.echo(f"latency mean: {statistics.fmean(samples) / 1000:.1f} µs")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
