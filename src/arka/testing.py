@@ -26,7 +26,7 @@ TEST_KEYS = ("name", "description", "context", "input", "expected", "trace")
 
 
 @dataclass
-class TestCase:
+class RuleTestCase:
     name: str
     context: dict[str, Any]
     input: dict[str, Any]
@@ -36,8 +36,8 @@ class TestCase:
 
 
 @dataclass
-class TestOutcome:
-    case: TestCase
+class RuleTestOutcome:
+    case: RuleTestCase
     passed: bool
     problems: list[str]
     result: dict[str, Any] | None = None
@@ -73,7 +73,7 @@ class Coverage:
         return lines, full, total
 
 
-def load_tests(path: str | Path) -> list[TestCase]:
+def load_tests(path: str | Path) -> list[RuleTestCase]:
     text = Path(path).read_text(encoding="utf-8")
     file = str(path)
     try:
@@ -85,7 +85,7 @@ def load_tests(path: str | Path) -> list[TestCase]:
     if not isinstance(top, dict) or "tests" not in top or not isinstance(top["tests"].value, list):
         raise CompileError([Diagnostic("E_TESTS", doc.span, "a test file needs a top-level "
                                        "'tests' list")], text)
-    cases: list[TestCase] = []
+    cases: list[RuleTestCase] = []
     for i, item in enumerate(top["tests"].value):
         if not isinstance(item.value, dict):
             diags.append(Diagnostic("E_TESTS", item.span, "each test must be a mapping"))
@@ -108,7 +108,7 @@ def load_tests(path: str | Path) -> list[TestCase]:
             diags.append(Diagnostic("E_TESTS", m["context"].span, "context must be a mapping"))
         if diags:
             continue
-        cases.append(TestCase(str(m["name"].value) if "name" in m else f"test {i + 1}",
+        cases.append(RuleTestCase(str(m["name"].value) if "name" in m else f"test {i + 1}",
                               m["context"].plain() if "context" in m else {},
                               m["input"].plain(), m["expected"].plain(), file, item.span.line))
     if diags:
@@ -155,16 +155,16 @@ def _match_items(kind: str, expected: list[Any], actual: list[Any]) -> list[str]
     return problems
 
 
-def run_case(ruleset: RuleSet, case: TestCase, coverage: Coverage | None = None,
-             executor: str = "vm") -> TestOutcome:
+def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = None,
+             executor: str = "vm") -> RuleTestOutcome:
     exp = case.expected
     try:
         inputs = V.from_json(case.input)
         res = ruleset.evaluate(inputs, case.context, trace="basic", executor=executor)
     except InputError as exc:
         if exp.get("error") in (exc.code, "VALIDATION_ERROR", "E_INPUT"):
-            return TestOutcome(case, True, [])
-        return TestOutcome(case, False, [f"evaluation rejected: {exc.message}"])
+            return RuleTestOutcome(case, True, [])
+        return RuleTestOutcome(case, False, [f"evaluation rejected: {exc.message}"])
     out = res.to_json(timing=False)
     result = out["result"]
     problems: list[str] = []
@@ -215,7 +215,7 @@ def run_case(ruleset: RuleSet, case: TestCase, coverage: Coverage | None = None,
         for k, v in (exp["conditions"] or {}).items():
             if actual_conds.get(k) != v:
                 problems.append(f"condition {k}: expected {v}, got {actual_conds.get(k)}")
-    return TestOutcome(case, not problems, problems, out)
+    return RuleTestOutcome(case, not problems, problems, out)
 
 
 def find_test_file(rule_path: Path) -> Path | None:
@@ -230,5 +230,5 @@ def find_test_file(rule_path: Path) -> Path | None:
     return None
 
 
-def span_of_case(case: TestCase) -> Span:
+def span_of_case(case: RuleTestCase) -> Span:
     return Span(case.file, case.line, 1)

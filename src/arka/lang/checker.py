@@ -205,12 +205,12 @@ class Checker:
     def _name(self, node: ast.Node, name: str, scope: dict[str, Type], trigger: bool) -> Type:
         if name in scope:
             return scope[name]
+        if trigger and name not in self.conditions:
+            return T.ANY  # reported as E_UNKNOWN_CONDITION
         if name in self.lets:
             return self._let_type(name)
         if name in self.conditions:
             return T.BOOLEAN
-        if trigger:
-            return T.ANY  # reported as E_UNKNOWN_CONDITION
         if name in self.inputs:
             return self.inputs[name]
         if name == "context":

@@ -125,9 +125,8 @@ def tokenize(text: str) -> list[Token]:
                         buf.append(chr(int(text[i + 2:i + 6], 16)))
                         i += 6
                         continue
-                    if esc not in _ESCAPES:
-                        raise SyntaxFault(i, f"unknown escape sequence \\{esc}")
-                    buf.append(_ESCAPES[esc])
+                    # Other escapes keep their backslash, so regex classes like \d work.
+                    buf.append(_ESCAPES.get(esc, "\\" + esc))
                     i += 2
                     continue
                 buf.append(ch)
@@ -142,7 +141,7 @@ def tokenize(text: str) -> list[Token]:
         else:
             hint = " (use AND / OR)" if c in "&|" else " (use != or NOT)" if c == "!" else ""
             raise SyntaxFault(i, f"unexpected character {c!r}{hint}")
-    tokens.append(Token("eof", "", n))
+    tokens.append(Token("eof", "", len(text.rstrip())))
     return tokens
 
 

@@ -109,7 +109,7 @@ class _Reader:
         return loc.value
 
     def expression(self, loc: Located, what: str) -> ast.Node | None:
-        if isinstance(loc.value, bool):
+        if isinstance(loc.value, bool | Decimal):  # `limit: 100`, `expression: true`
             return ast.Literal(loc.span, loc.value)
         if not isinstance(loc.value, str) or not loc.value.strip():
             self.error("E_SCHEMA", loc.span, f"{what} must be an expression string")
@@ -242,8 +242,10 @@ def _read_metadata(r: _Reader, loc: Located) -> Metadata | None:
     if version_loc is not None:
         version = str(version_loc.value) if isinstance(version_loc.value, str | Decimal) else None
         if version is None or not SEMVER_RE.match(version):
+            shown = version_loc.value if isinstance(version_loc.value, str | Decimal) else \
+                _kind(version_loc.value)
             r.error("E_VERSION", version_loc.span,
-                    f"version {version_loc.value!r} is not semver MAJOR.MINOR.PATCH (e.g. 1.0.0)")
+                    f"version '{shown}' is not semver MAJOR.MINOR.PATCH (e.g. 1.0.0)")
             version = None
     jurisdiction = "ALL"
     if "jurisdiction" in m:
@@ -324,8 +326,8 @@ def _read_lets(r: _Reader, loc: Located) -> list[LetDef]:
             r.error("E_NAME", span, f"let name {name!r} must be an identifier and not reserved")
             continue
         expr = r.expression(value, f"let {name!r}")
-        if expr is not None:
-            out.append(LetDef(name, expr, span))
+        # A broken definition stays declared (typed null) so its uses raise no follow-on errors.
+        out.append(LetDef(name, expr if expr is not None else ast.Literal(value.span, None), span))
     return out
 
 
@@ -350,8 +352,8 @@ def _read_conditions(r: _Reader, loc: Located) -> list[ConditionDef]:
         expr = r.expression(expr_loc, "condition expression") if expr_loc is not None else None
         if cid is not None:
             seen.add(cid)
-            if expr is not None:
-                out.append(ConditionDef(cid, expr, desc, m["id"].span))
+            broken = ast.Literal(item.span, None)
+            out.append(ConditionDef(cid, expr if expr is not None else broken, desc, m["id"].span))
     return out
 
 
