@@ -334,6 +334,24 @@ def _json_event(e: dict[str, Any]) -> dict[str, Any]:
     return {k: (V.to_json(v) if k != "top" else v) for k, v in e.items()}
 
 
+# Config fields that are text in the result, whatever expression produced them.
+TEXT_FIELDS = {
+    "flag": ("category", "message", "code"),
+    "block": ("reason", "code"),
+    "escalate": ("queue", "priority", "assignee_group", "notes"),
+    "notify": ("template",),
+    "score_adjustment": ("field", "reason"),
+}
+
+
+def _text_fields(atype: str, cfg: dict[str, Any]) -> dict[str, Any]:
+    out = dict(cfg)
+    for key in TEXT_FIELDS.get(atype, ()):
+        if out.get(key) is not None and not isinstance(out[key], str):
+            out[key] = V.to_text(out[key])
+    return out
+
+
 class _Accumulator:
     """Collects the actions of every rule into the result, all-or-nothing per rule."""
 
@@ -352,7 +370,7 @@ class _Accumulator:
         for index, atype, config in outcome.actions:
             base = {"rule_id": rule.name, "rule_version": rule.version}
             trigger = actions_meta[index]["trigger"]
-            cfg = config if isinstance(config, dict) else {}
+            cfg = _text_fields(atype, config if isinstance(config, dict) else {})
             if atype == "flag":
                 severity = cfg.get("severity")
                 if severity not in SEVERITY_RANK:

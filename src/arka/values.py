@@ -385,8 +385,11 @@ def from_json(v: Any) -> Any:
     if isinstance(v, int):
         return Decimal(v)
     if isinstance(v, float):
-        raise EvalError("floating-point numbers are not accepted; parse JSON with Decimal",
-                        code="E_INPUT")
+        # A float reaching the boundary (Python callers, our own JSON output) is read by its
+        # shortest repr, which is exactly the text it was written as; never computed with.
+        if v != v or v in (float("inf"), float("-inf")):
+            raise EvalError("numbers must be finite", code="E_INPUT")
+        return Decimal(repr(v))
     if isinstance(v, list | tuple):
         return [from_json(x) for x in v]
     if isinstance(v, dict):
