@@ -128,7 +128,7 @@ def normalize_context(context: dict[str, Any] | None, received_at: datetime | No
     for key in ("jurisdiction", "domain"):
         if key in ctx and ctx[key] is not None and not isinstance(ctx[key], str):
             raise InputError(f"context.{key} must be text")
-    return ctx  # type: ignore[no-any-return]
+    return ctx
 
 
 def jurisdiction_covers(rule_j: str, context_j: str | None) -> bool:

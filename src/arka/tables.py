@@ -208,10 +208,10 @@ class TableLookup:
             return amount
         direct = self._rate(src, dst)
         if direct is not None:
-            return V.mul(amount, direct)  # type: ignore[no-any-return]
+            return V.mul(amount, direct)
         inverse = self._rate(dst, src)
         if inverse is not None:
-            return V.div(amount, inverse)  # type: ignore[no-any-return]
+            return V.div(amount, inverse)
         raise EvalError(f"no FX rate {src}->{dst} in force on {self.on.isoformat()}",
                         code="E_TABLE")
 

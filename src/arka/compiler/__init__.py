@@ -38,7 +38,7 @@ class CompiledRule:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        return self.program.metadata["rule"]  # type: ignore[no-any-return]
+        return self.program.metadata["rule"]
 
     @property
     def name(self) -> str:

@@ -169,7 +169,7 @@ def _sum(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal:
     total = V.ZERO
     for v in _numbers(xs, f, "sum"):
         total = V.add(total, v)
-    return total  # type: ignore[no-any-return]
+    return total
 
 
 def _avg(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal | None:
@@ -179,7 +179,7 @@ def _avg(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal |
     total = V.ZERO
     for v in nums:
         total = V.add(total, v)
-    return V.div(total, Decimal(len(nums)), rt.division_scale)  # type: ignore[no-any-return]
+    return V.div(total, Decimal(len(nums)), rt.division_scale)
 
 
 def _extreme(xs: Any, f: Callable[..., Any] | None, fname: str, op: str) -> Any:

@@ -7,7 +7,7 @@ errors. Only literal arguments are checked for content (regex patterns, duration
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from arka import values as V
@@ -360,7 +360,8 @@ class Checker:
                     return arg
             return None
 
-        checks = {"regex_match": (1, B.compile_regex), "duration": (0, V.parse_duration),
+        checks: dict[str, tuple[int, Callable[[str], object]]] = {
+            "regex_match": (1, B.compile_regex), "duration": (0, V.parse_duration),
                   "date": (0, V.parse_date), "datetime": (0, V.parse_datetime)}
         if b.name in checks:
             slot, fn = checks[b.name]

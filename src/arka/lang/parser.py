@@ -220,7 +220,8 @@ class Parser:
             self.pos += 2
             return ast.Lambda(self.span(t), (t.value,), self.expression())
         if t.kind == "op" and t.value == "(":
-            k, params = 1, []
+            k = 1
+            params: list[str] = []
             while True:
                 p = self.peek(k)
                 if p.kind == "op" and p.value == ")" and not params and k == 1:

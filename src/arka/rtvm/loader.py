@@ -184,7 +184,8 @@ def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
             if off in fn_lines:
                 line, col = fn_lines[off]
                 current = Span(file, line, col)
-            code.append(Instr(op.name, *(operands + (0, 0))[:2], offset=off))
+            padded = operands + (0, 0)
+            code.append(Instr(op.name, padded[0], padded[1], off))
             spans.append(current)
         loaded.append(LoadedFunction(fn.name, fn.n_params, fn.n_captures, max_stack,
                                      tuple(code), tuple(spans)))

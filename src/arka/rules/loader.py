@@ -139,11 +139,11 @@ class _Reader:
             return ast.ListLit(loc.span, tuple(n for n in nodes if n is not None))
         if isinstance(v, str):
             origin = loc.origin or Origin(self.file, loc.span.line, loc.span.column)
-            node = parse_template(v, origin)
-            if isinstance(node, Diagnostic):
-                self.diags.append(node)
+            parsed = parse_template(v, origin)
+            if isinstance(parsed, Diagnostic):
+                self.diags.append(parsed)
                 return None
-            return node
+            return parsed
         return ast.Literal(loc.span, v)
 
 
