@@ -64,6 +64,11 @@ class SyntaxFault(Exception):
         self.code = code
 
 
+_DIGITS = frozenset("0123456789")
+_IDENT_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_")
+_IDENT_CHARS = _IDENT_START | _DIGITS
+
+
 def tokenize(text: str) -> list[Token]:
     tokens: list[Token] = []
     i, n = 0, len(text)
@@ -77,28 +82,28 @@ def tokenize(text: str) -> list[Token]:
                 i += 1
             continue
         start = i
-        if c.isdigit():
-            while i < n and text[i].isdigit():
+        if c in _DIGITS:
+            while i < n and text[i] in _DIGITS:
                 i += 1
-            if i + 1 < n and text[i] == "." and text[i + 1].isdigit():
+            if i + 1 < n and text[i] == "." and text[i + 1] in _DIGITS:
                 i += 1
-                while i < n and text[i].isdigit():
+                while i < n and text[i] in _DIGITS:
                     i += 1
             if i < n and text[i] in "eE":
                 j = i + 1
                 if j < n and text[j] in "+-":
                     j += 1
-                if j < n and text[j].isdigit():
+                if j < n and text[j] in _DIGITS:
                     i = j
-                    while i < n and text[i].isdigit():
+                    while i < n and text[i] in _DIGITS:
                         i += 1
-            if i < n and (text[i].isalpha() or text[i] == "_"):
+            if i < n and text[i] in _IDENT_START:
                 raise SyntaxFault(i, f"unexpected {text[i]!r} after number")
             lexeme = text[start:i]
             tokens.append(Token("num", lexeme, start, Decimal(lexeme)))
             continue
-        if c.isalpha() or c == "_":
-            while i < n and (text[i].isalnum() or text[i] == "_"):
+        if c in _IDENT_START:
+            while i < n and text[i] in _IDENT_CHARS:
                 i += 1
             word = text[start:i]
             tokens.append(Token("kw" if word in KEYWORDS else "name", _WORD_OPS.get(word, word),

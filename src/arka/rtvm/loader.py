@@ -9,6 +9,7 @@ RET/HALT, and no cycles between let/condition functions.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 from arka.errors import BytecodeError, Span
@@ -122,28 +123,86 @@ def load(data: bytes) -> LoadedProgram:
                             code="E_BYTECODE_FORMAT") from None
 
 
+def _bad(what: str) -> BytecodeError:
+    return BytecodeError(f"metadata: {what}", code="E_BYTECODE_METADATA")
+
+
+def _opt_str(v: Any) -> bool:
+    return v is None or isinstance(v, str)
+
+
+def _str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+_SCHEMA_TYPES = {"string", "decimal", "number", "integer", "boolean", "datetime", "date",
+                 "duration", "array", "object", "any"}
+
+
+def _check_schema(spec: Any, path: str, depth: int = 0) -> None:
+    if depth > 32 or not isinstance(spec, dict):
+        raise _bad(f"schema of {path} must be an object")
+    if set(spec) - {"type", "properties", "items", "enum", "required", "additionalProperties"}:
+        raise _bad(f"schema of {path} has unknown keys")
+    if spec.get("type", "any") not in _SCHEMA_TYPES:
+        raise _bad(f"schema of {path} has an unknown type")
+    props = spec.get("properties", {})
+    if not isinstance(props, dict):
+        raise _bad(f"properties of {path} must be an object")
+    for name, sub in props.items():
+        _check_schema(sub, f"{path}.{name}", depth + 1)
+    if "items" in spec:
+        _check_schema(spec["items"], f"{path}[]", depth + 1)
+    if "enum" in spec and not isinstance(spec["enum"], list):
+        raise _bad(f"enum of {path} must be a list")
+    if "required" in spec and not _str_list(spec["required"]):
+        raise _bad(f"required of {path} must list names")
+    if spec.get("additionalProperties", False) not in (True, False):
+        raise _bad(f"additionalProperties of {path} must be a boolean")
+
+
 def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
+    """Everything the engine reads from metadata is checked here, so it can trust it."""
     rule = meta.get("rule")
     if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or \
             not isinstance(rule.get("version"), str):
-        raise BytecodeError("metadata.rule needs name and version", code="E_BYTECODE_METADATA")
+        raise _bad("rule needs name and version")
+    if not isinstance(rule.get("jurisdiction", "ALL"), str) or \
+            not all(_opt_str(rule.get(k)) for k in ("description", "domain", "effective_date",
+                                                     "expiry_date")):
+        raise _bad("rule jurisdiction, domain and dates must be text")
+    for key in ("effective_date", "expiry_date"):
+        if rule.get(key) is not None:
+            try:
+                date.fromisoformat(rule[key])
+            except ValueError:
+                raise _bad(f"rule.{key} is not a date") from None
+    if not _str_list(rule.get("tags", [])) or not _str_list(rule.get("depends_on", [])):
+        raise _bad("rule tags and depends_on must list text")
     conds = meta.get("conditions")
+    if not isinstance(conds, list) or not all(
+            isinstance(c, dict) and isinstance(c.get("id"), str) and _opt_str(c.get("description"))
+            for c in conds):
+        raise _bad("conditions must list {id, description}")
     actions = meta.get("actions")
-    inputs = meta.get("inputs")
-    scale = meta.get("division_scale")
-    if not isinstance(conds, list) or not all(isinstance(c, dict) and isinstance(c.get("id"), str)
-                                              for c in conds):
-        raise BytecodeError("metadata.conditions must list {id}", code="E_BYTECODE_METADATA")
     if not isinstance(actions, list) or not all(
-            isinstance(a, dict) and a.get("type") in bc.ACTION_OPS and
-            a.get("index") == i for i, a in enumerate(actions)):
-        raise BytecodeError("metadata.actions must list {index, type} in order",
-                            code="E_BYTECODE_METADATA")
-    if not isinstance(inputs, list) or not all(isinstance(i, dict) and isinstance(i.get("name"), str)
-                                               for i in inputs):
-        raise BytecodeError("metadata.inputs must list {name}", code="E_BYTECODE_METADATA")
+            isinstance(a, dict) and a.get("type") in bc.ACTION_OPS and a.get("index") == i and
+            isinstance(a.get("trigger"), str) for i, a in enumerate(actions)):
+        raise _bad("actions must list {index, type, trigger} in order")
+    inputs = meta.get("inputs")
+    if not isinstance(inputs, list):
+        raise _bad("inputs must be a list")
+    for item in inputs:
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or \
+                not isinstance(item.get("required", True), bool) or \
+                not _opt_str(item.get("type")):
+            raise _bad("inputs must list {name, type, required, schema}")
+        _check_schema(item.get("schema", {}), item["name"])
+    scale = meta.get("division_scale")
     if not isinstance(scale, int) or isinstance(scale, bool) or not 0 <= scale <= 38:
-        raise BytecodeError("metadata.division_scale must be 0..38", code="E_BYTECODE_METADATA")
+        raise _bad("division_scale must be 0..38")
+    if not _opt_str(meta.get("file")):
+        raise _bad("file must be text")
     return len(conds), [a["type"] for a in actions]
 
 

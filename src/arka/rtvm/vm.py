@@ -294,6 +294,12 @@ class Execution:
             raise LimitExceeded("evaluation nested too deeply", code="E_LIMIT_CALL_DEPTH",
                                 span=fn.spans[ip - 1] if 0 < ip <= len(fn.spans) else None
                                 ) from None
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, ArithmeticError,
+                OverflowError) as exc:
+            # Fail closed: a fault in a builtin is this rule's error, never a crash.
+            raise EvalError(f"internal error in {fn.name}: {type(exc).__name__}: {exc}",
+                            code="E_INTERNAL",
+                            span=fn.spans[ip - 1] if 0 < ip <= len(fn.spans) else None) from None
         finally:
             self.count += steps
             self.depth -= 1

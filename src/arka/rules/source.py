@@ -137,14 +137,27 @@ def _convert(file: str, node: yaml.Node, loader: _Loader, lines: list[str], dept
     raise SourceFault(Diagnostic("E_YAML", span, "unsupported YAML node"))
 
 
+def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnostic:
+    before = text[:exc.position]
+    line = before.count("\n") + 1
+    column = exc.position - (before.rfind("\n") + 1) + 1
+    return Diagnostic("E_YAML", Span(file, line, column),
+                      f"character U+{exc.character:04X} is not allowed in a rule file")
+
+
 def load_document(text: str, file: str) -> Located:
     """Parse one YAML or JSON document. Raises SourceFault with a positioned diagnostic."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         raise SourceFault(Diagnostic("E_TOO_LARGE", Span(file, 1, 1),
                                      f"file is larger than {MAX_DOCUMENT_BYTES} bytes"))
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as exc:
+        raise SourceFault(_reader_error(file, text, exc)) from None
     try:
         node = loader.get_single_node()
+    except yaml.reader.ReaderError as exc:
+        raise SourceFault(_reader_error(file, text, exc)) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = _span(file, mark) if mark is not None else Span(file, 1, 1)
@@ -154,6 +167,9 @@ def load_document(text: str, file: str) -> Located:
         raise SourceFault(Diagnostic("E_YAML", where, f"YAML syntax error: {problem}")) from None
     except yaml.YAMLError as exc:
         raise SourceFault(Diagnostic("E_YAML", Span(file, 1, 1), f"YAML error: {exc}")) from None
+    except RecursionError:
+        raise SourceFault(Diagnostic("E_YAML", Span(file, 1, 1),
+                                     "document nested too deeply")) from None
     finally:
         loader.dispose()
     if node is None:
