@@ -1,0 +1,74 @@
+"""Determinism: same source and input give byte-identical bytecode and output, in separate
+processes with different hash seeds (SPEC §3), and on repeated evaluation."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import arka
+from tests.helpers import EXAMPLES, ROOT
+
+SCRIPT = r"""
+import hashlib, json, sys
+from pathlib import Path
+import arka
+from arka import values as V
+root = Path(sys.argv[1])
+rules = arka.load_rules([root / "rules"])
+tables = arka.load_tables([root / "tables"])
+out = {"bytecode": {r.name: r.bytecode_hash for r in rules}}
+data = V.load_json_text((root / "inputs" / "cash-15000.json").read_text())
+history = {"transaction": {"amount": 9500, "type": "cash", "timestamp": "2024-02-10T11:00:00Z",
+                           "currency": "USD", "id": "t"},
+           "transaction_history": [{"amount": 9200, "type": "cash", "timestamp": "2024-02-05T10:00:00Z"},
+                                   {"amount": 9800, "type": "cash", "timestamp": "2024-02-07T10:00:00Z"}],
+           "customer": {"id": "c", "risk_score": 90, "pep": True, "country": "IR"}}
+rs = arka.RuleSet(rules, tables)
+for name, inp, ctx in [("cash", data, {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}),
+                       ("mixed", history, {"jurisdiction": "US", "timestamp": "2024-02-10T12:00:00Z"})]:
+    res = rs.evaluate(inp, ctx, trace="full").to_json(timing=False)
+    out[name] = hashlib.sha256(json.dumps(res, sort_keys=True).encode()).hexdigest()
+print(json.dumps(out, sort_keys=True))
+"""
+
+
+def _run(seed: str) -> dict[str, str]:
+    env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT / "src"))
+    proc = subprocess.run([sys.executable, "-c", SCRIPT, str(EXAMPLES)], capture_output=True,
+                          text=True, env=env, check=True)
+    return json.loads(proc.stdout)  # type: ignore[no-any-return]
+
+
+def test_two_processes_with_different_hash_seeds_agree() -> None:
+    first, second = _run("1"), _run("987654")
+    assert first == second
+    assert len(first["bytecode"]) == 3
+
+
+def test_compiling_twice_gives_identical_bytes() -> None:
+    path = EXAMPLES / "rules" / "enhanced-due-diligence.yaml"
+    assert arka.compile_file(path).bytecode == arka.compile_file(path).bytecode
+
+
+def test_repeated_evaluation_is_identical() -> None:
+    rules = arka.load_rules([EXAMPLES / "rules"])
+    rs = arka.RuleSet(rules, arka.load_tables([EXAMPLES / "tables"]))
+    inp = {"customer": {"id": "c", "risk_score": 90, "pep": True, "country": "GB"},
+           "transaction": {"id": "t", "amount": "9999.995", "currency": "EUR", "type": "cash"}}
+    ctx = {"jurisdiction": "US", "timestamp": "2024-05-01T00:00:00Z"}
+    outs = {json.dumps(rs.evaluate(inp, ctx, trace="full").to_json(timing=False), sort_keys=True)
+            for _ in range(5)}
+    assert len(outs) == 1
+
+
+def test_the_wall_clock_never_enters_an_evaluation() -> None:
+    rules = arka.load_rules([EXAMPLES / "rules" / "ctr-threshold-flag.yaml"])
+    rs = arka.RuleSet(rules)
+    inp = {"transaction": {"id": "t", "amount": 20000, "currency": "USD", "type": "cash"}}
+    a = rs.evaluate(inp, {"jurisdiction": "US", "timestamp": "2030-01-02T00:00:00Z"})
+    b = rs.evaluate(inp, {"jurisdiction": "US", "timestamp": "2030-01-02T00:00:00Z"})
+    assert a.result == b.result
+    assert a.result["annotations"]["ctr_due_date"] == "2030-01-24"
