@@ -13,7 +13,7 @@ from arka.errors import CompileError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-EXECUTORS = ("vm", "reference")
+EXECUTORS = ("vm", "interpreter", "reference")
 DEFAULT_CONTEXT = {"jurisdiction": "US", "timestamp": "2024-01-15T10:30:00Z"}
 
 # The expression goes on line EXPR_LINE of the generated rule, starting at EXPR_COLUMN.

@@ -12,12 +12,13 @@ Public API (small on purpose):
 from arka.compiler import CompiledRule, check_source, compile_file, compile_rule, load_bytecode
 from arka.engine import EvaluationResult, RuleSet, evaluate, load_rules
 from arka.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError
+from arka.expression import CompiledExpression, compile_expression
 from arka.rtvm.vm import Limits
 from arka.tables import TableSet, load_tables
 from arka.version import __version__
 
 __all__ = [
-    "ArkaError", "CompileError", "CompiledRule", "Diagnostic", "EvalError", "EvaluationResult",
-    "InputError", "Limits", "RuleSet", "TableSet", "__version__", "check_source", "compile_file",
+    "ArkaError", "CompileError", "CompiledExpression", "CompiledRule", "Diagnostic", "EvalError", "EvaluationResult",
+    "InputError", "Limits", "RuleSet", "TableSet", "__version__", "check_source", "compile_expression", "compile_file",
     "compile_rule", "evaluate", "load_bytecode", "load_rules", "load_tables",
 ]

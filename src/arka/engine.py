@@ -7,6 +7,7 @@ the reference evaluator) and shapes the result of SPEC §5 (proofs come with the
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -20,9 +21,18 @@ import yaml
 
 from arka import values as V
 from arka.compiler import CompiledRule, compile_file, load_bytecode
-from arka.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError, Span
+from arka.errors import (
+    ArkaError,
+    CompileError,
+    Diagnostic,
+    EvalError,
+    InputError,
+    LimitExceeded,
+    Span,
+)
 from arka.reference import ReferenceEvaluator
 from arka.rtvm import bytecode as bc
+from arka.rtvm.fastpath import FastProgram, translate
 from arka.rtvm.vm import TRACE_LEVELS, Execution, Limits, Outcome
 from arka.tables import TableLookup, TableSet
 from arka.version import __version__
@@ -39,6 +49,8 @@ def _convert(value: Any, spec: dict[str, Any], path: str) -> Any:
     if value is None:
         return None
     kind = spec.get("type", "any")
+    if kind == "decimal" and type(value) is Decimal and "enum" not in spec:
+        return value  # the common case, already exact
     try:
         if kind in ("decimal", "number", "integer"):
             if isinstance(value, bool):
@@ -111,16 +123,26 @@ def _convert(value: Any, spec: dict[str, Any], path: str) -> Any:
 
 # ------------------------------------------------------------------ context
 
+@functools.lru_cache(maxsize=4096)
+def _parse_timestamp(text: str) -> datetime:
+    return V.parse_datetime(text)
+
+
 def normalize_context(context: dict[str, Any] | None, received_at: datetime | None = None
                       ) -> dict[str, Any]:
     """Context as language values; a missing timestamp becomes the time received."""
-    ctx = V.from_json(dict(context or {}))
+    if context is not None and not isinstance(context, dict):
+        raise InputError("context must be a JSON object")
+    try:
+        ctx = V.from_json(context or {})
+    except EvalError as exc:
+        raise InputError(f"context: {exc.message}") from None
     ts = ctx.get("timestamp")
     if ts is None:
         ctx["timestamp"] = (received_at or datetime.now(UTC)).replace(microsecond=0)
     elif isinstance(ts, str):
         try:
-            ctx["timestamp"] = V.parse_datetime(ts)
+            ctx["timestamp"] = _parse_timestamp(ts)
         except EvalError as exc:
             raise InputError(f"context.timestamp: {exc.message}") from None
     elif not isinstance(ts, datetime):
@@ -193,8 +215,72 @@ class _Runtime:
                                        "conditions": {}, "flags": []})
 
 
+@dataclass(frozen=True, slots=True)
+class _RuleInfo:
+    """Everything the engine needs of a rule, read from its metadata once."""
+
+    rule: CompiledRule
+    name: str
+    version: str
+    jurisdiction: str
+    domain: str | None
+    effective: date | None
+    expiry: date | None
+    depends_on: tuple[str, ...]
+    inputs: tuple[tuple[str, bool, dict[str, Any]], ...]
+    division_scale: int
+    fast: FastProgram | None
+    referenced: bool  # some other rule reads rule_result() of this one
+
+    @classmethod
+    def build(cls, rule: CompiledRule, limits: Limits, referenced: bool) -> _RuleInfo:
+        meta = rule.metadata
+        eff, exp = meta.get("effective_date"), meta.get("expiry_date")
+        return cls(rule, rule.name, rule.version, meta.get("jurisdiction") or "ALL",
+                   (meta.get("domain") or "").upper() or None,
+                   date.fromisoformat(eff) if eff else None,
+                   date.fromisoformat(exp) if exp else None,
+                   tuple(meta.get("depends_on", ())),
+                   tuple((d["name"], bool(d.get("required", True)), d.get("schema") or {})
+                         for d in rule.program.metadata["inputs"]),
+                   int(rule.program.metadata["division_scale"]),
+                   translate(rule.program, limits), referenced)
+
+    def skip_reason(self, ctx: dict[str, Any], on: date) -> str | None:
+        if not jurisdiction_covers(self.jurisdiction, ctx.get("jurisdiction")):
+            return f"jurisdiction {self.jurisdiction} does not cover {ctx.get('jurisdiction')}"
+        domain = ctx.get("domain")
+        if domain and self.domain and self.domain != domain.upper():
+            return f"domain {self.domain} is not {domain}"
+        if self.effective and on < self.effective:
+            return f"not yet effective on {on.isoformat()} (effective {self.effective})"
+        if self.expiry and on >= self.expiry:
+            return f"expired on {self.expiry}"
+        return None
+
+    def convert_inputs(self, values_in: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, required, schema in self.inputs:
+            value = values_in.get(name)
+            if value is None:
+                if required:
+                    raise InputError(f"input {name!r} is required by rule {self.name!r}")
+                out[name] = None
+            else:
+                out[name] = _convert(value, schema, name)
+        return out
+
+
+EXECUTORS = ("vm", "interpreter", "reference")
+_RERUN_LIMITS = ("E_LIMIT_CALL_DEPTH", "E_LIMIT_STACK")
+
+
 class RuleSet:
-    """An immutable, dependency-ordered set of compiled rules plus reference tables."""
+    """An immutable, dependency-ordered set of compiled rules plus reference tables.
+
+    Building one compiles nothing; it orders the rules, checks their dependencies and
+    prepares each rule's fast path once. `evaluate` may be called any number of times.
+    """
 
     def __init__(self, rules: Iterable[CompiledRule], tables: TableSet | None = None, *,
                  strategy: str = "most_severe", limits: Limits | None = None):
@@ -204,6 +290,8 @@ class RuleSet:
         self.tables = tables or TableSet()
         self.limits = limits or Limits()
         self.rules = _dependency_order(list(rules))
+        referenced = {d for r in self.rules for d in r.metadata.get("depends_on", ())}
+        self._infos = [_RuleInfo.build(r, self.limits, r.name in referenced) for r in self.rules]
 
     def evaluate(self, input: dict[str, Any], context: dict[str, Any] | None = None, *,
                  trace: str = "none", executor: str = "vm") -> EvaluationResult:
@@ -211,12 +299,14 @@ class RuleSet:
 
         Raises InputError (VALIDATION_ERROR) before any rule runs when the input or context
         is unusable; a rule that fails while running is reported in its `rule_results`
-        entry and fails closed (the decision is at least `needs_review`).
+        entry and fails closed (the decision is at least `needs_review`). `executor` is
+        "vm" (the fast path where possible, else the interpreter), "interpreter" or
+        "reference" (the tree-walking evaluator; for testing).
         """
         if trace not in TRACE_LEVELS:
             raise InputError(f"trace must be one of {', '.join(TRACE_LEVELS)}")
-        if executor not in ("vm", "reference"):
-            raise ValueError("executor must be 'vm' or 'reference'")
+        if executor not in EXECUTORS:
+            raise ValueError(f"executor must be one of {EXECUTORS}")
         started = time.perf_counter()
         if not isinstance(input, dict):
             raise InputError("input must be a JSON object of named inputs")
@@ -226,108 +316,96 @@ class RuleSet:
             raise InputError(exc.message) from None
         ctx = normalize_context(context)
         on = ctx["timestamp"].date()
-        selected: list[tuple[CompiledRule, dict[str, Any]]] = []
-        skipped: dict[str, str] = {}
-        for rule in self.rules:
-            reason = self._skip_reason(rule, ctx, on)
-            if reason is not None:
-                skipped[rule.name] = reason
-                continue
-            selected.append((rule, self._rule_inputs(rule, values_in)))
+        # Every input is checked before any rule runs.
+        plan: list[tuple[_RuleInfo, dict[str, Any] | None, str | None]] = []
+        for info in self._infos:
+            reason = info.skip_reason(ctx, on)
+            plan.append((info, None if reason else info.convert_inputs(values_in), reason))
         lookup = TableLookup(self.tables, on)
         runtime = _Runtime(ctx, lookup)
-        rule_results: list[dict[str, Any]] = []
         acc = _Accumulator()
-        traces: list[dict[str, Any]] = []
-        selected_by_name = {r.name: (r, i) for r, i in selected}
-        for rule in self.rules:
-            name = rule.name
-            if name in skipped:
-                rule_results.append({"rule_id": name, "version": rule.version,
-                                     "status": "skipped", "reason": skipped[name],
-                                     "conditions": {}})
+        rule_results: list[dict[str, Any]] = []
+        traces: list[dict[str, Any]] | None = [] if trace != "none" else None
+        evaluated: list[str] = []
+        rules_meta: list[dict[str, str]] = []
+        for info, inputs, reason in plan:
+            if inputs is None:
+                rule_results.append({"rule_id": info.name, "version": info.version,
+                                     "status": "skipped", "reason": reason, "conditions": {}})
+                if info.referenced:
+                    runtime.results[info.name] = _dependency_view("skipped", {}, [], False)
                 continue
-            _, inputs = selected_by_name[name]
-            runtime.allowed = tuple(rule.metadata.get("depends_on", ()))
-            runtime.division_scale = int(rule.program.metadata["division_scale"])
-            entry, outcome = self._run_rule(rule, inputs, ctx, runtime, trace, executor, acc)
+            evaluated.append(f"{info.name}@{info.version}")
+            rules_meta.append({"rule_id": info.name, "version": info.version,
+                               "bytecode_hash": info.rule.bytecode_hash})
+            runtime.allowed = info.depends_on
+            runtime.division_scale = info.division_scale
+            entry, outcome, emitted = self._run_rule(info, inputs, ctx, runtime, trace,
+                                                     executor, acc)
             rule_results.append(entry)
-            runtime.results[name] = {
-                "status": entry["status"], "conditions": dict(entry["conditions"]),
-                "flagged": any(f["rule_id"] == name for f in acc.flags),
-                "blocked": any(b["rule_id"] == name for b in acc.blocks),
-                "flags": [V.from_json(f) for f in acc.flags if f["rule_id"] == name],
-            }
-            if trace != "none" and outcome is not None:
-                traces.append({"rule_id": name, "version": rule.version,
+            if info.referenced:
+                runtime.results[info.name] = _dependency_view(
+                    entry["status"], entry["conditions"],
+                    [f for kind, f in emitted if kind == "flag"],
+                    any(kind == "block" for kind, _ in emitted))
+            if traces is not None and outcome is not None:
+                traces.append({"rule_id": info.name, "version": info.version,
                                "events": [_json_event(e) for e in outcome.trace]})
         result = acc.result(self.strategy)
-        duration_ms = round((time.perf_counter() - started) * 1000, 3)
+        used = [t.ref() for _, t in sorted(lookup.used.items())]
         metadata = {
-            "rules_evaluated": [f"{r['rule_id']}@{r['version']}" for r in rule_results
-                                if r["status"] != "skipped"],
+            "rules_evaluated": evaluated,
             "engine_version": ENGINE_VERSION,
             "calendar_version": CALENDAR_VERSION,
-            "rules": [{"rule_id": r.name, "version": r.version,
-                       "bytecode_hash": r.bytecode_hash} for r in self.rules
-                      if r.name not in skipped],
-            "tables": [t.ref() for _, t in sorted(lookup.used.items())],
-            "evaluation_duration_ms": duration_ms,
+            "rules": rules_meta,
+            "tables": used,
+            "evaluation_duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
-        return EvaluationResult(ctx, result, rule_results, metadata,
-                                traces if trace != "none" else None,
-                                [t.ref() for _, t in sorted(lookup.used.items())])
+        return EvaluationResult(ctx, result, rule_results, metadata, traces, used)
 
-    # ------------------------------------------------------------ per rule
-    def _skip_reason(self, rule: CompiledRule, ctx: dict[str, Any], on: date) -> str | None:
-        meta = rule.metadata
-        if not jurisdiction_covers(meta.get("jurisdiction") or "ALL", ctx.get("jurisdiction")):
-            return f"jurisdiction {meta.get('jurisdiction')} does not cover " \
-                   f"{ctx.get('jurisdiction')}"
-        domain = ctx.get("domain")
-        if domain and meta.get("domain") and str(meta["domain"]).upper() != domain.upper():
-            return f"domain {meta['domain']} is not {domain}"
-        eff, exp = meta.get("effective_date"), meta.get("expiry_date")
-        if eff and on < date.fromisoformat(eff):
-            return f"not yet effective on {on.isoformat()} (effective {eff})"
-        if exp and on >= date.fromisoformat(exp):
-            return f"expired on {exp}"
-        return None
+    def _execute(self, info: _RuleInfo, inputs: dict[str, Any], ctx: dict[str, Any],
+                 runtime: _Runtime, trace: str, executor: str) -> Outcome:
+        if executor == "reference":
+            if info.rule.rule is None:
+                raise ValueError(f"rule {info.name} was loaded from bytecode; the reference "
+                                 "evaluator needs its source")
+            return ReferenceEvaluator(info.rule.rule, inputs, ctx, runtime,
+                                      info.division_scale, trace).run()
+        if executor == "vm" and info.fast is not None and trace != "full":
+            try:
+                return info.fast.run(inputs, ctx, runtime, trace)
+            except LimitExceeded as exc:
+                if exc.code not in _RERUN_LIMITS:  # costly to repeat: report where the rule starts
+                    exc.span = exc.span or next(
+                        (sp for sp in info.rule.program.functions[0].spans if sp), None)
+                    raise
+            except EvalError:
+                pass
+            # Deterministic failures re-run on the interpreter, which reports the exact
+            # source position of the failing instruction.
+        return Execution(info.rule.program, inputs, ctx, runtime, self.limits, trace).run()
 
-    def _rule_inputs(self, rule: CompiledRule, values_in: dict[str, Any]) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for decl in rule.program.metadata["inputs"]:
-            name = decl["name"]
-            value = values_in.get(name)
-            if value is None:
-                if decl.get("required", True):
-                    raise InputError(f"input {name!r} is required by rule {rule.name!r}")
-                out[name] = None
-                continue
-            out[name] = _convert(value, decl.get("schema") or {}, name)
-        return out
-
-    def _run_rule(self, rule: CompiledRule, inputs: dict[str, Any], ctx: dict[str, Any],
+    def _run_rule(self, info: _RuleInfo, inputs: dict[str, Any], ctx: dict[str, Any],
                   runtime: _Runtime, trace: str, executor: str, acc: _Accumulator
-                  ) -> tuple[dict[str, Any], Outcome | None]:
-        entry: dict[str, Any] = {"rule_id": rule.name, "version": rule.version}
+                  ) -> tuple[dict[str, Any], Outcome | None, list[tuple[str, dict[str, Any]]]]:
+        entry: dict[str, Any] = {"rule_id": info.name, "version": info.version}
         try:
-            if executor == "reference":
-                if rule.rule is None:
-                    raise ValueError(f"rule {rule.name} was loaded from bytecode; the reference "
-                                     "evaluator needs its source")
-                outcome = ReferenceEvaluator(rule.rule, inputs, ctx, runtime,
-                                             runtime.division_scale, trace).run()
-            else:
-                outcome = Execution(rule.program, inputs, ctx, runtime, self.limits, trace).run()
-            emitted = acc.collect(rule, outcome)
+            outcome = self._execute(info, inputs, ctx, runtime, trace, executor)
+            emitted = acc.collect(info, outcome)
         except EvalError as exc:
             entry.update(status="error", conditions={}, error=exc.to_dict())
             acc.errors += 1
-            return entry, None
+            return entry, None, []
         entry["status"] = "fired" if emitted else "not_fired"
         entry["conditions"] = {k: bool(v) for k, v in outcome.conditions.items()}
-        return entry, outcome
+        return entry, outcome, emitted
+
+
+def _dependency_view(status: str, conditions: dict[str, Any], flags: list[dict[str, Any]],
+                     blocked: bool) -> dict[str, Any]:
+    """What `rule_result("name")` returns inside a dependent rule."""
+    return {"status": status, "conditions": dict(conditions), "flagged": bool(flags),
+            "blocked": blocked, "flags": [V.from_json(f) for f in flags]}
 
 
 def _json_event(e: dict[str, Any]) -> dict[str, Any]:
@@ -364,11 +442,12 @@ class _Accumulator:
         self.scores: list[dict[str, Any]] = []
         self.errors = 0
 
-    def collect(self, rule: CompiledRule, outcome: Outcome) -> int:
-        actions_meta = rule.program.metadata["actions"]
+    def collect(self, info: _RuleInfo, outcome: Outcome) -> list[tuple[str, dict[str, Any]]]:
+        """Shape one rule's actions; nothing is added unless all of them are valid."""
+        actions_meta = info.rule.program.metadata["actions"]
         staged: list[tuple[str, dict[str, Any]]] = []
         for index, atype, config in outcome.actions:
-            base = {"rule_id": rule.name, "rule_version": rule.version}
+            base = {"rule_id": info.name, "rule_version": info.version}
             trigger = actions_meta[index]["trigger"]
             cfg = _text_fields(atype, config if isinstance(config, dict) else {})
             if atype == "flag":
@@ -407,7 +486,7 @@ class _Accumulator:
                 self.notifications.append(item)
             else:
                 self.scores.append(item)
-        return len(staged)
+        return staged
 
     def result(self, strategy: str) -> dict[str, Any]:
         if self.blocks or (self.flags and strategy == "most_severe"):

@@ -153,13 +153,17 @@ def index_value(obj: Any, idx: Any) -> Any:
 
 # ---------------------------------------------------------------- arithmetic
 
+def _numeric_error(what: str, exc: decimal.DecimalException) -> EvalError:
+    if isinstance(exc, decimal.Inexact):
+        return EvalError(f"{what} exceeds 200 significant digits", code="E_NUMERIC")
+    return EvalError(f"{what} is out of range: {type(exc).__name__}", code="E_NUMERIC")
+
+
 def _exact(fn: Callable[[], Any], what: str) -> Any:
     try:
         return fn()
-    except decimal.Inexact:
-        raise EvalError(f"{what} exceeds 200 significant digits", code="E_NUMERIC") from None
-    except (decimal.Overflow, decimal.InvalidOperation) as exc:
-        raise EvalError(f"{what} is out of range: {type(exc).__name__}", code="E_NUMERIC") from None
+    except decimal.DecimalException as exc:
+        raise _numeric_error(what, exc) from None
 
 
 def add(a: Any, b: Any) -> Any:
@@ -167,7 +171,10 @@ def add(a: Any, b: Any) -> Any:
         return None
     ta, tb = type(a), type(b)
     if ta is Decimal and tb is Decimal:
-        return _exact(lambda: EXACT.add(a, b), "sum")
+        try:
+            return EXACT.add(a, b)
+        except decimal.DecimalException as exc:
+            raise _numeric_error("sum", exc) from None
     if ta is str and tb is str:
         return a + b
     if ta in (datetime, date) and tb is timedelta:
@@ -198,7 +205,10 @@ def sub(a: Any, b: Any) -> Any:
         return None
     ta, tb = type(a), type(b)
     if ta is Decimal and tb is Decimal:
-        return _exact(lambda: EXACT.subtract(a, b), "difference")
+        try:
+            return EXACT.subtract(a, b)
+        except decimal.DecimalException as exc:
+            raise _numeric_error("difference", exc) from None
     if ta in (datetime, date) and tb is timedelta:
         return _shift(a, -b)
     if ta is tb and ta in (datetime, date, timedelta):
@@ -211,7 +221,10 @@ def mul(a: Any, b: Any) -> Any:
         return None
     ta, tb = type(a), type(b)
     if ta is Decimal and tb is Decimal:
-        return _exact(lambda: EXACT.multiply(a, b), "product")
+        try:
+            return EXACT.multiply(a, b)
+        except decimal.DecimalException as exc:
+            raise _numeric_error("product", exc) from None
     if ta is timedelta and tb is Decimal and b == b.to_integral_value():
         return a * int(b)
     raise EvalError(f"cannot multiply {type_name(a)} * {type_name(b)}", code="E_TYPE")
@@ -378,25 +391,44 @@ def parse_decimal(s: str) -> Decimal:
 
 # ---------------------------------------------------------------- JSON boundary
 
+_PASS_THROUGH = frozenset({str, bool, type(None), datetime, date, timedelta})
+
+
 def from_json(v: Any) -> Any:
-    """Plain JSON data (numbers already Decimal or int) into language values."""
-    if v is None or v is True or v is False or isinstance(v, str | Decimal):
+    """Plain JSON data (numbers Decimal or int) into language values; a fresh copy."""
+    t = type(v)
+    if t is dict:
+        out = {}
+        for k, x in v.items():
+            tx = type(x)
+            if tx is str or x is None or tx is bool or (tx is Decimal and x.is_finite()):
+                out[k if type(k) is str else str(k)] = x
+            else:
+                out[k if type(k) is str else str(k)] = from_json(x)
+        return out
+    if t is Decimal:
+        if not v.is_finite():
+            raise EvalError("numbers must be finite", code="E_INPUT")
         return v
-    if isinstance(v, int):
+    if t in _PASS_THROUGH:
+        return v
+    if t is list or t is tuple:
+        return [from_json(x) for x in v]
+    if t is int:
         return Decimal(v)
-    if isinstance(v, float):
+    if t is float:
         # A float reaching the boundary (Python callers, our own JSON output) is read by its
         # shortest repr, which is exactly the text it was written as; never computed with.
         if v != v or v in (float("inf"), float("-inf")):
             raise EvalError("numbers must be finite", code="E_INPUT")
         return Decimal(repr(v))
-    if isinstance(v, list | tuple):
-        return [from_json(x) for x in v]
     if isinstance(v, dict):
         return {str(k): from_json(x) for k, x in v.items()}
-    if isinstance(v, datetime | date | timedelta):
-        return v
-    raise EvalError(f"unsupported input value of type {type(v).__name__}", code="E_INPUT")
+    if isinstance(v, list | tuple):
+        return [from_json(x) for x in v]
+    if isinstance(v, str):
+        return str(v)
+    raise EvalError(f"unsupported input value of type {t.__name__}", code="E_INPUT")
 
 
 def decimal_json(d: Decimal) -> int | float | str:

@@ -37,6 +37,7 @@ class LoadedFunction:
     max_stack: int
     code: tuple[Instr, ...]  # jump operands are instruction indices here
     spans: tuple[Span | None, ...]
+    depths: tuple[int | None, ...]  # stack depth before each instruction (None: unreachable)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +64,14 @@ def _fail(code: str, fn: str, offset: int | None, message: str) -> BytecodeError
 def function_max_stack(code: bytes, n_locals: int, n_consts: int, n_functions: int,
                        is_main: bool, name: str = "?") -> int:
     """Validate control flow and stack use of one function; return its max stack depth."""
+    return stack_depths(code, is_main, name)[1]
+
+
+def stack_depths(code: bytes, is_main: bool, name: str = "?") -> tuple[dict[int, int], int]:
+    """Validate control flow and stack use of one function.
+
+    Returns the stack depth before each reachable instruction (by index) and the maximum.
+    """
     instrs = bc.iter_instructions(code)
     if not instrs:
         raise _fail("E_BYTECODE_EMPTY", name, None, "function has no code")
@@ -108,7 +117,7 @@ def function_max_stack(code: bytes, n_locals: int, n_consts: int, n_functions: i
             elif seen != new:
                 raise _fail("E_BYTECODE_STACK", name, instrs[s][0], f"inconsistent stack depth "
                             f"at a merge point ({seen} vs {new})")
-    return max_depth
+    return depth_at, max_depth
 
 
 def load(data: bytes) -> LoadedProgram:
@@ -209,7 +218,6 @@ def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
 def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
     n_conds, action_types = _validate_metadata(program.metadata)
     fns = program.functions
-    consts = program.constants
     if not fns:
         raise BytecodeError("no functions", code="E_BYTECODE_FORMAT")
     if fns[0].n_params or fns[0].n_captures:
@@ -224,7 +232,7 @@ def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
     file = str(program.metadata.get("file", "<bytecode>"))
     for fi, fn in enumerate(fns):
         n_locals = fn.n_params + fn.n_captures
-        max_stack = function_max_stack(fn.code, n_locals, len(consts), len(fns), fi == 0, fn.name)
+        depth_at, max_stack = stack_depths(fn.code, fi == 0, fn.name)
         if max_stack != fn.max_stack:
             raise _fail("E_BYTECODE_STACK", fn.name, None, f"declares max stack {fn.max_stack} "
                         f"but needs {max_stack}")
@@ -247,7 +255,8 @@ def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
             code.append(Instr(op.name, padded[0], padded[1], off))
             spans.append(current)
         loaded.append(LoadedFunction(fn.name, fn.n_params, fn.n_captures, max_stack,
-                                     tuple(code), tuple(spans)))
+                                     tuple(code), tuple(spans),
+                                     tuple(depth_at.get(i) for i in range(len(code)))))
     _check_memo_cycles(memo_edges, fns)
     return LoadedProgram(program, tuple(loaded), data, bc.bytecode_hash(data))
 
