@@ -30,6 +30,7 @@ from arka.errors import (
     LimitExceeded,
     Span,
 )
+from arka.inputs import Converter, compile_schema, convert_input
 from arka.reference import ReferenceEvaluator
 from arka.rtvm import bytecode as bc
 from arka.rtvm.fastpath import FastProgram, translate
@@ -41,84 +42,6 @@ ENGINE_VERSION = f"arka-engine/{__version__} rtvm/{bc.FORMAT_VERSION}"
 CALENDAR_VERSION = f"holidays/{holidays.__version__}"
 STRATEGIES = ("most_severe", "flags_need_review")
 SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
-
-
-# ------------------------------------------------------------------ input conversion
-
-def _convert(value: Any, spec: dict[str, Any], path: str) -> Any:
-    if value is None:
-        return None
-    kind = spec.get("type", "any")
-    if kind == "decimal" and type(value) is Decimal and "enum" not in spec:
-        return value  # the common case, already exact
-    try:
-        if kind in ("decimal", "number", "integer"):
-            if isinstance(value, bool):
-                raise InputError(f"{path}: expected a number, got a boolean", span=None)
-            if isinstance(value, str):
-                value = V.parse_decimal(value)
-            elif isinstance(value, int):
-                value = Decimal(value)
-            if not isinstance(value, Decimal):
-                raise InputError(f"{path}: expected a number, got {V.type_name(value)}")
-            if kind == "integer" and value != value.to_integral_value():
-                raise InputError(f"{path}: expected a whole number, got {V.decimal_text(value)}")
-        elif kind == "string":
-            if not isinstance(value, str):
-                raise InputError(f"{path}: expected text, got {V.type_name(value)}")
-        elif kind == "boolean":
-            if not isinstance(value, bool):
-                raise InputError(f"{path}: expected true or false, got {V.type_name(value)}")
-        elif kind == "datetime":
-            if isinstance(value, str):
-                value = V.parse_datetime(value)
-            elif type(value) is date:
-                value = datetime(value.year, value.month, value.day, tzinfo=UTC)
-            if not isinstance(value, datetime):
-                raise InputError(f"{path}: expected an RFC 3339 datetime, got "
-                                 f"{V.type_name(value)}")
-        elif kind == "date":
-            if isinstance(value, str):
-                value = V.parse_date(value)
-            elif isinstance(value, datetime):
-                value = value.date()
-            if type(value) is not date:
-                raise InputError(f"{path}: expected a date YYYY-MM-DD, got {V.type_name(value)}")
-        elif kind == "duration":
-            if isinstance(value, str):
-                value = V.parse_duration(value)
-            else:
-                raise InputError(f"{path}: expected an ISO 8601 duration, got "
-                                 f"{V.type_name(value)}")
-        elif kind == "array":
-            if not isinstance(value, list):
-                raise InputError(f"{path}: expected a list, got {V.type_name(value)}")
-            items = spec.get("items")
-            if items:
-                value = [_convert(v, items, f"{path}[{i}]") for i, v in enumerate(value)]
-        elif kind == "object" or spec.get("properties"):
-            if not isinstance(value, dict):
-                raise InputError(f"{path}: expected an object, got {V.type_name(value)}")
-            props = spec.get("properties", {})
-            for req in spec.get("required", []):
-                if value.get(req) is None:
-                    raise InputError(f"{path}.{req}: required field is missing")
-            if spec.get("additionalProperties") is False:
-                extra = sorted(set(value) - set(props))
-                if extra:
-                    raise InputError(f"{path}.{extra[0]}: field is not allowed by the schema")
-            if props:
-                value = dict(value)
-                for name, sub in props.items():
-                    if name in value:
-                        value[name] = _convert(value[name], sub, f"{path}.{name}")
-    except EvalError as exc:
-        raise InputError(f"{path}: {exc.message}") from None
-    enum = spec.get("enum")
-    if enum is not None and not any(V.equals(value, V.from_json(e)) for e in enum):
-        raise InputError(f"{path}: {V.to_text(value)!r} is not one of "
-                         f"{', '.join(V.to_text(V.from_json(e)) for e in enum)}")
-    return value
 
 
 # ------------------------------------------------------------------ context
@@ -227,7 +150,7 @@ class _RuleInfo:
     effective: date | None
     expiry: date | None
     depends_on: tuple[str, ...]
-    inputs: tuple[tuple[str, bool, dict[str, Any]], ...]
+    inputs: tuple[tuple[str, bool, Converter], ...]
     division_scale: int
     fast: FastProgram | None
     referenced: bool  # some other rule reads rule_result() of this one
@@ -241,7 +164,8 @@ class _RuleInfo:
                    date.fromisoformat(eff) if eff else None,
                    date.fromisoformat(exp) if exp else None,
                    tuple(meta.get("depends_on", ())),
-                   tuple((d["name"], bool(d.get("required", True)), d.get("schema") or {})
+                   tuple((d["name"], bool(d.get("required", True)),
+                          compile_schema(d.get("schema") or {}))
                          for d in rule.program.metadata["inputs"]),
                    int(rule.program.metadata["division_scale"]),
                    translate(rule.program, limits), referenced)
@@ -260,14 +184,14 @@ class _RuleInfo:
 
     def convert_inputs(self, values_in: dict[str, Any]) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for name, required, schema in self.inputs:
+        for name, required, converter in self.inputs:
             value = values_in.get(name)
             if value is None:
                 if required:
                     raise InputError(f"input {name!r} is required by rule {self.name!r}")
                 out[name] = None
             else:
-                out[name] = _convert(value, schema, name)
+                out[name] = convert_input(name, converter, value)
         return out
 
 

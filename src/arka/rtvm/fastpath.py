@@ -193,6 +193,14 @@ class _FunctionWriter:
     def write(self) -> str:
         fn = self.fn
         params = ", ".join(f"L{i}" for i in range(fn.n_captures + fn.n_params))
+        if not any(ins.op in ("CALL_MEMO", "CALL_BUILTIN") for ins in self.code):
+            # A leaf calls no other function, so its frame needs no bookkeeping: checking
+            # that it would fit is the same limit as counting it.
+            head = [f"def F{self.fi}(X{', ' + params if params else ''}):",
+                    f"    if X.depth >= MAX_CALL or X.stack + {fn.max_stack} > MAX_STACK: "
+                    "X.depth += 1; _enter_fail(X)"]
+            self.block(0, len(self.code), 1)
+            return "\n".join(head + self.lines)
         head = [f"def F{self.fi}(X{', ' + params if params else ''}):",
                 f"    X.depth += 1; X.stack += {fn.max_stack}",
                 f"    if X.depth > MAX_CALL or X.stack > MAX_STACK: X.stack -= {fn.max_stack}; "
