@@ -73,11 +73,17 @@ class Builtin:
         return None if self.variadic else len(self.params)
 
     def signature(self) -> str:
-        parts = [f"{p.name}{'?' if p.optional else ''}: "
-                 f"{p.type if isinstance(p.type, Type) else 'lambda'}" for p in self.params]
+        parts = [f"{p.name}{'?' if p.optional else ''}: {_type_label(p.type)}"
+                 for p in self.params]
         if self.variadic:
             parts[-1] += "..."
         return f"{self.name}({', '.join(parts)})"
+
+
+def _type_label(t: Type | str) -> str:
+    if not isinstance(t, Type):
+        return "lambda"
+    return "date|datetime" if t is TIME else str(t)
 
 
 def _const(t: Type) -> Callable[[list[Type]], Type]:
@@ -554,7 +560,7 @@ RULE_RESULT_TYPE = T.object_of({
 })
 
 D, S, B = T.DECIMAL, T.STRING, T.BOOLEAN
-TIME = T.ANY  # date or datetime; checked at run time
+TIME = T.Type("any")  # date or datetime, checked at run time (a distinct instance for the docs)
 _TIME_KINDS = ("date", "datetime")
 
 
