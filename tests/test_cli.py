@@ -185,3 +185,47 @@ def test_console_script_is_installed() -> None:
     exe = Path(sys.executable).parent / "arka-cli"
     proc = subprocess.run([str(exe), "--version"], capture_output=True, text=True, check=True)
     assert "arka-cli" in proc.stdout
+
+
+def test_a_given_test_file_runs_against_all_rules_together(tmp_path: Path) -> None:
+    tests = tmp_path / "together.test.yaml"
+    tests.write_text("""tests:
+  - name: cash over threshold by a high-risk customer
+    context: {jurisdiction: US, timestamp: "2024-01-15T10:30:00Z"}
+    input:
+      transaction: {id: t, amount: 15000, currency: USD, type: cash, timestamp: "2024-01-15T10:00:00Z"}
+      customer: {id: c, risk_score: 90, pep: false, country: US}
+    expected:
+      decision: non_compliant
+      flags: [{category: CTR_REQUIRED}, {category: EDD_REVIEW_OVERDUE}]
+      escalations: [{queue: kyc-edd}]
+""")
+    code, out = run("rule", "test", RULES, "--tables", TABLES, "--tests", str(tests))
+    assert code == 0, out
+    assert "1 passed, 0 failed" in out
+
+
+def test_validate_accepts_and_checks_bytecode(tmp_path: Path) -> None:
+    good = tmp_path / "ctr.rtvm"
+    run("rule", "compile", str(EXAMPLES / "rules" / "ctr-threshold-flag.yaml"), "-o", str(good))
+    code, out = run("rule", "validate", str(good))
+    assert code == 0 and ": ok" in out
+    bad = tmp_path / "bad.rtvm"
+    bad.write_bytes(good.read_bytes()[:-5])
+    code, out = run("rule", "validate", str(bad))
+    assert code == 1 and "E_BYTECODE_TRUNCATED" in out
+
+
+def test_json_rule_files_work_like_yaml(tmp_path: Path) -> None:
+    rule = tmp_path / "json-rule.json"
+    rule.write_text(json.dumps({"rule": {
+        "metadata": {"name": "json-rule", "version": "1.0.0"},
+        "inputs": [{"name": "tx", "schema": {"properties": {"amount": {"type": "decimal"}}}}],
+        "conditions": [{"id": "big", "expression": "tx.amount > 1000.50"}],
+        "actions": [{"trigger": "big", "type": "flag",
+                     "config": {"severity": "low", "category": "BIG", "message": "${tx.amount}"}}],
+    }}, indent=2))
+    code, out = run("eval", "--rules", str(rule), "--input", '{"tx": {"amount": 1000.51}}',
+                    "--context", '{"timestamp": "2024-01-01T00:00:00Z"}')
+    assert code == 0, out
+    assert json.loads(out)["result"]["flags"][0]["message"] == "1000.51"

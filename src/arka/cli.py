@@ -93,11 +93,18 @@ def rule_validate(files: tuple[str, ...], output: str) -> None:
     report: list[dict[str, Any]] = []
     failed = False
     for f in rule_files(list(files)):
+        text = ""
         try:
-            text = f.read_text(encoding="utf-8")
-            _, diags = check_source(text, str(f))
+            if f.suffix == ".rtvm":
+                load_bytecode(f.read_bytes())
+                diags: list[Diagnostic] = []
+            else:
+                text = f.read_text(encoding="utf-8")
+                _, diags = check_source(text, str(f))
+        except ArkaError as exc:
+            diags = [Diagnostic(exc.code, Span(str(f), 1, 1), exc.message)]
         except (OSError, UnicodeDecodeError) as exc:
-            text, diags = "", [Diagnostic("E_IO", Span(str(f), 1, 1), f"cannot read: {exc}")]
+            diags = [Diagnostic("E_IO", Span(str(f), 1, 1), f"cannot read: {exc}")]
         failed |= bool(diags)
         report.append({"file": str(f), "valid": not diags, "errors": [d.to_dict() for d in diags]})
         if output == "text":
@@ -168,29 +175,34 @@ def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str |
     rules = _load(paths)
     table_set = _tables(tables)
     by_name = {r.name: r for r in rules}
-    files = {str(f.resolve()): f for f in rule_files(list(paths))}
-    plan: list[tuple[Any, Path]] = []
-    for r in rules:
-        src = next((f for f in files.values() if r.rule is not None and
-                    r.rule.file == str(f)), None)
-        test_path = Path(tests_file) if tests_file else (find_test_file(src) if src else None)
-        if test_path is None:
-            if verbose:
-                click.echo(f"{r.name}: no test file")
-            continue
-        plan.append((r, test_path))
-    if tests_file and not Path(tests_file).exists():
-        _fail(f"no such test file: {tests_file}", 2)
+    # (rules under test, label, test file): a given --tests file runs against all the
+    # rules together; otherwise each rule runs its own RULE.test.yaml with its dependencies.
+    plan: list[tuple[list[Any], str, Path]] = []
+    if tests_file:
+        if not Path(tests_file).exists():
+            _fail(f"no such test file: {tests_file}", 2)
+        label = rules[0].name if len(rules) == 1 else f"{len(rules)} rules"
+        plan.append((rules, label, Path(tests_file)))
+    else:
+        sources = {str(f): f for f in rule_files(list(paths))}
+        for r in rules:
+            src = sources.get(r.rule.file) if r.rule is not None else None
+            test_path = find_test_file(src) if src else None
+            if test_path is None:
+                if verbose:
+                    click.echo(f"{r.name}: no test file")
+                continue
+            plan.append((_with_dependencies(r, by_name), r.name, test_path))
     cov = Coverage() if coverage else None
     passed = failed = 0
-    for r, test_path in plan:
+    for under_test, label, test_path in plan:
         try:
             cases = load_tests(test_path)
         except CompileError as exc:
             click.echo(exc.render(), err=True)
             failed += 1
             continue
-        ruleset = RuleSet(_with_dependencies(r, by_name), table_set)
+        ruleset = RuleSet(under_test, table_set)
         for case in cases:
             if name_filter and name_filter.lower() not in case.name.lower():
                 continue
@@ -198,16 +210,17 @@ def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str |
             if outcome.passed:
                 passed += 1
                 if verbose:
-                    click.echo(f"PASS {r.name}: {case.name}")
+                    click.echo(f"PASS {label}: {case.name}")
             else:
                 failed += 1
-                click.echo(f"FAIL {r.name}: {case.name}  ({case.file}:{case.line})")
+                click.echo(f"FAIL {label}: {case.name}  ({case.file}:{case.line})")
                 for p in outcome.problems:
                     click.echo(f"     - {p}")
                 if verbose and outcome.result is not None:
                     click.echo("     result: " + V.dumps(outcome.result["result"], indent=None))
     if cov is not None:
-        lines, full, total = cov.report([r for r, _ in plan])
+        covered = {r.name: r for group, _, _ in plan for r in group}
+        lines, full, total = cov.report(list(covered.values()))
         click.echo("coverage (seen true and false):")
         click.echo("\n".join(lines))
         click.echo(f"coverage: {full}/{total} conditions and actions exercised both ways")
