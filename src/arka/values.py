@@ -365,8 +365,11 @@ def parse_datetime(s: str) -> datetime:
     except (ValueError, TypeError):
         raise EvalError(f"invalid datetime {s!r}: expected RFC 3339, e.g. 2024-01-15T10:30:00Z",
                         code="E_ARGUMENT") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
+    tz = t.tzinfo
+    if tz is UTC:
+        return t
+    if tz is None:
+        return t.replace(tzinfo=UTC)
     return t.astimezone(UTC)
 
 

@@ -286,10 +286,14 @@ class _FunctionWriter:
             e(f"{second} = _div({second}, {top}, {a})")
         elif op == "NEG":
             e(f"{top} = _neg({top})")
-        elif op == "EQ":
-            e(f"{second} = _eq({second}, {top})")
-        elif op == "NE":
-            e(f"{second} = not _eq({second}, {top})")
+        elif op in ("EQ", "NE"):
+            # Same-typed text or decimals compare directly; everything else goes to equals().
+            same = (f"(type({second}) is str and type({top}) is str or "
+                    f"type({second}) is _D and type({top}) is _D)")
+            if op == "EQ":
+                e(f"{second} = ({second} == {top}) if {same} else _eq({second}, {top})")
+            else:
+                e(f"{second} = ({second} != {top}) if {same} else not _eq({second}, {top})")
         elif op in _CMP:
             sym = _CMP[op]
             e(f"{second} = ({second} {sym} {top}) if type({second}) is _D and type({top}) is _D "
