@@ -295,5 +295,142 @@ def rule_bench(paths: tuple[str, ...], input_path: str, context_arg: str | None,
     click.echo(f"latency mean: {statistics.fmean(samples) / 1000:.1f} µs")
 
 
+# ---------------------------------------------------------------- service commands
+
+DATA_DIR_HELP = "Data directory of the embedded defaults (SQLite file, signing keys)."
+
+
+def _settings(data_dir: str, database_url: str | None) -> Any:
+    from arka.service.core import Settings
+    return Settings.embedded(Path(data_dir), database_url)
+
+
+@main.command("serve")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+@click.option("--database-url", envvar="ARKA_DATABASE_URL",
+              help="SQLAlchemy URL, e.g. postgresql+psycopg://pact@db/pact (default: SQLite "
+                   "in the data directory).")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+def serve(host: str, port: int, data_dir: str, database_url: str | None, workers: int) -> None:
+    """Run ARKA Core (HTTP API) on embedded defaults or the configured database."""
+    import uvicorn
+
+    from arka.service.app import build_app
+    settings = _settings(data_dir, database_url)
+    if settings.database_url.startswith("sqlite"):
+        from arka.store import Store
+        Store(settings.database_url).migrate()  # the embedded database migrates itself
+    if workers > 1:
+        import os
+        os.environ["ARKA_DATA_DIR"] = str(Path(data_dir).resolve())
+        os.environ["ARKA_DATABASE_URL"] = settings.database_url
+        uvicorn.run("arka.service.app:app_from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="info")
+        return
+    uvicorn.run(build_app(settings), host=host, port=port, log_level="info")
+
+
+@main.group()
+def db() -> None:
+    """Database schema: migrate and status."""
+
+
+@db.command("migrate")
+@click.option("--confirm", is_flag=True, help="Required: apply the migrations.")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+@click.option("--database-url", envvar="ARKA_DATABASE_URL")
+def db_migrate(confirm: bool, data_dir: str, database_url: str | None) -> None:
+    """Upgrade the database schema to the latest migration."""
+    from arka.store import Store
+    settings = _settings(data_dir, database_url)
+    store = Store(settings.database_url)
+    if not confirm:
+        st = store.status()
+        _fail(f"refusing to migrate {st['dialect']} database from {st['current_revision']} to "
+              f"{st['head_revision']} without --confirm (take a backup first)", 2)
+    try:
+        revision = store.migrate()
+    except Exception as exc:  # noqa: BLE001 - report the database's own words
+        _fail(f"migration failed: {exc}")
+        raise
+    click.echo(f"database is at revision {revision}")
+
+
+@db.command("status")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+@click.option("--database-url", envvar="ARKA_DATABASE_URL")
+def db_status(data_dir: str, database_url: str | None) -> None:
+    """Show the schema revision; exit 1 when migrations are pending."""
+    from arka.store import Store
+    try:
+        st = Store(_settings(data_dir, database_url).database_url).status()
+    except Exception as exc:  # noqa: BLE001
+        _fail(f"cannot reach the database: {exc}")
+        raise
+    click.echo(json.dumps(st, indent=2))
+    sys.exit(0 if st["up_to_date"] else 1)
+
+
+@main.command("verify")
+@click.argument("evaluation_file")
+@click.option("--key", "key_source", required=True,
+              help="Public key: a JWKS/JWK/PEM file or an http(s) URL of /api/v1/keys.")
+def verify_cmd(evaluation_file: str, key_source: str) -> None:
+    """Verify an evaluation record's trust proof offline."""
+    from arka.proofs import SigningKeyError, load_public_keys, verify_record
+    record = _read_json(evaluation_file, "evaluation record")
+    if not isinstance(record, dict):
+        _fail("the evaluation record must be a JSON object", 2)
+    if key_source.startswith(("http://", "https://")):
+        import httpx
+        try:
+            key_data: Any = httpx.get(key_source, timeout=10).raise_for_status().text
+        except httpx.HTTPError as exc:
+            _fail(f"cannot fetch keys from {key_source}: {exc}", 2)
+            raise
+    else:
+        try:
+            key_data = Path(key_source).read_text(encoding="utf-8")
+        except OSError as exc:
+            _fail(f"cannot read key file {key_source}: {exc.strerror}", 2)
+            raise
+    try:
+        keys = load_public_keys(key_data)
+    except SigningKeyError as exc:
+        _fail(exc.message, 2)
+        raise
+    report = verify_record(V.to_json(record), keys)
+    for check in report.checks:
+        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+    click.echo("VALID" if report.valid else "INVALID")
+    sys.exit(0 if report.valid else 1)
+
+
+@main.command("health")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option("--wait", type=float, default=0, help="Seconds to wait for readiness.")
+def health(url: str, wait: float) -> None:
+    """Check /health/ready of a running ARKA Core; exit 1 when not ready."""
+    import httpx
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            r = httpx.get(url.rstrip("/") + "/health/ready", timeout=5)
+            if r.status_code == 200:
+                click.echo(r.text)
+                sys.exit(0)
+            last = f"HTTP {r.status_code}: {r.text}"
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        if time.monotonic() >= deadline:
+            _fail(f"not ready: {last}")
+        time.sleep(0.5)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

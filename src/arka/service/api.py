@@ -1,0 +1,287 @@
+"""ARKA Core HTTP API (SPEC §4, §5, §8). Thin: parse, call `Core`, map errors.
+
+Bodies are read as bytes and parsed here, so every JSON number is an exact decimal and
+oversize bodies are refused (413) before they are parsed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from arka import values as V
+from arka.errors import ArkaError, CompileError, InputError
+from arka.service.core import Core
+from arka.store import Conflict, NotFound
+from arka.version import __version__
+
+log = logging.getLogger("arka.api")
+
+STATUS = {"VALIDATION_ERROR": 400, "AUTHENTICATION_ERROR": 401, "AUTHORIZATION_ERROR": 403,
+          "NOT_FOUND": 404, "CONFLICT": 409, "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429,
+          "INTERNAL_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
+
+JSON_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"type": "object"}}}}}
+RULE_BODY = {"requestBody": {"required": True, "content": {
+    "application/x-yaml": {"schema": {"type": "string"}},
+    "application/json": {"schema": {"type": "object"}}}}}
+
+
+class ApiError(Exception):
+    def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = details or []
+
+
+def _error(request: Request, code: str, message: str, details: list[dict[str, Any]] | None = None
+           ) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "details": details or [],
+                      "request_id": getattr(request.state, "request_id", None)}}
+    return JSONResponse(body, status_code=STATUS[code])
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(json.dumps(data, ensure_ascii=False, sort_keys=False), status_code=status,
+                    media_type="application/json")
+
+
+def create_app(core: Core) -> FastAPI:
+    app = FastAPI(title="ARKA Core", version=__version__, openapi_url="/api/v1/openapi.json",
+                  docs_url="/api/v1/docs", redoc_url=None)
+    limit = core.settings.max_request_size
+
+    @app.middleware("http")
+    async def request_context(request: Request, call_next: Any) -> Response:
+        request.state.request_id = request.headers.get("x-request-id") or "req_" + uuid.uuid4().hex
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            return _error(request, "PAYLOAD_TOO_LARGE",
+                          f"request body of {length} bytes exceeds max_request_size ({limit})")
+        response: Response = await call_next(request)
+        response.headers["X-Request-ID"] = request.state.request_id
+        return response
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return _error(request, exc.code, exc.message, exc.details)
+
+    @app.exception_handler(CompileError)
+    async def compile_error(request: Request, exc: CompileError) -> JSONResponse:
+        details = [{"path": d.span.file, "line": d.span.line, "column": d.span.column,
+                    "code": d.code, "message": d.message} for d in exc.diagnostics]
+        return _error(request, "VALIDATION_ERROR", f"{len(details)} error(s) in the document",
+                      details)
+
+    @app.exception_handler(InputError)
+    async def input_error(request: Request, exc: InputError) -> JSONResponse:
+        return _error(request, "VALIDATION_ERROR", exc.message)
+
+    @app.exception_handler(NotFound)
+    async def not_found(request: Request, exc: NotFound) -> JSONResponse:
+        return _error(request, "NOT_FOUND", exc.message)
+
+    @app.exception_handler(Conflict)
+    async def conflict(request: Request, exc: Conflict) -> JSONResponse:
+        return _error(request, "CONFLICT", exc.message)
+
+    @app.exception_handler(ArkaError)
+    async def arka_error(request: Request, exc: ArkaError) -> JSONResponse:
+        return _error(request, "VALIDATION_ERROR", exc.message)
+
+    @app.exception_handler(404)
+    async def no_route(request: Request, exc: Exception) -> JSONResponse:
+        return _error(request, "NOT_FOUND", f"no such resource: {request.url.path}")
+
+    @app.exception_handler(405)
+    async def bad_method(request: Request, exc: Exception) -> JSONResponse:
+        return _error(request, "NOT_FOUND", f"{request.method} is not supported on "
+                      f"{request.url.path}")
+
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("internal error (request %s)", getattr(request.state, "request_id", "-"))
+        return _error(request, "INTERNAL_ERROR", "internal error; see the server log with the "
+                      "request_id")
+
+    async def body_bytes(request: Request) -> bytes:
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError("PAYLOAD_TOO_LARGE",
+                               f"request body exceeds max_request_size ({limit} bytes)")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def json_body(request: Request) -> dict[str, Any]:
+        raw = await body_bytes(request)
+        try:
+            data = V.load_json_text(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ApiError("VALIDATION_ERROR", "request body is not UTF-8") from None
+        except json.JSONDecodeError as exc:
+            raise ApiError("VALIDATION_ERROR", f"request body is not valid JSON: {exc.msg}",
+                           [{"path": "body", "line": exc.lineno, "column": exc.colno,
+                             "message": exc.msg}]) from None
+        if not isinstance(data, dict):
+            raise ApiError("VALIDATION_ERROR", "request body must be a JSON object")
+        return data
+
+    async def document(request: Request) -> tuple[str, str]:
+        raw = await body_bytes(request)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ApiError("VALIDATION_ERROR", "request body is not UTF-8") from None
+        if not text.strip():
+            raise ApiError("VALIDATION_ERROR", "request body is empty; send a rule document")
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        return text, "json" if kind == "application/json" else "yaml"
+
+    def page_args(request: Request) -> tuple[int, int]:
+        try:
+            page = int(request.query_params.get("page", "1"))
+            per_page = int(request.query_params.get("per_page", "20"))
+        except ValueError:
+            raise ApiError("VALIDATION_ERROR", "page and per_page must be integers") from None
+        if page < 1 or not 1 <= per_page <= 100:
+            raise ApiError("VALIDATION_ERROR", "page must be >= 1 and per_page 1..100")
+        return page, per_page
+
+    # ------------------------------------------------------------ rules
+    @app.post("/api/v1/rules", openapi_extra=RULE_BODY, status_code=201)
+    async def deploy_rule(request: Request) -> Response:
+        text, fmt = await document(request)
+        view, created = await run_in_threadpool(core.deploy_rule, text, fmt)
+        return _json(view, 201 if created else 200)
+
+    @app.post("/api/v1/rules/validate", openapi_extra=RULE_BODY)
+    async def validate_rule(request: Request) -> Response:
+        text, _ = await document(request)
+        compiled = await run_in_threadpool(core.validate_rule, text)
+        return _json({"valid": True, "name": compiled.name, "version": compiled.version,
+                      "bytecode_hash": compiled.bytecode_hash})
+
+    @app.get("/api/v1/rules")
+    async def list_rules(request: Request) -> Response:
+        page, per_page = page_args(request)
+        return _json(await run_in_threadpool(core.list_rules, page, per_page))
+
+    @app.get("/api/v1/rules/{name}")
+    async def get_rule(name: str) -> Response:
+        return _json(await run_in_threadpool(core.rule, name))
+
+    @app.get("/api/v1/rules/{name}/versions")
+    async def rule_versions(name: str) -> Response:
+        return _json(await run_in_threadpool(core.rule_versions, name))
+
+    @app.get("/api/v1/rules/{name}/versions/{version}")
+    async def rule_version(name: str, version: str) -> Response:
+        return _json(await run_in_threadpool(core.rule_version, name, version))
+
+    # ------------------------------------------------------------ rulesets
+    @app.post("/api/v1/rulesets", openapi_extra=RULE_BODY, status_code=201)
+    async def deploy_ruleset(request: Request) -> Response:
+        text, _ = await document(request)
+        view, created = await run_in_threadpool(core.deploy_ruleset, text)
+        return _json(view, 201 if created else 200)
+
+    @app.get("/api/v1/rulesets")
+    async def list_rulesets() -> Response:
+        return _json(await run_in_threadpool(core.list_rulesets))
+
+    @app.get("/api/v1/rulesets/{name}")
+    async def get_ruleset(name: str) -> Response:
+        return _json(await run_in_threadpool(core.ruleset, name))
+
+    # ------------------------------------------------------------ evaluations
+    @app.post("/api/v1/evaluate", openapi_extra=JSON_BODY, status_code=201)
+    async def evaluate(request: Request) -> Response:
+        body = await json_body(request)
+        record, created = await run_in_threadpool(core.evaluate, body)
+        return _json(record, 201 if created else 200)
+
+    @app.post("/api/v1/evaluate/batch", openapi_extra=JSON_BODY)
+    async def evaluate_batch(request: Request) -> Response:
+        body = await json_body(request)
+        return _json(await run_in_threadpool(core.evaluate_batch, body))
+
+    @app.post("/api/v1/evaluate/replay", openapi_extra=JSON_BODY)
+    async def replay(request: Request) -> Response:
+        body = await json_body(request)
+        evaluation_id = body.get("evaluation_id")
+        if not isinstance(evaluation_id, str):
+            raise ApiError("VALIDATION_ERROR", "body needs evaluation_id")
+        return _json(await run_in_threadpool(core.replay, evaluation_id))
+
+    @app.get("/api/v1/evaluations/{evaluation_id}")
+    async def get_evaluation(evaluation_id: str) -> Response:
+        return _json(await run_in_threadpool(core.store.get_evaluation, evaluation_id))
+
+    @app.get("/api/v1/evaluations")
+    async def list_evaluations(request: Request) -> Response:
+        page, per_page = page_args(request)
+        q = request.query_params
+        decision = q.get("decision")
+        if decision is not None and decision not in ("compliant", "needs_review",
+                                                     "non_compliant"):
+            raise ApiError("VALIDATION_ERROR", "decision must be compliant, needs_review or "
+                           "non_compliant")
+        bounds = {}
+        for key in ("from", "to"):
+            if q.get(key) is not None:
+                try:
+                    bounds[key] = V.datetime_text(V.parse_datetime(q[key]))
+                except ArkaError:
+                    raise ApiError("VALIDATION_ERROR", f"{key} must be an RFC 3339 datetime"
+                                   ) from None
+        items, total = await run_in_threadpool(
+            core.store.list_evaluations, decision=decision, rule_id=q.get("rule_id"),
+            start=bounds.get("from"), end=bounds.get("to"), page=page, per_page=per_page)
+        return _json({"items": items, "page": page, "per_page": per_page, "total": total})
+
+    @app.post("/api/v1/proofs/{evaluation_id}/verify")
+    async def verify(evaluation_id: str) -> Response:
+        return _json(await run_in_threadpool(core.verify, evaluation_id))
+
+    @app.get("/api/v1/keys")
+    async def keys() -> Response:
+        return _json(core.keys.jwks())
+
+    # ------------------------------------------------------------ health
+    @app.get("/health/live")
+    async def live() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/health/ready")
+    async def ready(request: Request) -> Response:
+        store_ok = await run_in_threadpool(core.store.ping)
+        checks = {"store": store_ok, "rtvm": True}
+        status = 200 if all(checks.values()) else 503
+        return _json({"status": "ok" if status == 200 else "unavailable", "checks": checks},
+                     status)
+
+    @app.get("/health/startup")
+    async def startup(request: Request) -> Response:
+        try:
+            st = await run_in_threadpool(core.store.status)
+            migrated = bool(st["up_to_date"])
+            if migrated and not core.rules_loaded:
+                await run_in_threadpool(core.warm)
+        except Exception:  # noqa: BLE001 - a probe reports
+            migrated = False
+        checks = {"migrations": migrated, "rules_loaded": core.rules_loaded}
+        status = 200 if all(checks.values()) else 503
+        return _json({"status": "ok" if status == 200 else "starting", "checks": checks},
+                     status)
+
+    return app

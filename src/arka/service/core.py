@@ -1,0 +1,501 @@
+"""ARKA Core's domain service: deploy rules and rulesets, evaluate with trust proofs,
+replay and verify. HTTP-free; the API layer (`arka.service.api`) only parses and maps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import threading
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import nodesemver
+
+from arka import values as V
+from arka.compiler import CompiledRule, compile_rule, load_bytecode
+from arka.engine import ENGINE_VERSION, STRATEGIES, RuleSet, normalize_context
+from arka.errors import CompileError, Diagnostic, InputError, Span
+from arka.proofs import KeyRing, build_proof, digest, verify_record
+from arka.rtvm.disasm import disassemble
+from arka.rules.loader import NAME_RE, SEMVER_RE
+from arka.rules.source import SourceFault, load_document
+from arka.store import Conflict, NotFound, RuleRow, Store
+from arka.tables import TableSet
+
+RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    key_dir: Path | None
+    signing_key_pem: str | None = None
+    max_request_size: int = 10 * 1024 * 1024
+    max_batch: int = 10_000
+
+    @classmethod
+    def embedded(cls, data_dir: Path, database_url: str | None = None) -> Settings:
+        """Embedded defaults: SQLite file and key directory inside `data_dir`.
+
+        `ARKA_SIGNING_KEY` (PEM) supplies the signing key instead of the key directory.
+        """
+        data_dir.mkdir(parents=True, exist_ok=True)
+        url = database_url or os.environ.get("ARKA_DATABASE_URL") or \
+            f"sqlite:///{(data_dir / 'pact.db').resolve()}"
+        return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"))
+
+
+def _content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _rfc3339(t: datetime) -> str:
+    return V.datetime_text(t)
+
+
+class Core:
+    def __init__(self, settings: Settings, store: Store | None = None):
+        self.settings = settings
+        self.store = store or Store(settings.database_url)
+        self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)
+        self._compiled: dict[str, CompiledRule] = {}
+        self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
+        self._lock = threading.Lock()
+        self.tables = TableSet()
+        self.rules_loaded = False
+
+    def warm(self) -> int:
+        """Load and validate every stored rule's bytecode; the startup probe waits for it."""
+        rows = self.store.all_rules()
+        for row in rows:
+            self._program(row)
+        self.rules_loaded = True
+        return len(rows)
+
+    # ------------------------------------------------------------ rules
+    def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
+        return compile_rule(text, file)
+
+    def deploy_rule(self, text: str, source_format: str) -> tuple[dict[str, Any], bool]:
+        compiled = compile_rule(text, "request")
+        meta = compiled.metadata
+        for dep in meta.get("depends_on", ()):
+            if not self.store.rule_versions(dep):
+                raise CompileError([Diagnostic("E_DEPENDENCY", Span("request", 1, 1),
+                                               f"depends_on names {dep!r}, which is not "
+                                               "deployed; deploy it first")], text)
+        row, created = self.store.put_rule(
+            name=compiled.name, version=compiled.version, source=text,
+            source_format=source_format, source_hash=_content_hash(text),
+            bytecode=compiled.bytecode, bytecode_hash=compiled.bytecode_hash,
+            jurisdiction=meta.get("jurisdiction") or "ALL", domain=meta.get("domain"),
+            effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"))
+        self._compiled.setdefault(row.bytecode_hash, compiled)
+        return self.rule_version_view(row), created
+
+    def _program(self, row: RuleRow) -> CompiledRule:
+        rule = self._compiled.get(row.bytecode_hash)
+        if rule is None:
+            rule = load_bytecode(row.bytecode)
+            if rule.bytecode_hash != row.bytecode_hash:
+                raise RuntimeError(f"stored bytecode of {row.name}@{row.version} does not match "
+                                   "its hash")
+            self._compiled[row.bytecode_hash] = rule
+        return rule
+
+    def rule_version_view(self, row: RuleRow, detail: bool = False) -> dict[str, Any]:
+        out = row.summary()
+        if detail:
+            out["source"] = row.source
+            out["source_format"] = row.source_format
+            out["disassembly"] = disassemble(self._program(row).program)
+        return out
+
+    def list_rules(self, page: int, per_page: int) -> dict[str, Any]:
+        names, total = self.store.rule_names(page, per_page)
+        items = []
+        for name in names:
+            versions = self.store.rule_versions(name)
+            latest = max(versions, key=lambda r: _version_key(r.version))
+            item = latest.summary()
+            item["versions"] = [v.version for v in sorted(versions,
+                                                          key=lambda r: _version_key(r.version))]
+            items.append(item)
+        return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+    def rule(self, name: str) -> dict[str, Any]:
+        versions = self.store.rule_versions(name)
+        if not versions:
+            raise NotFound(f"rule {name} not found")
+        latest = max(versions, key=lambda r: _version_key(r.version))
+        out = self.rule_version_view(latest)
+        out["versions"] = [v.version for v in sorted(versions, key=lambda r: _version_key(r.version))]
+        return out
+
+    def rule_versions(self, name: str) -> dict[str, Any]:
+        versions = sorted(self.store.rule_versions(name), key=lambda r: _version_key(r.version))
+        if not versions:
+            raise NotFound(f"rule {name} not found")
+        items = [v.summary() for v in versions]
+        return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
+
+    def rule_version(self, name: str, version: str) -> dict[str, Any]:
+        row = self.store.get_rule(name, version)
+        assert row is not None
+        return self.rule_version_view(row, detail=True)
+
+    # ------------------------------------------------------------ rulesets
+    def deploy_ruleset(self, text: str) -> tuple[dict[str, Any], bool]:
+        spec = parse_ruleset(text)
+        for entry in spec["rules"]:
+            versions = [r.version for r in self.store.rule_versions(entry["ref"])]
+            if not versions:
+                if entry["required"]:
+                    raise _ruleset_error(f"required rule {entry['ref']!r} is not deployed", text)
+                continue
+            if _max_satisfying(versions, entry["version"]) is None:
+                raise _ruleset_error(f"no deployed version of {entry['ref']!r} satisfies "
+                                     f"{entry['version']!r} (deployed: {', '.join(versions)})",
+                                     text)
+        meta = spec["metadata"]
+        stored, created = self.store.put_ruleset(name=meta["name"], version=meta["version"],
+                                                 source=text, source_hash=_content_hash(text),
+                                                 spec=spec)
+        return _ruleset_view(stored), created
+
+    def ruleset(self, name: str) -> dict[str, Any]:
+        versions = self.store.ruleset_versions(name)
+        if not versions:
+            raise NotFound(f"ruleset {name} not found")
+        latest = max(versions, key=lambda r: _version_key(r["version"]))
+        out = _ruleset_view(latest)
+        out["versions"] = [v["version"] for v in versions]
+        return out
+
+    def list_rulesets(self) -> dict[str, Any]:
+        items = [self.ruleset(n) for n in self.store.ruleset_names()]
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
+    # ------------------------------------------------------------ selection
+    def _select(self, ctx: dict[str, Any]) -> tuple[list[CompiledRule], str, dict[str, Any] | None]:
+        ref = ctx.get("ruleset")
+        if ref:
+            return self._select_ruleset(str(ref))
+        on: date = ctx["timestamp"].date()
+        by_name: dict[str, list[RuleRow]] = {}
+        for row in self.store.all_rules():
+            by_name.setdefault(row.name, []).append(row)
+        chosen = []
+        for rows in by_name.values():
+            in_force = [r for r in rows if _in_force(r, on)]
+            if in_force:
+                chosen.append(max(in_force, key=lambda r: _version_key(r.version)))
+        # a dependency not in force still has to be present for rule_result()
+        names = {r.name for r in chosen}
+        for r in list(chosen):
+            for dep in self._program(r).metadata.get("depends_on", ()):
+                if dep not in names and dep in by_name:
+                    chosen.append(max(by_name[dep], key=lambda x: _version_key(x.version)))
+                    names.add(dep)
+        return [self._program(r) for r in chosen], "most_severe", None
+
+    def _select_ruleset(self, ref: str) -> tuple[list[CompiledRule], str, dict[str, Any]]:
+        name, _, rng = ref.partition("@")
+        versions = [v["version"] for v in self.store.ruleset_versions(name)]
+        if not versions:
+            raise InputError(f"context.ruleset: no ruleset named {name!r}")
+        chosen = _max_satisfying(versions, rng or "*")
+        if chosen is None:
+            raise InputError(f"context.ruleset: no version of {name!r} satisfies {rng!r}")
+        spec = self.store.get_ruleset(name, chosen)
+        assert spec is not None
+        rules = []
+        for entry in spec["spec"]["rules"]:
+            rows = self.store.rule_versions(entry["ref"])
+            version = _max_satisfying([r.version for r in rows], entry["version"])
+            if version is None:
+                if entry["required"]:
+                    raise InputError(f"ruleset {name}@{chosen}: required rule {entry['ref']} "
+                                     f"has no version satisfying {entry['version']}")
+                continue
+            rules.append(self._program(next(r for r in rows if r.version == version)))
+        strategy = spec["spec"].get("aggregate_decision", {}).get("strategy", "most_severe")
+        return rules, strategy, {"name": name, "version": chosen}
+
+    def _ruleset_for(self, rules: list[CompiledRule], strategy: str) -> RuleSet:
+        key = (strategy,) + tuple(sorted(r.bytecode_hash for r in rules))
+        with self._lock:
+            rs = self._rulesets.get(key)
+            if rs is not None:
+                self._rulesets.move_to_end(key)
+                return rs
+        rs = RuleSet(rules, self.tables, strategy=strategy)
+        with self._lock:
+            self._rulesets[key] = rs
+            while len(self._rulesets) > 256:
+                self._rulesets.popitem(last=False)
+        return rs
+
+    # ------------------------------------------------------------ evaluation
+    def _evaluate_record(self, context: dict[str, Any], input: Any, trace: str,
+                         received: datetime) -> dict[str, Any]:
+        if not isinstance(input, dict):
+            raise InputError("input must be a JSON object of named inputs")
+        ctx = normalize_context(context, received)
+        rules, strategy, ruleset = self._select(ctx)
+        rs = self._ruleset_for(rules, strategy)
+        res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
+        out = res.to_json()
+        evaluation_id = "eval_" + uuid.uuid4().hex
+        meta = out["metadata"]
+        meta["strategy"] = strategy
+        if ruleset is not None:
+            meta["ruleset"] = ruleset
+        stored_input = V.to_json(V.from_json(input))
+        record = {
+            "evaluation_id": evaluation_id,
+            "timestamp": _rfc3339(ctx["timestamp"]),
+            "context": out["context"],
+            "input": stored_input,
+            "result": out["result"],
+            "rule_results": out["rule_results"],
+            "metadata": meta,
+            "trace": out.get("trace", []),
+        }
+        record["trust_proof"] = build_proof(
+            evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
+            context=record["context"], metadata=meta, result=record["result"],
+            trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
+        return record
+
+    def evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        """One evaluation, stored with its proof. Returns (record, created)."""
+        context, input, options = _request_parts(body)
+        key = options.get("idempotency_key")
+        request_hash = digest(V.to_json(V.from_json({"context": context, "input": input})))
+        if key is not None:
+            prior = self.store.find_idempotent(str(key), request_hash)
+            if prior is not None:
+                return prior, False
+        record = self._evaluate_record(context, input, str(options.get("trace", "none")),
+                                       datetime.now(UTC))
+        return self.store.put_evaluation(record, idempotency_key=key, request_hash=request_hash)
+
+    def evaluate_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        context = body.get("context") or {}
+        inputs = body.get("inputs")
+        options = body.get("options") or {}
+        if not isinstance(context, dict) or not isinstance(options, dict):
+            raise InputError("context and options must be objects")
+        if not isinstance(inputs, list) or not inputs:
+            raise InputError("inputs must be a non-empty list of {id, input}")
+        if len(inputs) > self.settings.max_batch:
+            raise InputError(f"a batch holds at most {self.settings.max_batch} inputs")
+        received = datetime.now(UTC)
+        items = []
+        for i, item in enumerate(inputs):
+            item_id = item.get("id") if isinstance(item, dict) else None
+            try:
+                if not isinstance(item, dict) or "input" not in item:
+                    raise InputError(f"inputs[{i}] must be an object with an input")
+                record = self._evaluate_record(context, item["input"],
+                                               str(options.get("trace", "none")), received)
+                record, _ = self.store.put_evaluation(record, idempotency_key=None,
+                                                      request_hash=None)
+                items.append({"id": item_id, "status": 201, "evaluation": record})
+            except InputError as exc:
+                items.append({"id": item_id, "status": 400, "error": {
+                    "code": "VALIDATION_ERROR", "message": exc.message}})
+        ok = sum(1 for x in items if x["status"] == 201)
+        return {"items": items, "succeeded": ok, "failed": len(items) - ok}
+
+    def replay(self, evaluation_id: str) -> dict[str, Any]:
+        record = self.store.get_evaluation(evaluation_id)
+        meta = record["metadata"]
+        rules = []
+        for ref in meta.get("rules", []):
+            row = self.store.get_rule(ref["rule_id"], ref["version"])
+            assert row is not None
+            if row.bytecode_hash != ref["bytecode_hash"]:
+                raise Conflict(f"rule {ref['rule_id']}@{ref['version']} no longer has the "
+                               "bytecode the evaluation used")
+            rules.append(self._program(row))
+        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"))
+        res = rs.evaluate(record["input"], record["context"], trace="basic")
+        replay_hash = digest(res.result)
+        original = record["trust_proof"]["output_hash"]
+        return {"evaluation_id": evaluation_id, "original_output_hash": original,
+                "replay_output_hash": replay_hash, "match": replay_hash == original,
+                "result": res.result}
+
+    def verify(self, evaluation_id: str) -> dict[str, Any]:
+        record = self.store.get_evaluation(evaluation_id)
+        out = verify_record(record, self.keys.public_keys()).to_json()
+        out["evaluation_id"] = evaluation_id
+        return out
+
+
+def _request_parts(body: dict[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    unknown = sorted(set(body) - {"context", "input", "options"})
+    if unknown:
+        raise InputError(f"unknown field {unknown[0]!r} in the request; use context, input, "
+                         "options")
+    context = body.get("context") or {}
+    options = body.get("options") or {}
+    if not isinstance(context, dict):
+        raise InputError("context must be an object")
+    if not isinstance(options, dict):
+        raise InputError("options must be an object")
+    bad = sorted(set(options) - {"trace", "idempotency_key"})
+    if bad:
+        raise InputError(f"unknown option {bad[0]!r}; use trace, idempotency_key")
+    if options.get("trace", "none") not in ("none", "basic", "full"):
+        raise InputError("options.trace must be none, basic or full")
+    key = options.get("idempotency_key")
+    if key is not None and (not isinstance(key, str) or not 1 <= len(key) <= 256):
+        raise InputError("options.idempotency_key must be text of 1 to 256 characters")
+    if "input" not in body:
+        raise InputError("the request needs an input object")
+    return context, body["input"], options
+
+
+def _version_key(version: str) -> tuple[int, int, int, int, str]:
+    core, _, pre = version.partition("-")
+    major, minor, patch = (int(p) for p in core.split("+")[0].split("."))
+    return major, minor, patch, 0 if pre else 1, pre
+
+
+def _max_satisfying(versions: list[str], rng: str) -> str | None:
+    try:
+        return nodesemver.max_satisfying(versions, rng, loose=False)
+    except (ValueError, TypeError):
+        return None
+
+
+def _in_force(row: RuleRow, on: date) -> bool:
+    if row.effective_date and on < date.fromisoformat(row.effective_date):
+        return False
+    return not (row.expiry_date and on >= date.fromisoformat(row.expiry_date))
+
+
+def _ruleset_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {"name": stored["name"], "version": stored["version"], **{
+        k: stored["spec"][k] for k in ("metadata", "rules", "evaluation_order",
+                                       "aggregate_decision")}}
+
+
+def _ruleset_error(message: str, text: str) -> CompileError:
+    return CompileError([Diagnostic("E_RULESET", Span("request", 1, 1), message)], text)
+
+
+def parse_ruleset(text: str) -> dict[str, Any]:
+    """A `ruleset:` document (SPEC §4), validated: names, semver ranges, dependency DAG."""
+    try:
+        doc = load_document(text, "request")
+    except SourceFault as fault:
+        raise CompileError([fault.diagnostic], text) from None
+    diags: list[Diagnostic] = []
+
+    def err(loc_span: Span, msg: str, code: str = "E_RULESET") -> None:
+        diags.append(Diagnostic(code, loc_span, msg))
+
+    top = doc.value
+    if not isinstance(top, dict) or "ruleset" not in top or not isinstance(top["ruleset"].value, dict):
+        raise CompileError([Diagnostic("E_RULESET", doc.span, "a ruleset document needs a "
+                                       "top-level 'ruleset' mapping")], text)
+    body = top["ruleset"].value
+    for k, loc in body.items():
+        if k not in RULESET_KEYS:
+            err(loc.key_span or loc.span, f"unknown key {k!r} in ruleset", "E_UNKNOWN_KEY")
+    meta_loc = body.get("metadata")
+    meta = meta_loc.plain() if meta_loc is not None else None
+    if meta_loc is None or not isinstance(meta, dict):
+        err(top["ruleset"].span, "ruleset needs a metadata mapping", "E_MISSING_KEY")
+        raise CompileError(diags, text)
+    name, version = str(meta.get("name", "")), meta.get("version")
+    if not NAME_RE.match(name):
+        err(meta_loc.span, f"ruleset name {name!r} must be [a-z0-9-]+", "E_NAME")
+    if not isinstance(version, str) or not SEMVER_RE.match(version):
+        err(meta_loc.span, f"ruleset version {version!r} is not semver", "E_VERSION")
+    rules_loc = body.get("rules")
+    entries: list[dict[str, Any]] = []
+    if rules_loc is None or not isinstance(rules_loc.value, list) or not rules_loc.value:
+        err(top["ruleset"].span, "ruleset needs a non-empty rules list", "E_MISSING_KEY")
+    else:
+        for item in rules_loc.value:
+            m = item.plain()
+            if not isinstance(m, dict) or not isinstance(m.get("ref"), str):
+                err(item.span, "each ruleset entry needs ref (a rule name)")
+                continue
+            extra = sorted(set(m) - {"ref", "version", "required", "depends_on"})
+            if extra:
+                err(item.span, f"unknown key {extra[0]!r} in a ruleset entry", "E_UNKNOWN_KEY")
+            rng = str(m.get("version", "*"))
+            if not _safe_range(rng):
+                err(item.span, f"version range {rng!r} is not an npm semver range")
+            deps = m.get("depends_on") or []
+            if not isinstance(deps, list) or not all(isinstance(d, str) for d in deps):
+                err(item.span, "depends_on must list rule names")
+                deps = []
+            entries.append({"ref": m["ref"], "version": rng,
+                            "required": bool(m.get("required", True)), "depends_on": deps})
+    refs = [e["ref"] for e in entries]
+    if len(set(refs)) != len(refs):
+        err(rules_loc.span if rules_loc else doc.span, "a rule appears twice in the ruleset")
+    for e in entries:
+        for d in e["depends_on"]:
+            if d not in refs:
+                err(rules_loc.span if rules_loc else doc.span,
+                    f"{e['ref']} depends on {d!r}, which is not in the ruleset", "E_DEPENDENCY")
+    cycle = _find_cycle({e["ref"]: e["depends_on"] for e in entries})
+    if cycle:
+        err(rules_loc.span if rules_loc else doc.span,
+            f"rules depend on each other: {' -> '.join(cycle)}", "E_DEPENDENCY_CYCLE")
+    order = body["evaluation_order"].value if "evaluation_order" in body else "dependency"
+    if order != "dependency":
+        err(body["evaluation_order"].span, "evaluation_order must be dependency")
+    agg = body["aggregate_decision"].plain() if "aggregate_decision" in body else {}
+    strategy = agg.get("strategy", "most_severe") if isinstance(agg, dict) else None
+    if strategy not in STRATEGIES:
+        err(body["aggregate_decision"].span, f"aggregate_decision.strategy must be one of "
+            f"{', '.join(STRATEGIES)}")
+    if diags:
+        raise CompileError(diags, text)
+    return {"metadata": json.loads(json.dumps(V.to_json(V.from_json(meta)))), "rules": entries,
+            "evaluation_order": "dependency", "aggregate_decision": {"strategy": strategy}}
+
+
+def _safe_range(rng: str) -> bool:
+    try:
+        nodesemver.make_range(rng, loose=False)
+        return True
+    except (ValueError, TypeError):
+        return False
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+
+    def visit(n: str, path: list[str]) -> list[str] | None:
+        state[n] = 1
+        for m in graph.get(n, []):
+            if state.get(m) == 1:
+                return path[path.index(m):] + [m]
+            if m not in state:
+                found = visit(m, path + [m])
+                if found:
+                    return found
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n, [n])
+            if found:
+                return found
+    return None

@@ -1,0 +1,319 @@
+"""Persistent store: rules, rulesets and append-only evaluations, on SQLite or PostgreSQL.
+
+All access goes through SQLAlchemy Core; the schema is created and upgraded only by
+Alembic migrations (`arka-cli db migrate --confirm`). No code path updates or deletes an
+evaluation, and the database refuses it too (triggers).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy.exc import IntegrityError
+
+from arka.errors import ArkaError
+from arka.store import schema as S
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class StoreError(ArkaError):
+    code = "E_STORE"
+
+
+class Conflict(ArkaError):
+    code = "E_CONFLICT"
+
+
+class NotFound(ArkaError):
+    code = "E_NOT_FOUND"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RuleRow:
+    name: str
+    version: str
+    source: str
+    source_format: str
+    source_hash: str
+    bytecode: bytes
+    bytecode_hash: str
+    jurisdiction: str
+    domain: str | None
+    effective_date: str | None
+    expiry_date: str | None
+    created_at: datetime
+
+    def summary(self) -> dict[str, Any]:
+        return {"name": self.name, "version": self.version, "jurisdiction": self.jurisdiction,
+                "domain": self.domain, "effective_date": self.effective_date,
+                "expiry_date": self.expiry_date, "bytecode_hash": self.bytecode_hash,
+                "created_at": self.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def _semver_key(version: str) -> tuple[int, int, int]:
+    core = version.split("-", 1)[0].split("+", 1)[0]
+    major, minor, patch = (int(p) for p in core.split("."))
+    return major, minor, patch
+
+
+class Store:
+    def __init__(self, url: str):
+        self.url = url
+        kwargs: dict[str, Any] = {"future": True}
+        if url.startswith("sqlite"):
+            kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
+        else:
+            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+        self.engine: Engine = create_engine(url, **kwargs)
+        if url.startswith("sqlite"):
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    # ------------------------------------------------------------ schema
+    def _alembic(self) -> Config:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        return cfg
+
+    def migrate(self) -> str:
+        cfg = self._alembic()
+        with self.engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        return self.head_revision()
+
+    def head_revision(self) -> str:
+        return str(ScriptDirectory.from_config(self._alembic()).get_current_head())
+
+    def current_revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def status(self) -> dict[str, Any]:
+        current = self.current_revision()
+        head = self.head_revision()
+        return {"dialect": self.dialect, "current_revision": current, "head_revision": head,
+                "up_to_date": current == head}
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(select(1))
+            return True
+        except Exception:  # noqa: BLE001 - readiness must report, not raise
+            return False
+
+    # ------------------------------------------------------------ rules
+    def put_rule(self, *, name: str, version: str, source: str, source_format: str,
+                 source_hash: str, bytecode: bytes, bytecode_hash: str, jurisdiction: str,
+                 domain: str | None, effective_date: str | None, expiry_date: str | None
+                 ) -> tuple[RuleRow, bool]:
+        """Store a rule version; (row, created). Same version with other content: Conflict."""
+        existing = self.get_rule(name, version, missing_ok=True)
+        if existing is not None:
+            return self._same_or_conflict(existing, source_hash, name, version), False
+        major, minor, patch = _semver_key(version)
+        row = dict(name=name, version=version, major=major, minor=minor, patch=patch,
+                   source=source, source_format=source_format, source_hash=source_hash,
+                   bytecode=bytecode, bytecode_hash=bytecode_hash, jurisdiction=jurisdiction,
+                   domain=domain, effective_date=effective_date, expiry_date=expiry_date,
+                   created_at=_now())
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(S.rules.insert().values(**row))
+        except IntegrityError:  # a concurrent deploy of the same version won the race
+            existing = self.get_rule(name, version)
+            assert existing is not None
+            return self._same_or_conflict(existing, source_hash, name, version), False
+        stored = self.get_rule(name, version)
+        assert stored is not None
+        return stored, True
+
+    @staticmethod
+    def _same_or_conflict(existing: RuleRow, source_hash: str, name: str, version: str) -> RuleRow:
+        if existing.source_hash != source_hash:
+            raise Conflict(f"rule {name} version {version} already exists with different "
+                           "content; versions are immutable, deploy a higher version")
+        return existing
+
+    def get_rule(self, name: str, version: str, missing_ok: bool = False) -> RuleRow | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.rules).where(S.rules.c.name == name,
+                                                     S.rules.c.version == version)).first()
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"rule {name} version {version} not found")
+        return _rule_row(row)
+
+    def rule_versions(self, name: str) -> list[RuleRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.rules).where(S.rules.c.name == name).order_by(
+                S.rules.c.major, S.rules.c.minor, S.rules.c.patch, S.rules.c.id)).all()
+        return [_rule_row(r) for r in rows]
+
+    def all_rules(self) -> list[RuleRow]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.rules).order_by(
+                S.rules.c.name, S.rules.c.major, S.rules.c.minor, S.rules.c.patch,
+                S.rules.c.id)).all()
+        return [_rule_row(r) for r in rows]
+
+    def rule_names(self, page: int, per_page: int) -> tuple[list[str], int]:
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count(func.distinct(S.rules.c.name)))).scalar_one()
+            names = conn.execute(select(S.rules.c.name).distinct().order_by(S.rules.c.name)
+                                 .limit(per_page).offset((page - 1) * per_page)).scalars().all()
+        return list(names), int(total)
+
+    # ------------------------------------------------------------ rulesets
+    def put_ruleset(self, *, name: str, version: str, source: str, source_hash: str,
+                    spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+        existing = self.get_ruleset(name, version, missing_ok=True)
+        if existing is not None:
+            if existing["source_hash"] != source_hash:
+                raise Conflict(f"ruleset {name} version {version} already exists with "
+                               "different content")
+            return existing, False
+        major, minor, patch = _semver_key(version)
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(S.rulesets.insert().values(
+                    name=name, version=version, major=major, minor=minor, patch=patch,
+                    source=source, source_hash=source_hash,
+                    spec=json.dumps(spec, sort_keys=True), created_at=_now()))
+        except IntegrityError:
+            return self.put_ruleset(name=name, version=version, source=source,
+                                    source_hash=source_hash, spec=spec)
+        stored = self.get_ruleset(name, version)
+        assert stored is not None
+        return stored, True
+
+    def get_ruleset(self, name: str, version: str, missing_ok: bool = False
+                    ) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.rulesets).where(S.rulesets.c.name == name,
+                                                        S.rulesets.c.version == version)).first()
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"ruleset {name} version {version} not found")
+        return _ruleset_row(row)
+
+    def ruleset_versions(self, name: str) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.rulesets).where(S.rulesets.c.name == name).order_by(
+                S.rulesets.c.major, S.rulesets.c.minor, S.rulesets.c.patch)).all()
+        return [_ruleset_row(r) for r in rows]
+
+    def ruleset_names(self) -> list[str]:
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(S.rulesets.c.name).distinct()
+                                     .order_by(S.rulesets.c.name)).scalars().all())
+
+    # ------------------------------------------------------------ evaluations
+    def put_evaluation(self, record: dict[str, Any], *, idempotency_key: str | None,
+                       request_hash: str | None) -> tuple[dict[str, Any], bool]:
+        """Append an evaluation; with an idempotency key already used, return the stored one
+        (same request) or raise Conflict (a different request)."""
+        if idempotency_key is not None:
+            prior = self.find_idempotent(idempotency_key, request_hash)
+            if prior is not None:
+                return prior, False
+        rule_ids = " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
+                                  if r.get("status") != "skipped") + " "
+        row = dict(id=record["evaluation_id"], timestamp=record["timestamp"], created_at=_now(),
+                   decision=record["result"]["decision"], rule_ids=rule_ids,
+                   idempotency_key=idempotency_key, request_hash=request_hash,
+                   output_hash=record["trust_proof"]["output_hash"],
+                   record=json.dumps(record, sort_keys=True, ensure_ascii=False))
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(S.evaluations.insert().values(**row))
+        except IntegrityError:
+            if idempotency_key is not None:
+                prior = self.find_idempotent(idempotency_key, request_hash)
+                if prior is not None:
+                    return prior, False
+            raise
+        return record, True
+
+    def find_idempotent(self, key: str, request_hash: str | None) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.evaluations.c.record, S.evaluations.c.request_hash)
+                               .where(S.evaluations.c.idempotency_key == key)).first()
+        if row is None:
+            return None
+        if row.request_hash != request_hash:
+            raise Conflict(f"idempotency key {key!r} was used for a different request")
+        return json.loads(row.record)
+
+    def get_evaluation(self, evaluation_id: str) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.evaluations.c.record)
+                               .where(S.evaluations.c.id == evaluation_id)).first()
+        if row is None:
+            raise NotFound(f"evaluation {evaluation_id} not found")
+        return json.loads(row.record)
+
+    def list_evaluations(self, *, decision: str | None, rule_id: str | None,
+                         start: str | None, end: str | None, page: int, per_page: int
+                         ) -> tuple[list[dict[str, Any]], int]:
+        cond = []
+        e = S.evaluations.c
+        if decision:
+            cond.append(e.decision == decision)
+        if rule_id:
+            cond.append(e.rule_ids.contains(f" {rule_id} "))
+        if start:
+            cond.append(e.timestamp >= start)
+        if end:
+            cond.append(e.timestamp <= end)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(S.evaluations)
+                                 .where(*cond)).scalar_one()
+            rows = conn.execute(select(e.record).where(*cond).order_by(e.seq)
+                                .limit(per_page).offset((page - 1) * per_page)).all()
+        return [json.loads(r.record) for r in rows], int(total)
+
+    def count_evaluations(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(S.evaluations)).scalar_one())
+
+
+def _rule_row(r: Any) -> RuleRow:
+    created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
+    return RuleRow(r.name, r.version, r.source, r.source_format, r.source_hash, bytes(r.bytecode),
+                   r.bytecode_hash, r.jurisdiction, r.domain, r.effective_date, r.expiry_date,
+                   created)
+
+
+def _ruleset_row(r: Any) -> dict[str, Any]:
+    return {"name": r.name, "version": r.version, "source": r.source,
+            "source_hash": r.source_hash, "spec": json.loads(r.spec)}
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.close()

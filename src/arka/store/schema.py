@@ -1,0 +1,72 @@
+"""Database tables (SQLAlchemy Core). Changes go through an Alembic migration."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+rules = Table(
+    "rules", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("patch", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_format", String(8), nullable=False),
+    Column("source_hash", String(80), nullable=False),
+    Column("bytecode", LargeBinary, nullable=False),
+    Column("bytecode_hash", String(80), nullable=False),
+    Column("jurisdiction", String(16), nullable=False),
+    Column("domain", String(64)),
+    Column("effective_date", String(10)),
+    Column("expiry_date", String(10)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_rules_name_version"),
+)
+
+rulesets = Table(
+    "rulesets", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("patch", Integer, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_hash", String(80), nullable=False),
+    Column("spec", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_rulesets_name_version"),
+)
+
+evaluations = Table(
+    "evaluations", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("id", String(64), nullable=False, unique=True),
+    Column("timestamp", String(40), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decision", String(32), nullable=False),
+    Column("rule_ids", Text, nullable=False),  # " name1 name2 " for filtering
+    Column("idempotency_key", String(256), unique=True),
+    Column("request_hash", String(80)),
+    Column("output_hash", String(80), nullable=False),
+    Column("record", Text, nullable=False),  # the whole evaluation record, JSON
+)
+Index("ix_evaluations_timestamp", evaluations.c.timestamp)
+Index("ix_evaluations_decision", evaluations.c.decision)

@@ -1,0 +1,45 @@
+"""Backends for service tests: SQLite in a temp dir, and the real PostgreSQL on 127.0.0.1.
+
+Without a reachable PostgreSQL the postgres variants skip, unless ARKA_REQUIRE_SERVICES=1
+(set by .ci/run), which turns the skip into a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+PG_ADMIN = os.environ.get("ARKA_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _require_or_skip(reason: str) -> None:
+    if os.environ.get("ARKA_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"required service unavailable: {reason}")
+    pytest.skip(reason)
+
+
+def postgres_database() -> Iterator[str]:
+    import psycopg
+    name = "arka_test_" + uuid.uuid4().hex[:12]
+    try:
+        with psycopg.connect(PG_ADMIN, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        _require_or_skip(f"PostgreSQL at {PG_ADMIN}: {exc}")
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp_path / 'pact.db'}"
+    else:
+        yield from postgres_database()

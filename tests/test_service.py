@@ -1,0 +1,377 @@
+"""ARKA Core API end to end, on SQLite and on the real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from arka.proofs import load_public_keys, verify_record
+from arka.service.api import create_app
+from arka.service.core import Core, Settings
+from arka.store import Store
+from tests.helpers import EXAMPLES
+from tests.service_fixtures import database_url
+
+CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
+EDD = (EXAMPLES / "rules" / "enhanced-due-diligence.yaml").read_text()
+STRUCT = (EXAMPLES / "rules" / "structuring-detection.yaml").read_text()
+CASH = {"transaction": {"id": "t1", "amount": 12500, "currency": "USD", "type": "cash"}}
+CTX = {"jurisdiction": "US", "domain": "AML", "timestamp": "2024-01-15T14:00:00Z"}
+YAML = {"content-type": "application/x-yaml"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    yield from database_url(request.param, tmp_path)
+
+
+def make_core(db_url: str, tmp_path: Path) -> Core:
+    store = Store(db_url)
+    store.migrate()
+    return Core(Settings(db_url, tmp_path / "keys"), store)
+
+
+@pytest.fixture
+def core(db_url: str, tmp_path: Path) -> Core:
+    return make_core(db_url, tmp_path)
+
+
+@pytest.fixture
+def client(core: Core) -> TestClient:
+    return TestClient(create_app(core))
+
+
+def deploy(client: TestClient, text: str) -> Any:
+    r = client.post("/api/v1/rules", content=text, headers=YAML)
+    assert r.status_code in (200, 201), r.text
+    return r
+
+
+def evaluate(client: TestClient, body: dict[str, Any]) -> Any:
+    return client.post("/api/v1/evaluate", content=json.dumps(body))
+
+
+def test_rule_registry(client: TestClient) -> None:
+    r = client.post("/api/v1/rules", content=CTR, headers=YAML)
+    assert r.status_code == 201
+    assert r.json()["bytecode_hash"].startswith("sha256:")
+    assert client.post("/api/v1/rules", content=CTR, headers=YAML).status_code == 200
+    changed = CTR.replace("CTR filing", "a CTR")
+    r = client.post("/api/v1/rules", content=changed, headers=YAML)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
+    r = client.post("/api/v1/rules", content=changed.replace("version: 1.0.0", "version: 1.1.0"),
+                    headers=YAML)
+    assert r.status_code == 201
+    listing = client.get("/api/v1/rules").json()
+    assert listing["total"] == 1 and listing["items"][0]["version"] == "1.1.0"
+    assert client.get("/api/v1/rules/ctr-threshold-flag").json()["versions"] == ["1.0.0", "1.1.0"]
+    versions = client.get("/api/v1/rules/ctr-threshold-flag/versions").json()
+    assert [v["version"] for v in versions["items"]] == ["1.0.0", "1.1.0"]
+    detail = client.get("/api/v1/rules/ctr-threshold-flag/versions/1.0.0").json()
+    assert detail["source"] == CTR and ".function 0 main" in detail["disassembly"]
+    assert client.get("/api/v1/rules/nope").status_code == 404
+    assert client.get("/api/v1/rules/ctr-threshold-flag/versions/9.9.9").status_code == 404
+
+
+def test_deploy_and_validate_errors_have_positions(client: TestClient) -> None:
+    bad = CTR.replace("amount_usd >= ctr_limit", "amount_usdd >= ctr_limit")
+    for path in ("/api/v1/rules", "/api/v1/rules/validate"):
+        r = client.post(path, content=bad, headers=YAML)
+        assert r.status_code == 400
+        err = r.json()["error"]
+        assert err["code"] == "VALIDATION_ERROR" and err["request_id"]
+        assert err["details"][0]["line"] == 29 and err["details"][0]["code"] == "E_UNKNOWN_NAME"
+    assert client.post("/api/v1/rules/validate", content=CTR, headers=YAML).json()["valid"]
+    r = client.post("/api/v1/rules", content="", headers=YAML)
+    assert r.status_code == 400
+    r = client.post("/api/v1/rules", content=STRUCT.replace("tags: [structuring, bsa]",
+                                                            "depends_on: [missing-rule]"),
+                    headers=YAML)
+    assert r.status_code == 400 and "missing-rule" in r.text
+
+
+def test_json_rule_body(client: TestClient) -> None:
+    doc = {"rule": {"metadata": {"name": "json-rule", "version": "1.0.0"},
+                    "conditions": [{"id": "c", "expression": "true"}]}}
+    r = client.post("/api/v1/rules", content=json.dumps(doc),
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 201
+
+
+def test_evaluate_prove_verify(client: TestClient, core: Core, tmp_path: Path) -> None:
+    deploy(client, CTR)
+    r = evaluate(client, {"context": CTX, "input": CASH, "options": {"trace": "basic"}})
+    assert r.status_code == 201, r.text
+    rec = r.json()
+    assert rec["result"]["decision"] == "non_compliant"
+    assert rec["rule_results"][0]["status"] == "fired"
+    proof = rec["trust_proof"]
+    assert proof["algorithm"] == "Ed25519" and proof["evaluation_id"] == rec["evaluation_id"]
+    stored = client.get(f"/api/v1/evaluations/{rec['evaluation_id']}").json()
+    assert stored == rec
+    v = client.post(f"/api/v1/proofs/{rec['evaluation_id']}/verify").json()
+    assert v["valid"] is True
+    keys = load_public_keys(client.get("/api/v1/keys").json())
+    assert verify_record(rec, keys).valid
+    # offline CLI verification with the published keys
+    from click.testing import CliRunner
+
+    from arka.cli import main
+    rec_file, key_file = tmp_path / "eval.json", tmp_path / "keys.json"
+    rec_file.write_text(json.dumps(rec))
+    key_file.write_text(client.get("/api/v1/keys").text)
+    out = CliRunner().invoke(main, ["verify", str(rec_file), "--key", str(key_file)])
+    assert out.exit_code == 0 and "VALID" in out.output
+
+
+@pytest.mark.parametrize("path,value", [
+    (("input", "transaction", "amount"), 99999),
+    (("context", "jurisdiction"), "US-NY"),
+    (("result", "decision"), "compliant"),
+    (("result", "flags"), []),
+    (("metadata", "rules", 0, "bytecode_hash"), "sha256:" + "0" * 64),
+    (("trace", 0, "events", 0, "value"), False),
+    (("trust_proof", "timestamp"), "2030-01-01T00:00:00Z"),
+    (("trust_proof", "output_hash"), "sha256:" + "1" * 64),
+    (("trust_proof", "signature"), "AAAA"),
+    (("evaluation_id",), "eval_other"),
+])
+def test_tampering_is_detected(client: TestClient, path: tuple[Any, ...], value: Any) -> None:
+    deploy(client, CTR)
+    rec = evaluate(client, {"context": CTX, "input": CASH}).json()
+    keys = load_public_keys(client.get("/api/v1/keys").json())
+    target = rec
+    for p in path[:-1]:
+        target = target[p]
+    target[path[-1]] = value
+    report = verify_record(rec, keys)
+    assert not report.valid
+    expected = {"input": "input_hash", "context": "context_hash", "result": "output_hash",
+                "metadata": "rules_hash", "trace": "trace_hash", "evaluation_id": "evaluation_id"}
+    failed = [c.name for c in report.checks if not c.ok]
+    if path[0] in expected:
+        assert expected[path[0]] in failed
+    else:
+        assert failed  # a changed proof field breaks the signature or its hash check
+
+
+def test_idempotency(client: TestClient) -> None:
+    deploy(client, CTR)
+    body = {"context": CTX, "input": CASH, "options": {"idempotency_key": "k-1"}}
+    first = evaluate(client, body)
+    again = evaluate(client, body)
+    assert first.status_code == 201 and again.status_code == 200
+    assert first.json()["evaluation_id"] == again.json()["evaluation_id"]
+    other = dict(body, input={"transaction": dict(CASH["transaction"], amount=1)})
+    r = evaluate(client, other)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "CONFLICT"
+
+
+def test_replay_survives_a_restart(db_url: str, tmp_path: Path) -> None:
+    core = make_core(db_url, tmp_path)
+    client = TestClient(create_app(core))
+    for text in (CTR, EDD, STRUCT):
+        deploy(client, text)
+    ids = []
+    for amount in (500, 9500, 12500, 10000.5):
+        body = {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=amount)}}
+        ids.append(evaluate(client, body).json()["evaluation_id"])
+    restarted = TestClient(create_app(Core(Settings(db_url, tmp_path / "keys"))))
+    for eid in ids:
+        r = restarted.post("/api/v1/evaluate/replay", content=json.dumps({"evaluation_id": eid}))
+        assert r.status_code == 200 and r.json()["match"] is True, r.text
+        assert restarted.post(f"/api/v1/proofs/{eid}/verify").json()["valid"]
+
+
+def test_batch_isolates_bad_items(client: TestClient) -> None:
+    deploy(client, CTR)
+    body = {"context": CTX, "inputs": [
+        {"id": "a", "input": CASH},
+        {"id": "b", "input": {"transaction": {"amount": "lots"}}},
+        {"id": "c", "input": {"transaction": dict(CASH["transaction"], amount=5)}},
+        {"id": "d"},
+    ]}
+    r = client.post("/api/v1/evaluate/batch", content=json.dumps(body))
+    assert r.status_code == 200
+    items = r.json()["items"]
+    assert [i["status"] for i in items] == [201, 400, 201, 400]
+    assert items[0]["evaluation"]["result"]["decision"] == "non_compliant"
+    assert items[2]["evaluation"]["result"]["decision"] == "compliant"
+    assert "transaction.amount" in items[1]["error"]["message"]
+
+
+def test_listing_and_filters(client: TestClient) -> None:
+    deploy(client, CTR)
+    for amount in (100, 20000, 300, 40000, 500):
+        evaluate(client, {"context": CTX, "input": {"transaction": dict(CASH["transaction"],
+                                                                        amount=amount)}})
+    page = client.get("/api/v1/evaluations?per_page=2&page=2").json()
+    assert page["total"] == 5 and len(page["items"]) == 2 and page["page"] == 2
+    flagged = client.get("/api/v1/evaluations?decision=non_compliant").json()
+    assert flagged["total"] == 2
+    assert client.get("/api/v1/evaluations?rule_id=ctr-threshold-flag").json()["total"] == 5
+    assert client.get("/api/v1/evaluations?rule_id=other").json()["total"] == 0
+    assert client.get("/api/v1/evaluations?from=2024-01-16T00:00:00Z").json()["total"] == 0
+    for bad in ("per_page=101", "page=0", "decision=maybe", "from=yesterday", "page=x"):
+        r = client.get(f"/api/v1/evaluations?{bad}")
+        assert r.status_code == 400, bad
+
+
+def test_rulesets(client: TestClient) -> None:
+    for text in (CTR, STRUCT):
+        deploy(client, text)
+    ruleset = """ruleset:
+  metadata: { name: us-aml-basic, jurisdiction: US, domain: AML, version: 1.0.0 }
+  rules:
+    - { ref: ctr-threshold-flag, version: "^1.0.0", required: true }
+    - { ref: structuring-detection, version: "^1.0.0", depends_on: [ctr-threshold-flag] }
+  evaluation_order: dependency
+  aggregate_decision: { strategy: most_severe }
+"""
+    r = client.post("/api/v1/rulesets", content=ruleset, headers=YAML)
+    assert r.status_code == 201, r.text
+    assert client.post("/api/v1/rulesets", content=ruleset, headers=YAML).status_code == 200
+    assert client.get("/api/v1/rulesets/us-aml-basic").json()["versions"] == ["1.0.0"]
+    assert client.get("/api/v1/rulesets").json()["total"] == 1
+    for broken, needle in [
+        (ruleset.replace('"^1.0.0", required', '"^2.0.0", required'), "satisfies"),
+        (ruleset.replace("ref: structuring-detection", "ref: nothing-here"), "nothing-here"),
+        (ruleset.replace("depends_on: [ctr-threshold-flag]", "depends_on: [ghost]"), "ghost"),
+        (ruleset.replace("version: \"^1.0.0\", depends_on",
+                         "version: \"not a range!\", depends_on"), "range"),
+    ]:
+        r = client.post("/api/v1/rulesets", content=broken.replace("1.0.0 }", "1.0.1 }"),
+                        headers=YAML)
+        assert r.status_code == 400 and needle in r.text, r.text
+    deploy(client, EDD)  # not in the ruleset
+    ctx = dict(CTX, ruleset="us-aml-basic@^1.0.0")
+    del ctx["domain"]
+    rec = evaluate(client, {"context": ctx, "input": CASH}).json()
+    assert [r["rule_id"] for r in rec["rule_results"]] == ["ctr-threshold-flag",
+                                                            "structuring-detection"]
+    assert rec["metadata"]["ruleset"] == {"name": "us-aml-basic", "version": "1.0.0"}
+    r = evaluate(client, {"context": dict(CTX, ruleset="us-aml-basic@^3"), "input": CASH})
+    assert r.status_code == 400
+
+
+def test_rule_versions_are_chosen_at_the_context_timestamp(client: TestClient) -> None:
+    deploy(client, CTR)  # 1.0.0 effective 2024-01-01
+    newer = CTR.replace("version: 1.0.0", "version: 2.0.0").replace(
+        "effective_date: 2024-01-01", "effective_date: 2024-06-01").replace(
+        "default: 10000", "default: 5000")
+    deploy(client, newer)
+    small = {"transaction": dict(CASH["transaction"], amount=7000)}
+    old = evaluate(client, {"context": dict(CTX, timestamp="2024-03-01T00:00:00Z"), "input": small})
+    new = evaluate(client, {"context": dict(CTX, timestamp="2024-07-01T00:00:00Z"), "input": small})
+    assert old.json()["metadata"]["rules_evaluated"] == ["ctr-threshold-flag@1.0.0"]
+    assert old.json()["result"]["decision"] == "compliant"
+    assert new.json()["metadata"]["rules_evaluated"] == ["ctr-threshold-flag@2.0.0"]
+    assert new.json()["result"]["decision"] == "non_compliant"
+    before = evaluate(client, {"context": dict(CTX, timestamp="2023-03-01T00:00:00Z"),
+                               "input": small}).json()
+    assert before["metadata"]["rules_evaluated"] == []
+
+
+@pytest.mark.parametrize("body,needle", [
+    ("{", "not valid JSON"), ("[1]", "JSON object"), ('{"input": 5}', "input must be"),
+    ('{"context": {}, "input": {}, "extra": 1}', "unknown field"),
+    ('{"input": {}, "options": {"trace": "loud"}}', "trace"),
+    ('{"input": {}, "options": {"idempotency_key": ""}}', "idempotency_key"),
+    ('{"input": {}, "context": {"timestamp": "soon"}}', "timestamp"),
+    ('{"context": {}}', "input"),
+])
+def test_malformed_evaluate_requests(client: TestClient, body: str, needle: str) -> None:
+    deploy(client, CTR)
+    r = client.post("/api/v1/evaluate", content=body)
+    assert r.status_code == 400, r.text
+    assert needle in r.json()["error"]["message"]
+
+
+def test_missing_timestamp_is_set_and_replayable(client: TestClient) -> None:
+    deploy(client, CTR)
+    rec = evaluate(client, {"context": {"jurisdiction": "US"}, "input": CASH}).json()
+    assert rec["context"]["timestamp"].endswith("Z")
+    r = client.post("/api/v1/evaluate/replay", content=json.dumps(
+        {"evaluation_id": rec["evaluation_id"]}))
+    assert r.json()["match"] is True
+
+
+def test_payload_too_large(db_url: str, tmp_path: Path) -> None:
+    store = Store(db_url)
+    store.migrate()
+    core = Core(Settings(db_url, tmp_path / "keys", max_request_size=1000), store)
+    client = TestClient(create_app(core))
+    r = client.post("/api/v1/evaluate", content="x" * 2000)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_unknown_routes_and_methods(client: TestClient) -> None:
+    r = client.get("/api/v1/nothing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "NOT_FOUND"
+    assert client.get("/api/v1/evaluations/eval_missing").status_code == 404
+    assert client.post("/api/v1/evaluate/replay",
+                       content='{"evaluation_id": "eval_missing"}').status_code == 404
+
+
+def test_health_and_openapi(client: TestClient) -> None:
+    assert client.get("/health/live").json()["status"] == "ok"
+    assert client.get("/health/ready").status_code == 200
+    startup = client.get("/health/startup")
+    assert startup.status_code == 200 and startup.json()["checks"]["rules_loaded"]
+    spec = client.get("/api/v1/openapi.json").json()
+    assert "/api/v1/evaluate" in spec["paths"]
+
+
+def test_startup_waits_for_migrations(db_url: str, tmp_path: Path) -> None:
+    core = Core(Settings(db_url, tmp_path / "keys"))  # not migrated
+    client = TestClient(create_app(core))
+    assert client.get("/health/startup").status_code == 503
+
+
+def test_evaluations_are_append_only_in_the_database(client: TestClient, core: Core) -> None:
+    deploy(client, CTR)
+    evaluate(client, {"context": CTX, "input": CASH})
+    for stmt in ("UPDATE evaluations SET decision = 'compliant'", "DELETE FROM evaluations"):
+        with pytest.raises(Exception, match="append-only"):
+            with core.store.engine.begin() as conn:
+                conn.execute(text(stmt))
+    assert core.store.count_evaluations() == 1
+
+
+def test_key_rotation_keeps_old_proofs_verifiable(client: TestClient, core: Core) -> None:
+    deploy(client, CTR)
+    old = evaluate(client, {"context": CTX, "input": CASH}).json()
+    old_kid = old["trust_proof"]["key_id"]
+    new_kid = core.keys.rotate()
+    new = evaluate(client, {"context": CTX, "input": CASH}).json()
+    assert new["trust_proof"]["key_id"] == new_kid != old_kid
+    jwks = client.get("/api/v1/keys").json()
+    assert {k["kid"] for k in jwks["keys"]} >= {old_kid, new_kid}
+    for rec in (old, new):
+        assert client.post(f"/api/v1/proofs/{rec['evaluation_id']}/verify").json()["valid"]
+
+
+def test_concurrent_clients_lose_nothing(client: TestClient, core: Core) -> None:
+    deploy(client, CTR)
+
+    def work(i: int) -> tuple[int, int]:
+        text = EDD.replace("version: 1.0.0", f"version: 1.{i % 4}.0").replace(
+            "EDD customer", f"EDD customer {i % 4}")
+        dep = client.post("/api/v1/rules", content=text, headers=YAML).status_code
+        ev = evaluate(client, {"context": CTX, "input": CASH,
+                               "options": {"idempotency_key": f"c-{i}"}}).status_code
+        return dep, ev
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(work, range(32)))
+    assert all(dep in (200, 201) and ev == 201 for dep, ev in results), results
+    versions = client.get("/api/v1/rules/enhanced-due-diligence/versions").json()["items"]
+    assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
+    assert core.store.count_evaluations() == 32
