@@ -177,8 +177,8 @@ def test_idempotency(client: TestClient) -> None:
 def test_replay_survives_a_restart(db_url: str, tmp_path: Path) -> None:
     core = make_core(db_url, tmp_path)
     client = TestClient(create_app(core))
-    for text in (CTR, EDD, STRUCT):
-        deploy(client, text)
+    for doc in (CTR, EDD, STRUCT):
+        deploy(client, doc)
     ids = []
     for amount in (500, 9500, 12500, 10000.5):
         body = {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=amount)}}
@@ -225,8 +225,8 @@ def test_listing_and_filters(client: TestClient) -> None:
 
 
 def test_rulesets(client: TestClient) -> None:
-    for text in (CTR, STRUCT):
-        deploy(client, text)
+    for doc in (CTR, STRUCT):
+        deploy(client, doc)
     ruleset = """ruleset:
   metadata: { name: us-aml-basic, jurisdiction: US, domain: AML, version: 1.0.0 }
   rules:
