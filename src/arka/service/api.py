@@ -34,6 +34,20 @@ RULE_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"type": "object"}}}}}
 
 
+ERROR_SCHEMA = {"type": "object", "required": ["error"], "properties": {"error": {
+    "type": "object", "required": ["code", "message", "details", "request_id"],
+    "properties": {"code": {"type": "string", "enum": list(STATUS)},
+                   "message": {"type": "string"},
+                   "details": {"type": "array", "items": {"type": "object"}},
+                   "request_id": {"type": ["string", "null"]}}}}}
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": code.replace("_", " ").lower(),
+             "content": {"application/json": {"schema": ERROR_SCHEMA}}}
+    for code, status in STATUS.items() if code in ("VALIDATION_ERROR", "NOT_FOUND", "CONFLICT",
+                                                    "PAYLOAD_TOO_LARGE", "INTERNAL_ERROR",
+                                                    "SERVICE_UNAVAILABLE")}
+
+
 class ApiError(Exception):
     def __init__(self, code: str, message: str, details: list[dict[str, Any]] | None = None):
         super().__init__(message)
@@ -56,7 +70,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def create_app(core: Core) -> FastAPI:
     app = FastAPI(title="ARKA Core", version=__version__, openapi_url="/api/v1/openapi.json",
-                  docs_url="/api/v1/docs", redoc_url=None)
+                  docs_url="/api/v1/docs", redoc_url=None, responses=ERROR_RESPONSES)
     limit = core.settings.max_request_size
 
     @app.middleware("http")

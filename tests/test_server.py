@@ -1,0 +1,116 @@
+"""A real `arka-cli serve` process on 127.0.0.1: the README quickstart, end to end."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.helpers import EXAMPLES
+
+CLI = str(Path(sys.executable).parent / "arka-cli")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    port = _free_port()
+    data = tmp_path / "data"
+    env = dict(os.environ)
+    env.pop("ARKA_DATABASE_URL", None)
+    proc = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--data-dir", str(data)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        ready = subprocess.run([CLI, "health", "--url", url, "--wait", "30"],
+                               capture_output=True, text=True)
+        assert ready.returncode == 0, ready.stderr
+        yield url, data
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def test_quickstart_against_a_real_server(server: tuple[str, Path], tmp_path: Path) -> None:
+    url, data = server
+    for rule in ("ctr-threshold-flag", "structuring-detection", "enhanced-due-diligence"):
+        r = httpx.post(f"{url}/api/v1/rules",
+                       content=(EXAMPLES / "rules" / f"{rule}.yaml").read_bytes(),
+                       headers={"content-type": "application/x-yaml"})
+        assert r.status_code == 201, r.text
+    body = {"context": {"jurisdiction": "US", "domain": "AML",
+                        "timestamp": "2024-01-15T14:00:00Z"},
+            "input": {"transaction": {"id": "t1", "amount": 12500, "currency": "USD",
+                                      "type": "cash"}}}
+    r = httpx.post(f"{url}/api/v1/evaluate", json=body)
+    assert r.status_code == 201, r.text
+    rec = r.json()
+    assert rec["result"]["decision"] == "non_compliant"
+    record_file = tmp_path / "evaluation.json"
+    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}").text)
+    out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys"],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "VALID" in out.stdout, out.stdout + out.stderr
+    tampered = json.loads(record_file.read_text())
+    tampered["result"]["decision"] = "compliant"
+    record_file.write_text(json.dumps(tampered))
+    out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "FAIL output_hash" in out.stdout
+    # the signing key was generated on first start, readable by its owner only
+    pems = list((data / "keys").glob("*.pem"))
+    assert pems and all(p.stat().st_mode & 0o077 == 0 for p in pems)
+
+
+def test_db_commands(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    env = dict(os.environ)
+    env.pop("ARKA_DATABASE_URL", None)
+    status = subprocess.run([CLI, "db", "status", "--data-dir", data], capture_output=True,
+                            text=True, env=env)
+    assert status.returncode == 1 and '"up_to_date": false' in status.stdout
+    refused = subprocess.run([CLI, "db", "migrate", "--data-dir", data], capture_output=True,
+                             text=True, env=env)
+    assert refused.returncode == 2 and "--confirm" in refused.stderr
+    done = subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", data],
+                          capture_output=True, text=True, env=env)
+    assert done.returncode == 0 and "0001" in done.stdout
+    status = subprocess.run([CLI, "db", "status", "--data-dir", data], capture_output=True,
+                            text=True, env=env)
+    assert status.returncode == 0 and '"up_to_date": true' in status.stdout
+
+
+def test_health_reports_an_unreachable_server() -> None:
+    out = subprocess.run([CLI, "health", "--url", f"http://127.0.0.1:{_free_port()}"],
+                         capture_output=True, text=True)
+    assert out.returncode == 1 and "not ready" in out.stderr
+
+
+def test_verify_rejects_bad_key_files(tmp_path: Path) -> None:
+    rec = tmp_path / "r.json"
+    rec.write_text('{"trust_proof": {}}')
+    key = tmp_path / "k.json"
+    key.write_text('{"kty": "RSA"}')
+    out = subprocess.run([CLI, "verify", str(rec), "--key", str(key)], capture_output=True,
+                         text=True)
+    assert out.returncode == 2 and "Ed25519" in out.stderr
+    out = subprocess.run([CLI, "verify", str(rec), "--key", str(tmp_path / "missing")],
+                         capture_output=True, text=True)
+    assert out.returncode == 2
