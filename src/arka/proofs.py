@@ -33,8 +33,50 @@ class SigningKeyError(ArkaError):
     code = "E_KEY"
 
 
+_SAFE_INT = 2**53
+
+
+def _plain(value: Any) -> bool:
+    """True when `json.dumps` already writes `value` exactly as RFC 8785 would: keys are
+    ordered the same (no key outside the Basic Multilingual Plane, where UTF-16 order
+    differs from code-point order), integers are exact in a double, floats print the same
+    in ECMAScript (shortest round trip, no exponent) and no string holds a lone surrogate."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        t = type(v)
+        if t is dict:
+            for k, x in v.items():
+                if type(k) is not str or not k.isascii() and (
+                        any(ord(c) > 0xFFFF or 0xD800 <= ord(c) <= 0xDFFF for c in k)):
+                    return False
+                stack.append(x)
+        elif t is list:
+            stack.extend(v)
+        elif t is str:
+            if not v.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+                return False
+        elif t is int:
+            if not -_SAFE_INT <= v <= _SAFE_INT:
+                return False
+        elif t is float:
+            r = repr(v)  # ECMAScript prints 1.0 as 1 and uses exponents differently
+            if "e" in r or "inf" in r or "nan" in r or r.endswith(".0"):
+                return False
+        elif v is not None and t is not bool:
+            return False
+    return True
+
+
 def canonical(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value."""
+    """RFC 8785 (JCS) bytes of a JSON value.
+
+    Values that `json.dumps` already writes canonically take that (C) path; anything else
+    goes through the `rfc8785` implementation. Tests check both paths give the same bytes.
+    """
+    if _plain(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode("utf-8")
     try:
         return rfc8785.dumps(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:

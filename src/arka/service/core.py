@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 import threading
+import time
 import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from arka.store import Conflict, NotFound, RuleRow, Store
 from arka.tables import TableSet
 
 RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
+RULES_REFRESH_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,8 @@ class Core:
         self._lock = threading.Lock()
         self.tables = TableSet()
         self.rules_loaded = False
+        self._rows: tuple[tuple[int, int], list[RuleRow]] = ((-1, -1), [])
+        self._rows_checked = -1e9
 
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
@@ -96,6 +100,7 @@ class Core:
             jurisdiction=meta.get("jurisdiction") or "ALL", domain=meta.get("domain"),
             effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"))
         self._compiled.setdefault(row.bytecode_hash, compiled)
+        self._rows_checked = -1e9  # this process sees its own deploys at once
         return self.rule_version_view(row), created
 
     def _program(self, row: RuleRow) -> CompiledRule:
@@ -188,7 +193,7 @@ class Core:
             return self._select_ruleset(str(ref))
         on: date = ctx["timestamp"].date()
         by_name: dict[str, list[RuleRow]] = {}
-        for row in self.store.all_rules():
+        for row in self._all_rules():
             by_name.setdefault(row.name, []).append(row)
         chosen = []
         for rows in by_name.values():
@@ -226,6 +231,19 @@ class Core:
             rules.append(self._program(next(r for r in rows if r.version == version)))
         strategy = spec["spec"].get("aggregate_decision", {}).get("strategy", "most_severe")
         return rules, strategy, {"name": name, "version": chosen}
+
+    def _all_rules(self) -> list[RuleRow]:
+        """Every rule version. A deploy here is seen at once; a deploy through another
+        process is seen within RULES_REFRESH_SECONDS (the store is asked whether rules changed)."""
+        now = time.monotonic()
+        generation, rows = self._rows
+        if now - self._rows_checked > RULES_REFRESH_SECONDS:
+            self._rows_checked = now
+            current = self.store.rules_generation()
+            if current != generation:
+                rows = self.store.all_rules()
+                self._rows = (current, rows)
+        return rows
 
     def _ruleset_for(self, rules: list[CompiledRule], strategy: str) -> RuleSet:
         key = (strategy,) + tuple(sorted(r.bytecode_hash for r in rules))
@@ -296,8 +314,12 @@ class Core:
             raise InputError("inputs must be a non-empty list of {id, input}")
         if len(inputs) > self.settings.max_batch:
             raise InputError(f"a batch holds at most {self.settings.max_batch} inputs")
+        unknown = sorted(set(options) - {"trace"})
+        if unknown:
+            raise InputError(f"unknown batch option {unknown[0]!r}; use trace")
         received = datetime.now(UTC)
         items = []
+        records = []
         for i, item in enumerate(inputs):
             item_id = item.get("id") if isinstance(item, dict) else None
             try:
@@ -305,13 +327,13 @@ class Core:
                     raise InputError(f"inputs[{i}] must be an object with an input")
                 record = self._evaluate_record(context, item["input"],
                                                str(options.get("trace", "none")), received)
-                record, _ = self.store.put_evaluation(record, idempotency_key=None,
-                                                      request_hash=None)
+                records.append(record)
                 items.append({"id": item_id, "status": 201, "evaluation": record})
             except InputError as exc:
                 items.append({"id": item_id, "status": 400, "error": {
                     "code": "VALIDATION_ERROR", "message": exc.message}})
-        ok = sum(1 for x in items if x["status"] == 201)
+        self.store.put_evaluations(records)  # all stored, in one transaction, before answering
+        ok = len(records)
         return {"items": items, "succeeded": ok, "failed": len(items) - ok}
 
     def replay(self, evaluation_id: str) -> dict[str, Any]:

@@ -7,7 +7,10 @@ evaluation, and the database refuses it too (triggers).
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.errors import ArkaError
@@ -79,8 +82,17 @@ class Store:
         else:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
+        # SQLite has one writer: writers of this process queue here instead of sleeping in
+        # SQLite's busy handler. PostgreSQL writers need no such lock.
+        self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
+            threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext())
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
 
     @property
     def dialect(self) -> str:
@@ -136,7 +148,7 @@ class Store:
                    domain=domain, effective_date=effective_date, expiry_date=expiry_date,
                    created_at=_now())
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(S.rules.insert().values(**row))
         except IntegrityError:  # a concurrent deploy of the same version won the race
             existing = self.get_rule(name, version)
@@ -176,6 +188,12 @@ class Store:
                 S.rules.c.id)).all()
         return [_rule_row(r) for r in rows]
 
+    def rules_generation(self) -> tuple[int, int]:
+        """Changes whenever a rule version is added: (count, highest id)."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.max(S.rules.c.id))).one()
+        return int(row[0]), int(row[1] or 0)
+
     def rule_names(self, page: int, per_page: int) -> tuple[list[str], int]:
         with self.engine.connect() as conn:
             total = conn.execute(select(func.count(func.distinct(S.rules.c.name)))).scalar_one()
@@ -194,7 +212,7 @@ class Store:
             return existing, False
         major, minor, patch = _semver_key(version)
         try:
-            with self.engine.begin() as conn:
+            with self._write() as conn:
                 conn.execute(S.rulesets.insert().values(
                     name=name, version=version, major=major, minor=minor, patch=patch,
                     source=source, source_hash=source_hash,
@@ -237,16 +255,14 @@ class Store:
             prior = self.find_idempotent(idempotency_key, request_hash)
             if prior is not None:
                 return prior, False
-        rule_ids = " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
-                                  if r.get("status") != "skipped") + " "
         row = dict(id=record["evaluation_id"], timestamp=record["timestamp"], created_at=_now(),
-                   decision=record["result"]["decision"], rule_ids=rule_ids,
+                   decision=record["result"]["decision"], rule_ids=_rule_ids(record),
                    idempotency_key=idempotency_key, request_hash=request_hash,
                    output_hash=record["trust_proof"]["output_hash"],
                    record=json.dumps(record, sort_keys=True, ensure_ascii=False))
         try:
-            with self.engine.begin() as conn:
-                conn.execute(S.evaluations.insert().values(**row))
+            with self._write() as conn:
+                conn.execute(S.evaluations.insert(), row)
         except IntegrityError:
             if idempotency_key is not None:
                 prior = self.find_idempotent(idempotency_key, request_hash)
@@ -254,6 +270,19 @@ class Store:
                     return prior, False
             raise
         return record, True
+
+    def put_evaluations(self, records: list[dict[str, Any]]) -> None:
+        """Append many evaluations (no idempotency keys) in one transaction."""
+        if not records:
+            return
+        now = _now()
+        rows = [dict(id=r["evaluation_id"], timestamp=r["timestamp"], created_at=now,
+                     decision=r["result"]["decision"], rule_ids=_rule_ids(r),
+                     idempotency_key=None, request_hash=None,
+                     output_hash=r["trust_proof"]["output_hash"],
+                     record=json.dumps(r, sort_keys=True, ensure_ascii=False)) for r in records]
+        with self._write() as conn:
+            conn.execute(S.evaluations.insert(), rows)
 
     def find_idempotent(self, key: str, request_hash: str | None) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -296,6 +325,12 @@ class Store:
     def count_evaluations(self) -> int:
         with self.engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(S.evaluations)).scalar_one())
+
+
+def _rule_ids(record: dict[str, Any]) -> str:
+    """Names of the rules that ran, space-delimited for `rule_id` filtering."""
+    return " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
+                          if r.get("status") != "skipped") + " "
 
 
 def _rule_row(r: Any) -> RuleRow:

@@ -1,0 +1,85 @@
+"""Proof primitives: canonical JSON agrees with the rfc8785 reference, keys, JWKS."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import rfc8785
+from hypothesis import given
+from hypothesis import strategies as st
+
+from arka.errors import ArkaError
+from arka.proofs import (
+    KeyRing,
+    SigningKeyError,
+    canonical,
+    load_public_keys,
+    public_jwk,
+)
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**60), 2**60) |
+    st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) |
+    st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20)
+
+
+@given(JSON)
+def test_canonical_matches_the_reference_implementation(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except Exception:  # noqa: BLE001 - values JCS cannot represent
+        return
+    assert canonical(value) == expected
+
+
+@pytest.mark.parametrize("value", [
+    {"b": 1, "a": [1.5, "x", None, True]}, {"\U0001f600": 1, "\ue000": 2}, 1.0, 1e21, 1e-7,
+    2**53 + 1, {"k": "line\nbreak\u2028\x7f"}, -0.0, 0.1 + 0.2,
+])
+def test_canonical_edge_cases(value: Any) -> None:
+    try:
+        expected = rfc8785.dumps(value)
+    except rfc8785.CanonicalizationError:
+        with pytest.raises(ArkaError):
+            canonical(value)
+        return
+    assert canonical(value) == expected
+
+
+def test_keyring_rotation_and_jwks(tmp_path: Any) -> None:
+    ring = KeyRing.open(tmp_path / "k")
+    first = ring.active_id
+    again = KeyRing.open(tmp_path / "k")
+    assert again.active_id == first  # persisted
+    second = again.rotate()
+    reopened = KeyRing.open(tmp_path / "k")
+    assert reopened.active_id == second and set(reopened.keys) == {first, second}
+    jwks = reopened.jwks()
+    assert {k["kid"] for k in jwks["keys"]} == {first, second}
+    assert set(load_public_keys(jwks)) == {first, second}
+    one = public_jwk(reopened.active.public_key())
+    assert load_public_keys(one).keys() == {second}
+
+
+@pytest.mark.parametrize("data", ['{"kty": "RSA"}', "not json", '{"kty": "OKP", "crv": "Ed25519", '
+                                  '"x": "AAAA"}', "[1, 2]"])
+def test_bad_public_keys_are_rejected(data: str) -> None:
+    with pytest.raises(SigningKeyError):
+        load_public_keys(data)
+
+
+def test_signing_key_from_the_environment(tmp_path: Any) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    pem = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    ring = KeyRing.open(None, pem)
+    assert ring.active_id.startswith("ed25519-")
+    with pytest.raises(SigningKeyError):
+        KeyRing.open(None, "garbage")
+    with pytest.raises(SigningKeyError):
+        KeyRing.open(None, None)
