@@ -91,7 +91,7 @@ def test_db_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "--confirm" in refused.stderr
     done = subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", data],
                           capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and "0001" in done.stdout
+    assert done.returncode == 0 and "database is at revision 0002" in done.stdout
     status = subprocess.run([CLI, "db", "status", "--data-dir", data], capture_output=True,
                             text=True, env=env)
     assert status.returncode == 0 and '"up_to_date": true' in status.stdout

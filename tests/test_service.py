@@ -375,3 +375,29 @@ def test_concurrent_clients_lose_nothing(client: TestClient, core: Core) -> None
     versions = client.get("/api/v1/rules/enhanced-due-diligence/versions").json()["items"]
     assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
     assert core.store.count_evaluations() == 32
+
+
+def test_reference_tables_are_deployed_used_and_replayed(client: TestClient) -> None:
+    fx = (EXAMPLES / "tables" / "fx-rates.yaml").read_text()
+    r = client.post("/api/v1/tables", content=fx, headers=YAML)
+    assert r.status_code == 201 and r.json()["kind"] == "fx_rate"
+    assert client.post("/api/v1/tables", content=fx, headers=YAML).status_code == 200
+    r = client.post("/api/v1/tables", content=fx.replace("1.0850", "1.0900"), headers=YAML)
+    assert r.status_code == 409
+    bad = client.post("/api/v1/tables", content=fx.replace("kind: fx_rate", "kind: rates"),
+                      headers=YAML)
+    assert bad.status_code == 400 and bad.json()["error"]["details"][0]["line"] == 4
+    deploy(client, CTR)
+    eur = {"transaction": {"id": "t", "amount": 9500, "currency": "EUR", "type": "cash"}}
+    rec = evaluate(client, {"context": dict(CTX, timestamp="2024-03-01T00:00:00Z"),
+                            "input": eur}).json()
+    assert rec["result"]["annotations"]["ctr_amount_usd"] == 10307.5
+    assert rec["metadata"]["tables"][0]["table"] == "fx-rates"
+    # a newer table version does not change the replay of the old evaluation
+    newer = fx.replace("version: 1.0.0", "version: 1.1.0").replace("1.0850", "0.5")
+    assert client.post("/api/v1/tables", content=newer, headers=YAML).status_code == 201
+    r = client.post("/api/v1/evaluate/replay", content=json.dumps(
+        {"evaluation_id": rec["evaluation_id"]}))
+    assert r.json()["match"] is True
+    assert client.get("/api/v1/tables/fx-rates").json()["versions"] == ["1.0.0", "1.1.0"]
+    assert client.get("/api/v1/tables").json()["total"] == 1

@@ -202,6 +202,21 @@ def create_app(core: Core) -> FastAPI:
     async def rule_version(name: str, version: str) -> Response:
         return _json(await run_in_threadpool(core.rule_version, name, version))
 
+    # ------------------------------------------------------------ reference tables
+    @app.post("/api/v1/tables", openapi_extra=RULE_BODY, status_code=201)
+    async def deploy_table(request: Request) -> Response:
+        text, _ = await document(request)
+        view, created = await run_in_threadpool(core.deploy_table, text)
+        return _json(view, 201 if created else 200)
+
+    @app.get("/api/v1/tables")
+    async def list_tables() -> Response:
+        return _json(await run_in_threadpool(core.list_tables))
+
+    @app.get("/api/v1/tables/{name}")
+    async def get_table(name: str) -> Response:
+        return _json(await run_in_threadpool(core.table, name))
+
     # ------------------------------------------------------------ rulesets
     @app.post("/api/v1/rulesets", openapi_extra=RULE_BODY, status_code=201)
     async def deploy_ruleset(request: Request) -> Response:

@@ -26,7 +26,7 @@ from arka.rtvm.disasm import disassemble
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import SourceFault, load_document
 from arka.store import Conflict, NotFound, RuleRow, Store
-from arka.tables import TableSet
+from arka.tables import TableSet, parse_table
 
 RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
 RULES_REFRESH_SECONDS = 1.0
@@ -68,10 +68,11 @@ class Core:
         self._compiled: dict[str, CompiledRule] = {}
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
-        self.tables = TableSet()
         self.rules_loaded = False
         self._rows: tuple[tuple[int, int], list[RuleRow]] = ((-1, -1), [])
         self._rows_checked = -1e9
+        self._tables: tuple[tuple[int, int], TableSet] = ((-1, -1), TableSet())
+        self._tables_checked = -1e9
 
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
@@ -153,6 +154,48 @@ class Core:
         row = self.store.get_rule(name, version)
         assert row is not None
         return self.rule_version_view(row, detail=True)
+
+    # ------------------------------------------------------------ reference tables
+    def deploy_table(self, text: str) -> tuple[dict[str, Any], bool]:
+        table, diags = parse_table(text, "request")
+        if table is None:
+            raise CompileError(diags, text)
+        stored, created = self.store.put_table(
+            name=table.name, version=table.version, kind=table.kind, source=text,
+            source_hash=_content_hash(text), content_hash=table.content_hash)
+        self._tables_checked = -1e9
+        return _table_view(stored), created
+
+    def table(self, name: str) -> dict[str, Any]:
+        versions = [t for t in self.store.all_tables() if t["name"] == name]
+        if not versions:
+            raise NotFound(f"table {name} not found")
+        out = _table_view(versions[-1])
+        out["versions"] = [t["version"] for t in versions]
+        out["source"] = versions[-1]["source"]
+        return out
+
+    def list_tables(self) -> dict[str, Any]:
+        latest: dict[str, dict[str, Any]] = {}
+        for t in self.store.all_tables():
+            latest[t["name"]] = t
+        items = [_table_view(t) for t in latest.values()]
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
+    def _current_tables(self) -> TableSet:
+        """The latest version of every deployed table (refreshed like the rules)."""
+        now = time.monotonic()
+        generation, tables = self._tables
+        if now - self._tables_checked > RULES_REFRESH_SECONDS:
+            self._tables_checked = now
+            current = self.store.tables_generation()
+            if current != generation:
+                latest: dict[str, dict[str, Any]] = {}
+                for row in self.store.all_tables():
+                    latest[row["name"]] = row
+                tables = _table_set(latest.values())
+                self._tables = (current, tables)
+        return tables
 
     # ------------------------------------------------------------ rulesets
     def deploy_ruleset(self, text: str) -> tuple[dict[str, Any], bool]:
@@ -245,14 +288,17 @@ class Core:
                 self._rows = (current, rows)
         return rows
 
-    def _ruleset_for(self, rules: list[CompiledRule], strategy: str) -> RuleSet:
-        key = (strategy,) + tuple(sorted(r.bytecode_hash for r in rules))
+    def _ruleset_for(self, rules: list[CompiledRule], strategy: str,
+                     tables: TableSet | None = None) -> RuleSet:
+        tables = tables if tables is not None else self._current_tables()
+        key = (strategy, tuple(sorted(t.content_hash for t in tables.tables.values()))) + \
+            tuple(sorted(r.bytecode_hash for r in rules))
         with self._lock:
             rs = self._rulesets.get(key)
             if rs is not None:
                 self._rulesets.move_to_end(key)
                 return rs
-        rs = RuleSet(rules, self.tables, strategy=strategy)
+        rs = RuleSet(rules, tables, strategy=strategy)
         with self._lock:
             self._rulesets[key] = rs
             while len(self._rulesets) > 256:
@@ -347,7 +393,15 @@ class Core:
                 raise Conflict(f"rule {ref['rule_id']}@{ref['version']} no longer has the "
                                "bytecode the evaluation used")
             rules.append(self._program(row))
-        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"))
+        used = []
+        for ref in meta.get("tables", []):
+            table_row = self.store.get_table(ref["table"], ref["version"])
+            assert table_row is not None
+            if table_row["content_hash"] != ref["content_hash"]:
+                raise Conflict(f"table {ref['table']}@{ref['version']} no longer has the content "
+                               "the evaluation used")
+            used.append(table_row)
+        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"), _table_set(used))
         res = rs.evaluate(record["input"], record["context"], trace="basic")
         replay_hash = digest(res.result)
         original = record["trust_proof"]["output_hash"]
@@ -403,6 +457,21 @@ def _in_force(row: RuleRow, on: date) -> bool:
     if row.effective_date and on < date.fromisoformat(row.effective_date):
         return False
     return not (row.expiry_date and on >= date.fromisoformat(row.expiry_date))
+
+
+def _table_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: stored[k] for k in ("name", "version", "kind", "content_hash")}
+
+
+def _table_set(rows: Any) -> TableSet:
+    out = TableSet()
+    for row in rows:
+        table, diags = parse_table(row["source"], f"table {row['name']}@{row['version']}")
+        if table is None:
+            raise RuntimeError(f"stored table {row['name']}@{row['version']} does not parse: "
+                               f"{diags[0].message if diags else ''}")
+        out.tables[table.name] = table
+    return out
 
 
 def _ruleset_view(stored: dict[str, Any]) -> dict[str, Any]:

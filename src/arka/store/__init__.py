@@ -246,6 +246,52 @@ class Store:
             return list(conn.execute(select(S.rulesets.c.name).distinct()
                                      .order_by(S.rulesets.c.name)).scalars().all())
 
+    # ------------------------------------------------------------ reference tables
+    def put_table(self, *, name: str, version: str, kind: str, source: str, source_hash: str,
+                  content_hash: str) -> tuple[dict[str, Any], bool]:
+        existing = self.get_table(name, version, missing_ok=True)
+        if existing is not None:
+            if existing["source_hash"] != source_hash:
+                raise Conflict(f"table {name} version {version} already exists with different "
+                               "content; deploy a higher version")
+            return existing, False
+        major, minor, patch = _semver_key(version)
+        try:
+            with self._write() as conn:
+                conn.execute(S.reference_tables.insert().values(
+                    name=name, version=version, major=major, minor=minor, patch=patch, kind=kind,
+                    source=source, source_hash=source_hash, content_hash=content_hash,
+                    created_at=_now()))
+        except IntegrityError:
+            return self.put_table(name=name, version=version, kind=kind, source=source,
+                                  source_hash=source_hash, content_hash=content_hash)
+        stored = self.get_table(name, version)
+        assert stored is not None
+        return stored, True
+
+    def get_table(self, name: str, version: str, missing_ok: bool = False
+                  ) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.reference_tables).where(
+                S.reference_tables.c.name == name, S.reference_tables.c.version == version)).first()
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"table {name} version {version} not found")
+        return _table_row(row)
+
+    def all_tables(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.reference_tables).order_by(
+                S.reference_tables.c.name, S.reference_tables.c.major,
+                S.reference_tables.c.minor, S.reference_tables.c.patch)).all()
+        return [_table_row(r) for r in rows]
+
+    def tables_generation(self) -> tuple[int, int]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(func.count(), func.max(S.reference_tables.c.id))).one()
+        return int(row[0]), int(row[1] or 0)
+
     # ------------------------------------------------------------ evaluations
     def put_evaluation(self, record: dict[str, Any], *, idempotency_key: str | None,
                        request_hash: str | None) -> tuple[dict[str, Any], bool]:
@@ -338,6 +384,11 @@ def _rule_row(r: Any) -> RuleRow:
     return RuleRow(r.name, r.version, r.source, r.source_format, r.source_hash, bytes(r.bytecode),
                    r.bytecode_hash, r.jurisdiction, r.domain, r.effective_date, r.expiry_date,
                    created)
+
+
+def _table_row(r: Any) -> dict[str, Any]:
+    return {"name": r.name, "version": r.version, "kind": r.kind, "source": r.source,
+            "source_hash": r.source_hash, "content_hash": r.content_hash}
 
 
 def _ruleset_row(r: Any) -> dict[str, Any]:

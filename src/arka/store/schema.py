@@ -70,3 +70,19 @@ evaluations = Table(
 )
 Index("ix_evaluations_timestamp", evaluations.c.timestamp)
 Index("ix_evaluations_decision", evaluations.c.decision)
+
+reference_tables = Table(
+    "reference_tables", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("major", Integer, nullable=False),
+    Column("minor", Integer, nullable=False),
+    Column("patch", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("source_hash", String(80), nullable=False),
+    Column("content_hash", String(80), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("name", "version", name="uq_reference_tables_name_version"),
+)
