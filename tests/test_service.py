@@ -401,3 +401,39 @@ def test_reference_tables_are_deployed_used_and_replayed(client: TestClient) -> 
     assert r.json()["match"] is True
     assert client.get("/api/v1/tables/fx-rates").json()["versions"] == ["1.0.0", "1.1.0"]
     assert client.get("/api/v1/tables").json()["total"] == 1
+
+
+def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> None:
+    from arka.store import copy_store
+    from tests.service_fixtures import postgres_database
+    sqlite_url = f"sqlite:///{tmp_path / 'source.db'}"
+    source_core = make_core(sqlite_url, tmp_path)
+    client = TestClient(create_app(source_core))
+    client.post("/api/v1/tables", content=(EXAMPLES / "tables" / "fx-rates.yaml").read_text(),
+                headers=YAML)
+    for doc in (CTR, EDD, STRUCT):
+        deploy(client, doc)
+    ids = []
+    for amount, currency in ((500, "USD"), (12500, "USD"), (9500, "EUR"), (15000, "GBP")):
+        body = {"context": dict(CTX, timestamp="2024-03-01T00:00:00Z"),
+                "input": {"transaction": dict(CASH["transaction"], amount=amount,
+                                              currency=currency)}}
+        ids.append(evaluate(client, body).json()["evaluation_id"])
+    gen = postgres_database()
+    pg_url = next(gen)
+    try:
+        target = Store(pg_url)
+        target.migrate()
+        counts = copy_store(source_core.store, target)
+        assert counts == {"rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4}
+        pg = TestClient(create_app(Core(Settings(pg_url, tmp_path / "keys"), target)))
+        for eid in ids:
+            r = pg.post("/api/v1/evaluate/replay", content=json.dumps({"evaluation_id": eid}))
+            assert r.status_code == 200 and r.json()["match"] is True, r.text
+            assert pg.post(f"/api/v1/proofs/{eid}/verify").json()["valid"]
+        # the copy keeps accepting new evaluations
+        assert evaluate(pg, {"context": CTX, "input": CASH}).status_code == 201
+        with pytest.raises(Exception, match="already holds"):
+            copy_store(source_core.store, target)
+    finally:
+        gen.close()

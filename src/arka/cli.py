@@ -376,6 +376,23 @@ def db_status(data_dir: str, database_url: str | None) -> None:
     sys.exit(0 if st["up_to_date"] else 1)
 
 
+@db.command("copy")
+@click.option("--to", "target_url", required=True, help="SQLAlchemy URL of the target database.")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+@click.option("--database-url", envvar="ARKA_DATABASE_URL", help="Source database URL.")
+def db_copy(target_url: str, data_dir: str, database_url: str | None) -> None:
+    """Copy all rules, tables, rulesets and evaluations into another (empty) database."""
+    from arka.store import Store, StoreError, copy_store
+    source = Store(_settings(data_dir, database_url).database_url)
+    try:
+        counts = copy_store(source, Store(target_url))
+    except StoreError as exc:
+        _fail(exc.message)
+        raise
+    click.echo(json.dumps(counts, indent=2))
+
+
 @main.command("verify")
 @click.argument("evaluation_file")
 @click.option("--key", "key_source", required=True,

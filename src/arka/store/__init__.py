@@ -373,6 +373,34 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(S.evaluations)).scalar_one())
 
 
+def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int]:
+    """Copy everything from one store into another (migrated, empty) one, e.g. SQLite to
+    PostgreSQL. Evaluations keep their order; nothing in the source changes."""
+    if target.current_revision() != target.head_revision():
+        raise StoreError("the target database is not migrated; run db migrate --confirm on it")
+    if source.current_revision() != target.current_revision():
+        raise StoreError("source and target are at different schema revisions")
+    counts: dict[str, int] = {}
+    with source.engine.connect() as src, target._write() as dst:
+        for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations):
+            if dst.execute(select(func.count()).select_from(table)).scalar_one():
+                raise StoreError(f"the target already holds {table.name}; copy into an empty "
+                                 "database")
+            order = table.c.seq if table is S.evaluations else table.c.id
+            counts[table.name] = 0
+            result = src.execute(select(table).order_by(order)).mappings()
+            while chunk := result.fetchmany(batch):
+                dst.execute(table.insert(), [dict(r) for r in chunk])
+                counts[table.name] += len(chunk)
+        if target.dialect == "postgresql":  # keep the id sequences past the copied ids
+            for table, column in ((S.rules, "id"), (S.rulesets, "id"),
+                                  (S.reference_tables, "id"), (S.evaluations, "seq")):
+                dst.exec_driver_sql(
+                    f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
+                    f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false)")
+    return counts
+
+
 def _rule_ids(record: dict[str, Any]) -> str:
     """Names of the rules that ran, space-delimited for `rule_id` filtering."""
     return " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
