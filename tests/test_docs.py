@@ -14,7 +14,7 @@ def test_generated_docs_are_current() -> None:
 
 def test_documents_named_in_the_readme_exist() -> None:
     readme = (ROOT / "README.md").read_text()
-    for name in ("docs/language.md", "docs/functions.md", "docs/tables.md",
+    for name in ("docs/api.md", "docs/language.md", "docs/functions.md", "docs/tables.md",
                  "docs/rtvm-bytecode.md", "docs/errors.md", "bench/README.md",
                  "ARCHITECTURE.md"):
         assert name in readme or name == "ARCHITECTURE.md"
