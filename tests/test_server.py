@@ -114,3 +114,15 @@ def test_verify_rejects_bad_key_files(tmp_path: Path) -> None:
     out = subprocess.run([CLI, "verify", str(rec), "--key", str(tmp_path / "missing")],
                          capture_output=True, text=True)
     assert out.returncode == 2
+
+
+def test_keys_list_and_rotate(tmp_path: Path) -> None:
+    data = str(tmp_path / "d")
+    first = json.loads(subprocess.run([CLI, "keys", "list", "--data-dir", data],
+                                      capture_output=True, text=True, check=True).stdout)
+    rotated = subprocess.run([CLI, "keys", "rotate", "--data-dir", data], capture_output=True,
+                             text=True, check=True).stdout
+    assert f"(was {first['active']})" in rotated
+    after = json.loads(subprocess.run([CLI, "keys", "list", "--data-dir", data],
+                                      capture_output=True, text=True, check=True).stdout)
+    assert after["active"] != first["active"] and len(after["keys"]) == 2

@@ -437,3 +437,25 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
             copy_store(source_core.store, target)
     finally:
         gen.close()
+
+
+def test_ruleset_dependencies_order_the_evaluation(client: TestClient) -> None:
+    for doc in (EDD, STRUCT):
+        deploy(client, doc)
+    ruleset = """ruleset:
+  metadata: { name: ordered, version: 1.0.0 }
+  rules:
+    - { ref: structuring-detection, version: "1.0.0" }
+    - { ref: enhanced-due-diligence, version: "^1", depends_on: [structuring-detection] }
+"""
+    assert client.post("/api/v1/rulesets", content=ruleset, headers=YAML).status_code == 201
+    body = {"context": {"ruleset": "ordered", "timestamp": "2024-02-10T12:00:00Z"},
+            "input": {"transaction": {"amount": 100, "type": "cash",
+                                      "timestamp": "2024-02-10T11:00:00Z"},
+                      "customer": {"id": "c", "risk_score": 10, "pep": False, "country": "FR"}}}
+    rec = evaluate(client, body).json()
+    assert [r["rule_id"] for r in rec["rule_results"]] == ["structuring-detection",
+                                                            "enhanced-due-diligence"]
+    r = client.post("/api/v1/evaluate/replay", content=json.dumps(
+        {"evaluation_id": rec["evaluation_id"]}))
+    assert r.json()["match"] is True

@@ -393,6 +393,33 @@ def db_copy(target_url: str, data_dir: str, database_url: str | None) -> None:
     click.echo(json.dumps(counts, indent=2))
 
 
+@main.group()
+def keys() -> None:
+    """Signing keys of the embedded key directory: list, rotate."""
+
+
+@keys.command("list")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+def keys_list(data_dir: str) -> None:
+    """Print the public keys (JWKS); the active one is named first."""
+    from arka.proofs import KeyRing
+    ring = KeyRing.open(Path(data_dir) / "keys")
+    click.echo(json.dumps({"active": ring.active_id, **ring.jwks()}, indent=2))
+
+
+@keys.command("rotate")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+def keys_rotate(data_dir: str) -> None:
+    """Generate a new active signing key; old keys stay published for verification.
+    Running servers pick it up when restarted."""
+    from arka.proofs import KeyRing
+    ring = KeyRing.open(Path(data_dir) / "keys")
+    old = ring.active_id
+    click.echo(f"active key: {ring.rotate()} (was {old})")
+
+
 @main.command("verify")
 @click.argument("evaluation_file")
 @click.option("--key", "key_source", required=True,

@@ -207,13 +207,14 @@ class RuleSet:
     """
 
     def __init__(self, rules: Iterable[CompiledRule], tables: TableSet | None = None, *,
-                 strategy: str = "most_severe", limits: Limits | None = None):
+                 strategy: str = "most_severe", limits: Limits | None = None,
+                 order_after: dict[str, tuple[str, ...]] | None = None):
         if strategy not in STRATEGIES:
             raise ValueError(f"aggregate strategy must be one of {STRATEGIES}")
         self.strategy = strategy
         self.tables = tables or TableSet()
         self.limits = limits or Limits()
-        self.rules = _dependency_order(list(rules))
+        self.rules = _dependency_order(list(rules), order_after)
         referenced = {d for r in self.rules for d in r.metadata.get("depends_on", ())}
         self._infos = [_RuleInfo.build(r, self.limits, r.name in referenced) for r in self.rules]
 
@@ -430,8 +431,15 @@ class _Accumulator:
         return out
 
 
-def _dependency_order(rules: list[CompiledRule]) -> list[CompiledRule]:
-    """Dependencies first; otherwise by name, so the order never depends on input order."""
+def _dependency_order(rules: list[CompiledRule],
+                      extra: dict[str, tuple[str, ...]] | None = None) -> list[CompiledRule]:
+    """Dependencies first (a rule's own `depends_on` plus `extra`, e.g. a ruleset's);
+    otherwise by name, so the order never depends on input order."""
+    extra = extra or {}
+
+    def deps(r: CompiledRule) -> list[str]:
+        return sorted(set(r.metadata.get("depends_on", ())) | set(extra.get(r.name, ())))
+
     by_name: dict[str, CompiledRule] = {}
     diags: list[Diagnostic] = []
     for r in rules:
@@ -442,7 +450,7 @@ def _dependency_order(rules: list[CompiledRule]) -> list[CompiledRule]:
             continue
         by_name[r.name] = r
     for r in by_name.values():
-        for dep in r.metadata.get("depends_on", ()):
+        for dep in deps(r):
             if dep not in by_name:
                 diags.append(Diagnostic("E_DEPENDENCY", _rule_span(r),
                                         f"rule {r.name!r} depends on {dep!r}, which is not "
@@ -460,7 +468,7 @@ def _dependency_order(rules: list[CompiledRule]) -> list[CompiledRule]:
             raise CompileError([Diagnostic("E_DEPENDENCY_CYCLE", _rule_span(by_name[name]),
                                            f"rules depend on each other: {' -> '.join(cycle)}")])
         state[name] = 1
-        for dep in sorted(by_name[name].metadata.get("depends_on", ())):
+        for dep in deps(by_name[name]):
             visit(dep, path + [dep])
         state[name] = 2
         order.append(by_name[name])

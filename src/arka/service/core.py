@@ -230,7 +230,8 @@ class Core:
         return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
 
     # ------------------------------------------------------------ selection
-    def _select(self, ctx: dict[str, Any]) -> tuple[list[CompiledRule], str, dict[str, Any] | None]:
+    def _select(self, ctx: dict[str, Any]
+                ) -> tuple[list[CompiledRule], str, dict[str, Any] | None, dict[str, tuple[str, ...]]]:
         ref = ctx.get("ruleset")
         if ref:
             return self._select_ruleset(str(ref))
@@ -250,9 +251,10 @@ class Core:
                 if dep not in names and dep in by_name:
                     chosen.append(max(by_name[dep], key=lambda x: _version_key(x.version)))
                     names.add(dep)
-        return [self._program(r) for r in chosen], "most_severe", None
+        return [self._program(r) for r in chosen], "most_severe", None, {}
 
-    def _select_ruleset(self, ref: str) -> tuple[list[CompiledRule], str, dict[str, Any]]:
+    def _select_ruleset(self, ref: str
+                        ) -> tuple[list[CompiledRule], str, dict[str, Any], dict[str, tuple[str, ...]]]:
         name, _, rng = ref.partition("@")
         versions = [v["version"] for v in self.store.ruleset_versions(name)]
         if not versions:
@@ -273,7 +275,10 @@ class Core:
                 continue
             rules.append(self._program(next(r for r in rows if r.version == version)))
         strategy = spec["spec"].get("aggregate_decision", {}).get("strategy", "most_severe")
-        return rules, strategy, {"name": name, "version": chosen}
+        present = {r.name for r in rules}
+        order = {e["ref"]: tuple(d for d in e["depends_on"] if d in present)
+                 for e in spec["spec"]["rules"] if e["ref"] in present}
+        return rules, strategy, {"name": name, "version": chosen}, order
 
     def _all_rules(self) -> list[RuleRow]:
         """Every rule version. A deploy here is seen at once; a deploy through another
@@ -289,16 +294,18 @@ class Core:
         return rows
 
     def _ruleset_for(self, rules: list[CompiledRule], strategy: str,
-                     tables: TableSet | None = None) -> RuleSet:
+                     tables: TableSet | None = None,
+                     order: dict[str, tuple[str, ...]] | None = None) -> RuleSet:
         tables = tables if tables is not None else self._current_tables()
-        key = (strategy, tuple(sorted(t.content_hash for t in tables.tables.values()))) + \
-            tuple(sorted(r.bytecode_hash for r in rules))
+        order = order or {}
+        key = (strategy, tuple(sorted(t.content_hash for t in tables.tables.values())),
+               tuple(sorted(order.items()))) + tuple(sorted(r.bytecode_hash for r in rules))
         with self._lock:
             rs = self._rulesets.get(key)
             if rs is not None:
                 self._rulesets.move_to_end(key)
                 return rs
-        rs = RuleSet(rules, tables, strategy=strategy)
+        rs = RuleSet(rules, tables, strategy=strategy, order_after=order)
         with self._lock:
             self._rulesets[key] = rs
             while len(self._rulesets) > 256:
@@ -311,8 +318,8 @@ class Core:
         if not isinstance(input, dict):
             raise InputError("input must be a JSON object of named inputs")
         ctx = normalize_context(context, received)
-        rules, strategy, ruleset = self._select(ctx)
-        rs = self._ruleset_for(rules, strategy)
+        rules, strategy, ruleset, order = self._select(ctx)
+        rs = self._ruleset_for(rules, strategy, order=order)
         res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
         out = res.to_json()
         evaluation_id = "eval_" + uuid.uuid4().hex
@@ -320,6 +327,8 @@ class Core:
         meta["strategy"] = strategy
         if ruleset is not None:
             meta["ruleset"] = ruleset
+        if order:
+            meta["order_after"] = {k: list(v) for k, v in sorted(order.items()) if v}
         stored_input = V.to_json(V.from_json(input))
         record = {
             "evaluation_id": evaluation_id,
@@ -401,7 +410,9 @@ class Core:
                 raise Conflict(f"table {ref['table']}@{ref['version']} no longer has the content "
                                "the evaluation used")
             used.append(table_row)
-        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"), _table_set(used))
+        order = {k: tuple(v) for k, v in meta.get("order_after", {}).items()}
+        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"), _table_set(used),
+                               order)
         res = rs.evaluate(record["input"], record["context"], trace="basic")
         replay_hash = digest(res.result)
         original = record["trust_proof"]["output_hash"]
