@@ -74,6 +74,25 @@ def test_quickstart_against_a_real_server(server: tuple[str, Path], tmp_path: Pa
     out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys"],
                          capture_output=True, text=True)
     assert out.returncode == 1 and "FAIL output_hash" in out.stdout
+    # inclusion in the transparency log, checked offline against the signed tree head
+    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}").text)
+    inclusion = subprocess.run([CLI, "log", "inclusion", rec["evaluation_id"], "--url", url],
+                               capture_output=True, text=True, check=True).stdout
+    inclusion_file = tmp_path / "inclusion.json"
+    inclusion_file.write_text(inclusion)
+    out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys",
+                          "--inclusion", str(inclusion_file)], capture_output=True, text=True)
+    assert out.returncode == 0 and "ok   inclusion" in out.stdout, out.stdout + out.stderr
+    sth = json.loads(subprocess.run([CLI, "log", "sth", "--url", url], capture_output=True,
+                                    text=True, check=True).stdout)
+    assert sth["tree_size"] >= 1
+    broken = json.loads(inclusion)
+    broken["sth"]["root_hash"] = "00" * 32
+    inclusion_file.write_text(json.dumps(broken))
+    out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys",
+                          "--inclusion", str(inclusion_file)], capture_output=True, text=True)
+    assert out.returncode == 1 and "FAIL inclusion" in out.stdout
+    assert "FAIL tree_head_signature" in out.stdout
     # the signing key was generated on first start, readable by its owner only
     pems = list((data / "keys").glob("*.pem"))
     assert pems and all(p.stat().st_mode & 0o077 == 0 for p in pems)
@@ -91,7 +110,9 @@ def test_db_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "--confirm" in refused.stderr
     done = subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", data],
                           capture_output=True, text=True, env=env)
-    assert done.returncode == 0 and "database is at revision 0002" in done.stdout
+    from arka.store import Store
+    head = Store("sqlite://").head_revision()
+    assert done.returncode == 0 and f"database is at revision {head}" in done.stdout
     status = subprocess.run([CLI, "db", "status", "--data-dir", data], capture_output=True,
                             text=True, env=env)
     assert status.returncode == 0 and '"up_to_date": true' in status.stdout

@@ -425,7 +425,12 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         target = Store(pg_url)
         target.migrate()
         counts = copy_store(source_core.store, target)
-        assert counts == {"rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4}
+        assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
+            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4}
+        assert counts["log_leaves"] == 4
+        source_head = source_core.sth()
+        assert Core(Settings(pg_url, tmp_path / "keys"), target).sth()["root_hash"] == \
+            source_head["root_hash"]
         pg = TestClient(create_app(Core(Settings(pg_url, tmp_path / "keys"), target)))
         for eid in ids:
             r = pg.post("/api/v1/evaluate/replay", content=json.dumps({"evaluation_id": eid}))
@@ -459,3 +464,50 @@ def test_ruleset_dependencies_order_the_evaluation(client: TestClient) -> None:
     r = client.post("/api/v1/evaluate/replay", content=json.dumps(
         {"evaluation_id": rec["evaluation_id"]}))
     assert r.json()["match"] is True
+
+
+def test_transparency_log(client: TestClient, core: Core) -> None:
+    from arka.log import merkle
+    from arka.proofs import verify_inclusion_proof, verify_tree_head
+    deploy(client, CTR)
+    keys = load_public_keys(client.get("/api/v1/keys").json())
+    empty = client.get("/api/v1/log/sth").json()
+    assert empty["tree_size"] == 0
+    assert empty["root_hash"] == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    records = [evaluate(client, {"context": CTX, "input": CASH}).json() for _ in range(3)]
+    batch = client.post("/api/v1/evaluate/batch", content=json.dumps(
+        {"context": CTX, "inputs": [{"id": str(i), "input": CASH} for i in range(4)]})).json()
+    records += [item["evaluation"] for item in batch["items"]]
+    assert [r["log_index"] for r in records] == list(range(7))
+    first = client.get("/api/v1/log/sth").json()
+    assert first["tree_size"] == 7 and verify_tree_head(first, keys).ok
+    for rec in records:
+        proof = client.get(f"/api/v1/log/inclusion?evaluation_id={rec['evaluation_id']}").json()
+        checks = verify_inclusion_proof(rec, proof, keys)
+        assert all(c.ok for c in checks), checks
+        tampered = json.loads(json.dumps(rec))
+        tampered["trust_proof"]["output_hash"] = "sha256:" + "0" * 64
+        assert not all(c.ok for c in verify_inclusion_proof(tampered, proof, keys))
+    for _ in range(5):
+        evaluate(client, {"context": CTX, "input": CASH})
+    second = client.get("/api/v1/log/sth").json()
+    assert second["tree_size"] == 12
+    cons = client.get("/api/v1/log/consistency?first=7&second=12").json()
+    assert merkle.verify_consistency(7, 12, bytes.fromhex(first["root_hash"]),
+                                     bytes.fromhex(second["root_hash"]),
+                                     [bytes.fromhex(h) for h in cons["consistency_path"]])
+    # proofs against the older published head still work
+    old = client.get(f"/api/v1/log/inclusion?evaluation_id={records[2]['evaluation_id']}"
+                     "&tree_size=7").json()
+    assert all(c.ok for c in verify_inclusion_proof(records[2], old, keys))
+    for bad in ("first=0&second=3", "first=5&second=4", "first=1&second=99", "first=x&second=2",
+                "first=1"):
+        assert client.get(f"/api/v1/log/consistency?{bad}").status_code == 400, bad
+    assert client.get("/api/v1/log/inclusion?evaluation_id=eval_nope").status_code == 404
+    assert client.get(f"/api/v1/log/inclusion?evaluation_id={records[0]['evaluation_id']}"
+                      "&tree_size=3").status_code == 404  # no head was published at size 3
+    assert client.get("/api/v1/log/inclusion").status_code == 400
+    for stmt in ("UPDATE log_nodes SET hash = hash", "DELETE FROM log_leaves"):
+        with pytest.raises(Exception, match="append-only"):
+            with core.store.engine.begin() as conn:
+                conn.execute(text(stmt))

@@ -393,6 +393,41 @@ def db_copy(target_url: str, data_dir: str, database_url: str | None) -> None:
     click.echo(json.dumps(counts, indent=2))
 
 
+@main.group("log")
+def log_group() -> None:
+    """The transparency log of a running ARKA Core: tree heads and inclusion proofs."""
+
+
+def _get_json(url: str) -> Any:
+    import httpx
+    try:
+        r = httpx.get(url, timeout=10)
+    except httpx.HTTPError as exc:
+        _fail(f"cannot reach {url}: {exc}", 2)
+        raise
+    if r.status_code != 200:
+        _fail(f"{url}: HTTP {r.status_code}: {r.text}")
+    return r.json()
+
+
+@log_group.command("sth")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+def log_sth(url: str) -> None:
+    """Print the current signed tree head."""
+    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/sth"), indent=2))
+
+
+@log_group.command("inclusion")
+@click.argument("evaluation_id")
+@click.option("--url", default="http://127.0.0.1:8080", show_default=True)
+@click.option("--tree-size", type=click.IntRange(1), help="A published tree size (default: now).")
+def log_inclusion(evaluation_id: str, url: str, tree_size: int | None) -> None:
+    """Print an evaluation's inclusion proof with the signed tree head it leads to;
+    save it for `arka-cli verify --inclusion`."""
+    q = f"?evaluation_id={evaluation_id}" + (f"&tree_size={tree_size}" if tree_size else "")
+    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/inclusion" + q), indent=2))
+
+
 @main.group()
 def keys() -> None:
     """Signing keys of the embedded key directory: list, rotate."""
@@ -424,9 +459,18 @@ def keys_rotate(data_dir: str) -> None:
 @click.argument("evaluation_file")
 @click.option("--key", "key_source", required=True,
               help="Public key: a JWKS/JWK/PEM file or an http(s) URL of /api/v1/keys.")
-def verify_cmd(evaluation_file: str, key_source: str) -> None:
-    """Verify an evaluation record's trust proof offline."""
-    from arka.proofs import SigningKeyError, load_public_keys, verify_record
+@click.option("--inclusion", "inclusion_file",
+              help="Inclusion proof JSON (from `arka-cli log inclusion`): also check that the "
+                   "proof is in the log under its signed tree head.")
+def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None) -> None:
+    """Verify an evaluation record's trust proof offline (and its log inclusion)."""
+    from arka.proofs import (
+        Check,
+        SigningKeyError,
+        load_public_keys,
+        verify_inclusion_proof,
+        verify_record,
+    )
     record = _read_json(evaluation_file, "evaluation record")
     if not isinstance(record, dict):
         _fail("the evaluation record must be a JSON object", 2)
@@ -449,6 +493,12 @@ def verify_cmd(evaluation_file: str, key_source: str) -> None:
         _fail(exc.message, 2)
         raise
     report = verify_record(V.to_json(record), keys)
+    if inclusion_file is not None:
+        inclusion = _read_json(inclusion_file, "inclusion proof")
+        try:
+            report.checks += verify_inclusion_proof(V.to_json(record), V.to_json(inclusion), keys)
+        except (KeyError, TypeError, ValueError) as exc:
+            report.checks.append(Check("inclusion", False, f"malformed inclusion proof: {exc}"))
     for check in report.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     click.echo("VALID" if report.valid else "INVALID")

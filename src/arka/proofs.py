@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from arka.errors import ArkaError
+from arka.log import merkle
 
 PROOF_FIELDS = ("proof_id", "evaluation_id", "timestamp", "input_hash", "context_hash",
                 "rules_hash", "output_hash", "trace_hash", "engine_version", "algorithm",
@@ -316,6 +317,43 @@ def verify_record(record: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> 
         except (InvalidSignature, ValueError, ArkaError):
             checks.append(Check("signature", False, "signature does not match the proof"))
     return Verification(checks)
+
+
+def verify_tree_head(head: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> Check:
+    """The signature of a signed tree head: Ed25519 over its canonical bytes without
+    `signature`."""
+    key = keys.get(str(head.get("key_id")))
+    if key is None:
+        return Check("tree_head_signature", False, f"no public key {head.get('key_id')!r}")
+    unsigned = {k: head[k] for k in ("tree_size", "root_hash", "timestamp", "key_id")}
+    try:
+        key.verify(b64url_decode(str(head["signature"])), canonical(unsigned))
+    except (InvalidSignature, ValueError, ArkaError):
+        return Check("tree_head_signature", False, "tree head signature does not match")
+    return Check("tree_head_signature", True, f"tree head of size {head['tree_size']} signed by "
+                 f"{head['key_id']}")
+
+
+def verify_inclusion_proof(record: dict[str, Any], inclusion: dict[str, Any],
+                           keys: dict[str, Ed25519PublicKey]) -> list[Check]:
+    """RFC 9162 inclusion of the record's proof under a signed tree head, offline."""
+    head = inclusion["sth"]
+    checks = [verify_tree_head(head, keys)]
+    leaf = merkle.leaf_hash(canonical(record["trust_proof"]))
+    size = int(inclusion["tree_size"])
+    index = int(inclusion["leaf_index"])
+    if size != int(head["tree_size"]):
+        checks.append(Check("inclusion", False, "proof and tree head are for different sizes"))
+        return checks
+    if "log_index" in record and record["log_index"] != index:
+        checks.append(Check("inclusion", False, f"record says log_index {record['log_index']}, "
+                                                f"proof says {index}"))
+        return checks
+    path = [bytes.fromhex(p) for p in inclusion["audit_path"]]
+    ok = merkle.verify_inclusion(index, size, leaf, path, bytes.fromhex(head["root_hash"]))
+    checks.append(Check("inclusion", ok, f"leaf {index} is in the tree of size {size}" if ok else
+                        "the audit path does not lead to the tree head's root"))
+    return checks
 
 
 def now_rfc3339() -> str:

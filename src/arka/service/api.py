@@ -6,9 +6,12 @@ oversize bodies are refused (413) before they are parsed.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -68,9 +71,41 @@ def _json(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-def create_app(core: Core) -> FastAPI:
+async def _sth_loop(core: Core, interval: float) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await run_in_threadpool(core.sth)
+        except Exception:  # noqa: BLE001 - keep producing heads; the failure is logged
+            log.exception("could not produce a signed tree head")
+
+
+def _int_param(value: str | None, name: str) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 18:
+        raise ApiError("VALIDATION_ERROR", f"{name} must be a non-negative integer")
+    return int(value)
+
+
+def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
+    """The ARKA Core app. A background task signs a new tree head every `sth_interval`
+    seconds when the log has grown (0 disables it; heads are also made on demand)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sth_loop(core, sth_interval)) if sth_interval > 0 else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     app = FastAPI(title="ARKA Core", version=__version__, openapi_url="/api/v1/openapi.json",
-                  docs_url="/api/v1/docs", redoc_url=None, responses=ERROR_RESPONSES)
+                  docs_url="/api/v1/docs", redoc_url=None, responses=ERROR_RESPONSES,
+                  lifespan=lifespan)
     limit = core.settings.max_request_size
 
     @app.middleware("http")
@@ -281,6 +316,29 @@ def create_app(core: Core) -> FastAPI:
     @app.post("/api/v1/proofs/{evaluation_id}/verify")
     async def verify(evaluation_id: str) -> Response:
         return _json(await run_in_threadpool(core.verify, evaluation_id))
+
+    # ------------------------------------------------------------ transparency log
+    @app.get("/api/v1/log/sth")
+    async def log_sth() -> Response:
+        return _json(await run_in_threadpool(core.sth))
+
+    @app.get("/api/v1/log/inclusion")
+    async def log_inclusion(request: Request) -> Response:
+        q = request.query_params
+        evaluation_id = q.get("evaluation_id")
+        if not evaluation_id:
+            raise ApiError("VALIDATION_ERROR", "evaluation_id is required")
+        size = _int_param(q.get("tree_size"), "tree_size")
+        return _json(await run_in_threadpool(core.inclusion, evaluation_id, size))
+
+    @app.get("/api/v1/log/consistency")
+    async def log_consistency(request: Request) -> Response:
+        q = request.query_params
+        first = _int_param(q.get("first"), "first")
+        second = _int_param(q.get("second"), "second")
+        if first is None or second is None:
+            raise ApiError("VALIDATION_ERROR", "first and second are required")
+        return _json(await run_in_threadpool(core.consistency, first, second))
 
     @app.get("/api/v1/keys")
     async def keys() -> Response:

@@ -21,7 +21,16 @@ from arka import values as V
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.engine import ENGINE_VERSION, STRATEGIES, RuleSet, normalize_context
 from arka.errors import CompileError, Diagnostic, InputError, Span
-from arka.proofs import KeyRing, build_proof, digest, verify_record
+from arka.log import merkle
+from arka.proofs import (
+    KeyRing,
+    b64url,
+    build_proof,
+    canonical,
+    digest,
+    now_rfc3339,
+    verify_record,
+)
 from arka.rtvm.disasm import disassemble
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import SourceFault, load_document
@@ -357,7 +366,8 @@ class Core:
                 return prior, False
         record = self._evaluate_record(context, input, str(options.get("trace", "none")),
                                        datetime.now(UTC))
-        return self.store.put_evaluation(record, idempotency_key=key, request_hash=request_hash)
+        return self.store.put_evaluation(record, leaf_hash=_leaf(record), idempotency_key=key,
+                                         request_hash=request_hash)
 
     def evaluate_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         context = body.get("context") or {}
@@ -387,7 +397,8 @@ class Core:
             except InputError as exc:
                 items.append({"id": item_id, "status": 400, "error": {
                     "code": "VALIDATION_ERROR", "message": exc.message}})
-        self.store.put_evaluations(records)  # all stored, in one transaction, before answering
+        # all stored with their log leaves, in one transaction, before answering
+        self.store.put_evaluations(records, [_leaf(r) for r in records])
         ok = len(records)
         return {"items": items, "succeeded": ok, "failed": len(items) - ok}
 
@@ -420,11 +431,64 @@ class Core:
                 "replay_output_hash": replay_hash, "match": replay_hash == original,
                 "result": res.result}
 
+    # ------------------------------------------------------------ transparency log
+    def sth(self) -> dict[str, Any]:
+        """The signed tree head of the whole log; a new one when the log has grown."""
+        size = self.store.log_size()
+        head = self.store.latest_head()
+        if head is not None and head["tree_size"] == size:
+            return _head_view(head)
+        root = self._root(size)
+        unsigned = {"tree_size": size, "root_hash": root.hex(),
+                    "timestamp": now_rfc3339(), "key_id": self.keys.active_id}
+        head = dict(unsigned, signature=b64url(self.keys.active.sign(canonical(unsigned))))
+        return _head_view(self.store.put_head(head))
+
+    def _root(self, size: int) -> bytes:
+        if size == 0:
+            return hashlib.sha256(b"").digest()
+        nodes = self.store.log_nodes(set(merkle.decompose(0, size)))
+        return merkle.range_hash(0, size, nodes)
+
+    def inclusion(self, evaluation_id: str, tree_size: int | None) -> dict[str, Any]:
+        index, leaf = self.store.log_leaf(evaluation_id)
+        head = self.sth() if tree_size is None else self.store.get_head(tree_size)
+        if head is None:
+            raise NotFound(f"no signed tree head for tree size {tree_size}; use the size of a "
+                           "published head (GET /api/v1/log/sth)")
+        size = int(head["tree_size"])
+        if index >= size:
+            raise NotFound(f"evaluation {evaluation_id} (leaf {index}) is not in the tree of "
+                           f"size {size} yet")
+        ranges = merkle.inclusion_ranges(index, size)
+        nodes = self.store.log_nodes(merkle.needed_nodes(ranges))
+        path = [merkle.range_hash(a, b, nodes).hex() for a, b in ranges]
+        return {"evaluation_id": evaluation_id, "leaf_index": index, "tree_size": size,
+                "leaf_hash": leaf.hex(), "audit_path": path, "sth": _head_view(head)}
+
+    def consistency(self, first: int, second: int) -> dict[str, Any]:
+        size = self.store.log_size()
+        if not 0 < first <= second <= size:
+            raise InputError(f"consistency needs 0 < first <= second <= {size} (the log size)")
+        ranges = merkle.consistency_ranges(first, second)
+        nodes = self.store.log_nodes(merkle.needed_nodes(ranges))
+        return {"first": first, "second": second,
+                "consistency_path": [merkle.range_hash(a, b, nodes).hex() for a, b in ranges]}
+
     def verify(self, evaluation_id: str) -> dict[str, Any]:
         record = self.store.get_evaluation(evaluation_id)
         out = verify_record(record, self.keys.public_keys()).to_json()
         out["evaluation_id"] = evaluation_id
         return out
+
+
+def _leaf(record: dict[str, Any]) -> bytes:
+    """The record's log leaf: RFC 9162 leaf hash of its proof's canonical bytes."""
+    return merkle.leaf_hash(canonical(record["trust_proof"]))
+
+
+def _head_view(head: dict[str, Any]) -> dict[str, Any]:
+    return {k: head[k] for k in ("tree_size", "root_hash", "timestamp", "key_id", "signature")}
 
 
 def _request_parts(body: dict[str, Any]) -> tuple[dict[str, Any], Any, dict[str, Any]]:

@@ -20,10 +20,12 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, and_, create_engine, event, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.errors import ArkaError
+from arka.log import merkle
+from arka.log.merkle import NodeKey
 from arka.store import schema as S
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -293,21 +295,26 @@ class Store:
         return int(row[0]), int(row[1] or 0)
 
     # ------------------------------------------------------------ evaluations
-    def put_evaluation(self, record: dict[str, Any], *, idempotency_key: str | None,
-                       request_hash: str | None) -> tuple[dict[str, Any], bool]:
-        """Append an evaluation; with an idempotency key already used, return the stored one
-        (same request) or raise Conflict (a different request)."""
+    def put_evaluation(self, record: dict[str, Any], *, leaf_hash: bytes,
+                       idempotency_key: str | None, request_hash: str | None
+                       ) -> tuple[dict[str, Any], bool]:
+        """Append an evaluation and its proof's log leaf (setting `log_index`), atomically.
+        With an idempotency key already used, return the stored evaluation (same request)
+        or raise Conflict (a different request)."""
         if idempotency_key is not None:
             prior = self.find_idempotent(idempotency_key, request_hash)
             if prior is not None:
                 return prior, False
-        row = dict(id=record["evaluation_id"], timestamp=record["timestamp"], created_at=_now(),
-                   decision=record["result"]["decision"], rule_ids=_rule_ids(record),
-                   idempotency_key=idempotency_key, request_hash=request_hash,
-                   output_hash=record["trust_proof"]["output_hash"],
-                   record=json.dumps(record, sort_keys=True, ensure_ascii=False))
         try:
             with self._write() as conn:
+                record["log_index"] = self._append_leaves(
+                    conn, [(record["evaluation_id"], leaf_hash)])
+                row = dict(id=record["evaluation_id"], timestamp=record["timestamp"],
+                           created_at=_now(), decision=record["result"]["decision"],
+                           rule_ids=_rule_ids(record), idempotency_key=idempotency_key,
+                           request_hash=request_hash,
+                           output_hash=record["trust_proof"]["output_hash"],
+                           record=json.dumps(record, sort_keys=True, ensure_ascii=False))
                 conn.execute(S.evaluations.insert(), row)
         except IntegrityError:
             if idempotency_key is not None:
@@ -317,18 +324,106 @@ class Store:
             raise
         return record, True
 
-    def put_evaluations(self, records: list[dict[str, Any]]) -> None:
-        """Append many evaluations (no idempotency keys) in one transaction."""
+    def put_evaluations(self, records: list[dict[str, Any]], leaf_hashes: list[bytes]) -> None:
+        """Append many evaluations (no idempotency keys) and their log leaves, atomically."""
         if not records:
             return
         now = _now()
-        rows = [dict(id=r["evaluation_id"], timestamp=r["timestamp"], created_at=now,
-                     decision=r["result"]["decision"], rule_ids=_rule_ids(r),
-                     idempotency_key=None, request_hash=None,
-                     output_hash=r["trust_proof"]["output_hash"],
-                     record=json.dumps(r, sort_keys=True, ensure_ascii=False)) for r in records]
         with self._write() as conn:
+            first = self._append_leaves(conn, [(r["evaluation_id"], h) for r, h in
+                                               zip(records, leaf_hashes, strict=True)])
+            for k, r in enumerate(records):
+                r["log_index"] = first + k
+            rows = [dict(id=r["evaluation_id"], timestamp=r["timestamp"], created_at=now,
+                         decision=r["result"]["decision"], rule_ids=_rule_ids(r),
+                         idempotency_key=None, request_hash=None,
+                         output_hash=r["trust_proof"]["output_hash"],
+                         record=json.dumps(r, sort_keys=True, ensure_ascii=False))
+                    for r in records]
             conn.execute(S.evaluations.insert(), rows)
+
+    # ------------------------------------------------------------ transparency log
+    def _append_leaves(self, conn: Connection, items: list[tuple[str, bytes]]) -> int:
+        """Append leaves in order; writes every subtree they complete. Returns the first index."""
+        if self.dialect == "postgresql":  # one appender at a time, across processes
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(6962)")
+        start = int(conn.execute(select(func.coalesce(func.max(S.log_leaves.c.idx) + 1, 0)))
+                    .scalar_one())
+        wanted: set[NodeKey] = set()
+        for k in range(len(items)):
+            level, i = 0, start + k
+            while i & 1:
+                if ((i - 1) + 1) << level <= start:  # completed before this batch: stored
+                    wanted.add((level, i - 1))
+                level, i = level + 1, i >> 1
+        nodes = self._fetch_nodes(conn, wanted)
+        leaf_rows, node_rows = [], []
+        for k, (evaluation_id, leaf) in enumerate(items):
+            idx = start + k
+            leaf_rows.append({"idx": idx, "evaluation_id": evaluation_id, "leaf_hash": leaf})
+            for key, h in merkle.nodes_completed_by_append(idx, leaf, nodes.__getitem__):
+                nodes[key] = h
+                node_rows.append({"level": key[0], "idx": key[1], "hash": h})
+        conn.execute(S.log_leaves.insert(), leaf_rows)
+        conn.execute(S.log_nodes.insert(), node_rows)
+        return start
+
+    @staticmethod
+    def _fetch_nodes(conn: Connection, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
+        out: dict[NodeKey, bytes] = {}
+        if not keys:
+            return out
+        by_level: dict[int, list[int]] = {}
+        for level, idx in keys:
+            by_level.setdefault(level, []).append(idx)
+        n = S.log_nodes.c
+        cond = or_(*(and_(n.level == level, n.idx.in_(idxs)) for level, idxs in by_level.items()))
+        for row in conn.execute(select(n.level, n.idx, n.hash).where(cond)):
+            out[(row.level, row.idx)] = bytes(row.hash)
+        missing = keys - out.keys()
+        if missing:
+            raise StoreError(f"the log is missing subtree hashes {sorted(missing)[:3]}")
+        return out
+
+    def log_nodes(self, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
+        with self.engine.connect() as conn:
+            return self._fetch_nodes(conn, keys)
+
+    def log_size(self) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(S.log_leaves.c.idx) + 1, 0)))
+                       .scalar_one())
+
+    def log_leaf(self, evaluation_id: str) -> tuple[int, bytes]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.log_leaves.c.idx, S.log_leaves.c.leaf_hash).where(
+                S.log_leaves.c.evaluation_id == evaluation_id)).first()
+        if row is None:
+            raise NotFound(f"evaluation {evaluation_id} is not in the log")
+        return int(row.idx), bytes(row.leaf_hash)
+
+    def latest_head(self) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.log_heads).order_by(S.log_heads.c.tree_size.desc())
+                               .limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def get_head(self, tree_size: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.log_heads).where(S.log_heads.c.tree_size == tree_size)
+                               ).mappings().first()
+        return dict(row) if row else None
+
+    def put_head(self, head: dict[str, Any]) -> dict[str, Any]:
+        """Store a signed tree head; if one for that size exists already, that one stands."""
+        try:
+            with self._write() as conn:
+                conn.execute(S.log_heads.insert(), head)
+        except IntegrityError:
+            existing = self.get_head(int(head["tree_size"]))
+            assert existing is not None
+            return existing
+        return head
 
     def find_idempotent(self, key: str, request_hash: str | None) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -382,13 +477,16 @@ def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int
         raise StoreError("source and target are at different schema revisions")
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target._write() as dst:
-        for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations):
+        for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations, S.log_leaves,
+                      S.log_nodes, S.log_heads):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
-            order = table.c.seq if table is S.evaluations else table.c.id
+            order_by = {"evaluations": ("seq",), "log_leaves": ("idx",),
+                        "log_nodes": ("level", "idx"), "log_heads": ("tree_size",)}
+            order = [table.c[name] for name in order_by.get(table.name, ("id",))]
             counts[table.name] = 0
-            result = src.execute(select(table).order_by(order)).mappings()
+            result = src.execute(select(table).order_by(*order)).mappings()
             while chunk := result.fetchmany(batch):
                 dst.execute(table.insert(), [dict(r) for r in chunk])
                 counts[table.name] += len(chunk)

@@ -86,3 +86,26 @@ reference_tables = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("name", "version", name="uq_reference_tables_name_version"),
 )
+
+log_leaves = Table(
+    "log_leaves", metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("evaluation_id", String(64), nullable=False, unique=True),
+    Column("leaf_hash", LargeBinary(32), nullable=False),
+)
+
+log_nodes = Table(
+    "log_nodes", metadata,
+    Column("level", Integer, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hash", LargeBinary(32), nullable=False),
+)
+
+log_heads = Table(
+    "log_heads", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("timestamp", String(40), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("signature", String(128), nullable=False),
+)
