@@ -452,7 +452,12 @@ class Core:
 
     def inclusion(self, evaluation_id: str, tree_size: int | None) -> dict[str, Any]:
         index, leaf = self.store.log_leaf(evaluation_id)
-        head = self.sth() if tree_size is None else self.store.get_head(tree_size)
+        if tree_size is None:  # the latest published head, or a new one if it lacks the leaf
+            head = self.store.latest_head()
+            if head is None or head["tree_size"] <= index:
+                head = self.sth()
+        else:
+            head = self.store.get_head(tree_size)
         if head is None:
             raise NotFound(f"no signed tree head for tree size {tree_size}; use the size of a "
                            "published head (GET /api/v1/log/sth)")

@@ -94,10 +94,9 @@ log_leaves = Table(
     Column("leaf_hash", LargeBinary(32), nullable=False),
 )
 
-log_nodes = Table(
+log_nodes = Table(  # key = level * 2**48 + index of the complete subtree
     "log_nodes", metadata,
-    Column("level", Integer, primary_key=True, autoincrement=False),
-    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
 )
 

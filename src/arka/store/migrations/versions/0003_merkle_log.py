@@ -20,10 +20,9 @@ def upgrade() -> None:
         sa.Column("evaluation_id", sa.String(64), nullable=False, unique=True),
         sa.Column("leaf_hash", sa.LargeBinary(32), nullable=False),
     )
-    op.create_table(
+    op.create_table(  # key = level * 2**48 + index of the complete subtree
         "log_nodes",
-        sa.Column("level", sa.Integer, primary_key=True, autoincrement=False),
-        sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+        sa.Column("key", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
