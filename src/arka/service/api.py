@@ -71,13 +71,13 @@ def _json(data: Any, status: int = 200) -> Response:
                     media_type="application/json")
 
 
-async def _sth_loop(core: Core, interval: float) -> None:
+async def _every(interval: float, job: Any, what: str) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            await run_in_threadpool(core.sth)
-        except Exception:  # noqa: BLE001 - keep producing heads; the failure is logged
-            log.exception("could not produce a signed tree head")
+            await run_in_threadpool(job)
+        except Exception:  # noqa: BLE001 - keep going; the failure is logged
+            log.exception("background %s failed", what)
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -94,11 +94,16 @@ def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sth_loop(core, sth_interval)) if sth_interval > 0 else None
+        tasks = []
+        if sth_interval > 0:
+            tasks.append(asyncio.create_task(_every(sth_interval, core.sth, "tree head")))
+        if core.anchoring is not None:
+            tasks.append(asyncio.create_task(_every(core.settings.anchor_poll_seconds,
+                                                    core.anchoring.run_once, "anchoring")))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -289,7 +294,7 @@ def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
 
     @app.get("/api/v1/evaluations/{evaluation_id}")
     async def get_evaluation(evaluation_id: str) -> Response:
-        return _json(await run_in_threadpool(core.store.get_evaluation, evaluation_id))
+        return _json(await run_in_threadpool(core.evaluation, evaluation_id))
 
     @app.get("/api/v1/evaluations")
     async def list_evaluations(request: Request) -> Response:
@@ -339,6 +344,23 @@ def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
         if first is None or second is None:
             raise ApiError("VALIDATION_ERROR", "first and second are required")
         return _json(await run_in_threadpool(core.consistency, first, second))
+
+    # ------------------------------------------------------------ anchors
+    @app.get("/api/v1/anchors")
+    async def anchors(request: Request) -> Response:
+        page, per_page = page_args(request)
+        status = request.query_params.get("status")
+        if status is not None and status not in ("pending", "submitted", "confirmed", "failed"):
+            raise ApiError("VALIDATION_ERROR", "status must be pending, submitted, confirmed "
+                           "or failed")
+        return _json(await run_in_threadpool(core.anchors, page, per_page,
+                                              request.query_params.get("chain"), status))
+
+    @app.get("/api/v1/anchors/{anchor_id}")
+    async def anchor(anchor_id: str) -> Response:
+        if not anchor_id.isdigit() or len(anchor_id) > 18:
+            raise ApiError("NOT_FOUND", f"anchor {anchor_id} not found")
+        return _json(await run_in_threadpool(core.anchor, int(anchor_id)))
 
     @app.get("/api/v1/keys")
     async def keys() -> Response:

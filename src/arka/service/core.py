@@ -18,6 +18,8 @@ from typing import Any
 import nodesemver
 
 from arka import values as V
+from arka.anchor.chain import ChainConfig
+from arka.anchor.service import AnchorPolicy, AnchorService, anchor_view
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.engine import ENGINE_VERSION, STRATEGIES, RuleSet, normalize_context
 from arka.errors import CompileError, Diagnostic, InputError, Span
@@ -48,6 +50,9 @@ class Settings:
     signing_key_pem: str | None = None
     max_request_size: int = 10 * 1024 * 1024
     max_batch: int = 10_000
+    chains: tuple[ChainConfig, ...] = ()
+    anchor_policy: AnchorPolicy = AnchorPolicy()
+    anchor_poll_seconds: float = 15.0
 
     @classmethod
     def embedded(cls, data_dir: Path, database_url: str | None = None) -> Settings:
@@ -78,6 +83,8 @@ class Core:
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
         self.rules_loaded = False
+        self.anchoring = AnchorService(self.store, self.sth, list(settings.chains),
+                                       settings.anchor_policy) if settings.chains else None
         self._rows: tuple[tuple[int, int], list[RuleRow]] = ((-1, -1), [])
         self._rows_checked = -1e9
         self._tables: tuple[tuple[int, int], TableSet] = ((-1, -1), TableSet())
@@ -479,6 +486,30 @@ class Core:
         nodes = self.store.log_nodes(merkle.needed_nodes(ranges))
         return {"first": first, "second": second,
                 "consistency_path": [merkle.range_hash(a, b, nodes).hex() for a, b in ranges]}
+
+    # ------------------------------------------------------------ anchors
+    def evaluation(self, evaluation_id: str) -> dict[str, Any]:
+        """A stored record, with the confirmed anchors that cover it (one per chain)."""
+        record = self.store.get_evaluation(evaluation_id)
+        if "log_index" in record:
+            record["anchors"] = [anchor_view(a) for a in
+                                 self.store.covering_anchors(int(record["log_index"]))]
+        return record
+
+    def anchors(self, page: int, per_page: int, chain: str | None, status: str | None
+                ) -> dict[str, Any]:
+        items, total = self.store.list_anchors(page, per_page, chain, status)
+        chains = []
+        for c in self.settings.chains:
+            state = dict(self.anchoring.status.get(c.name, {})) if self.anchoring else {}
+            chains.append({"chain": c.name, "confirmation_blocks": c.confirmation_blocks,
+                           "contract_address": c.contract_address,
+                           "healthy": state.get("healthy"), "last_error": state.get("last_error")})
+        return {"items": [anchor_view(a) for a in items], "page": page, "per_page": per_page,
+                "total": total, "chains": chains}
+
+    def anchor(self, anchor_id: int) -> dict[str, Any]:
+        return anchor_view(self.store.get_anchor(anchor_id))
 
     def verify(self, evaluation_id: str) -> dict[str, Any]:
         record = self.store.get_evaluation(evaluation_id)

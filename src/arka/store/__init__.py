@@ -294,6 +294,80 @@ class Store:
             row = conn.execute(select(func.count(), func.max(S.reference_tables.c.id))).one()
         return int(row[0]), int(row[1] or 0)
 
+    # ------------------------------------------------------------ anchors
+    def create_anchor(self, chain: str, tree_size: int, root_hash: str) -> dict[str, Any] | None:
+        """A pending anchor; None when this chain already has one for that tree size."""
+        now = _now()
+        try:
+            with self._write() as conn:
+                conn.execute(S.anchors.insert().values(
+                    chain=chain, tree_size=tree_size, root_hash=root_hash, status="pending",
+                    confirmations=0, attempts=0, reorgs=0, next_attempt_at=0.0, created_at=now,
+                    updated_at=now))
+        except IntegrityError:
+            return None
+        return self.find_anchor(chain, tree_size)
+
+    def update_anchor(self, anchor_id: int, **values: Any) -> dict[str, Any]:
+        with self._write() as conn:
+            conn.execute(S.anchors.update().where(S.anchors.c.id == anchor_id)
+                         .values(updated_at=_now(), **values))
+        return self.get_anchor(anchor_id)
+
+    def get_anchor(self, anchor_id: int) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.anchors).where(S.anchors.c.id == anchor_id)
+                               ).mappings().first()
+        if row is None:
+            raise NotFound(f"anchor {anchor_id} not found")
+        return dict(row)
+
+    def find_anchor(self, chain: str, tree_size: int) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.anchors).where(S.anchors.c.chain == chain,
+                                                       S.anchors.c.tree_size == tree_size)
+                               ).mappings().first()
+        return dict(row) if row else None
+
+    def anchors_for(self, chain: str, statuses: tuple[str, ...]) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.anchors).where(
+                S.anchors.c.chain == chain, S.anchors.c.status.in_(statuses))
+                .order_by(S.anchors.c.tree_size)).mappings().all()
+        return [dict(r) for r in rows]
+
+    def latest_anchor(self, chain: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(S.anchors).where(
+                S.anchors.c.chain == chain, S.anchors.c.status != "failed")
+                .order_by(S.anchors.c.tree_size.desc()).limit(1)).mappings().first()
+        return dict(row) if row else None
+
+    def list_anchors(self, page: int, per_page: int, chain: str | None = None,
+                     status: str | None = None) -> tuple[list[dict[str, Any]], int]:
+        cond = []
+        if chain:
+            cond.append(S.anchors.c.chain == chain)
+        if status:
+            cond.append(S.anchors.c.status == status)
+        with self.engine.connect() as conn:
+            total = conn.execute(select(func.count()).select_from(S.anchors).where(*cond)
+                                 ).scalar_one()
+            rows = conn.execute(select(S.anchors).where(*cond).order_by(S.anchors.c.id)
+                                .limit(per_page).offset((page - 1) * per_page)).mappings().all()
+        return [dict(r) for r in rows], int(total)
+
+    def covering_anchors(self, log_index: int) -> list[dict[str, Any]]:
+        """Per chain, the first confirmed anchor whose tree contains this leaf."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(S.anchors).where(
+                S.anchors.c.status == "confirmed", S.anchors.c.tree_size > log_index)
+                .order_by(S.anchors.c.chain, S.anchors.c.tree_size)).mappings().all()
+        out: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            out.setdefault(r["chain"], dict(r))
+        return list(out.values())
+
     # ------------------------------------------------------------ evaluations
     def put_evaluation(self, record: dict[str, Any], *, leaf_hash: bytes,
                        idempotency_key: str | None, request_hash: str | None
@@ -489,7 +563,7 @@ def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target._write() as dst:
         for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations, S.log_leaves,
-                      S.log_nodes, S.log_heads):
+                      S.log_nodes, S.log_heads, S.anchors):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
@@ -503,7 +577,8 @@ def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int
                 counts[table.name] += len(chunk)
         if target.dialect == "postgresql":  # keep the id sequences past the copied ids
             for table, column in ((S.rules, "id"), (S.rulesets, "id"),
-                                  (S.reference_tables, "id"), (S.evaluations, "seq")):
+                                  (S.reference_tables, "id"), (S.evaluations, "seq"),
+                                  (S.anchors, "id")):
                 dst.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
                     f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false)")

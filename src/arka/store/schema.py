@@ -6,6 +6,7 @@ from sqlalchemy import (
     BigInteger,
     Column,
     DateTime,
+    Float,
     Index,
     Integer,
     LargeBinary,
@@ -107,4 +108,26 @@ log_heads = Table(
     Column("timestamp", String(40), nullable=False),
     Column("key_id", String(64), nullable=False),
     Column("signature", String(128), nullable=False),
+)
+
+anchors = Table(
+    "anchors", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("chain", String(32), nullable=False),
+    Column("tree_size", BigInteger, nullable=False),
+    Column("root_hash", String(64), nullable=False),
+    Column("status", String(16), nullable=False),  # pending submitted confirmed failed
+    Column("tx_hash", String(66)),
+    Column("raw_tx", Text),
+    Column("nonce", BigInteger),
+    Column("block_number", BigInteger),
+    Column("block_hash", String(66)),
+    Column("confirmations", Integer, nullable=False, server_default="0"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("reorgs", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("next_attempt_at", Float, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("chain", "tree_size", name="uq_anchors_chain_tree_size"),
 )
