@@ -314,17 +314,33 @@ def _settings(data_dir: str, database_url: str | None) -> Any:
               help="SQLAlchemy URL, e.g. postgresql+psycopg://pact@db/pact (default: SQLite "
                    "in the data directory).")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
-def serve(host: str, port: int, data_dir: str, database_url: str | None, workers: int) -> None:
+@click.option("--blockchain", "blockchain_file", envvar="ARKA_BLOCKCHAIN_CONFIG",
+              help="YAML file with the `blockchain:` block (networks to anchor tree heads on). "
+                   "Without it anchoring is off.")
+def serve(host: str, port: int, data_dir: str, database_url: str | None, workers: int,
+          blockchain_file: str | None) -> None:
     """Run ARKA Core (HTTP API) on embedded defaults or the configured database."""
+    import dataclasses
+    import os
+
     import uvicorn
 
     from arka.service.app import build_app
     settings = _settings(data_dir, database_url)
+    if blockchain_file:
+        from arka.anchor.config import ConfigError, load_blockchain_file
+        try:
+            chains, policy, poll = load_blockchain_file(blockchain_file)
+        except ConfigError as exc:
+            _fail(exc.message, 2)
+            raise
+        settings = dataclasses.replace(settings, chains=tuple(chains), anchor_policy=policy,
+                                       anchor_poll_seconds=poll)
+        os.environ["ARKA_BLOCKCHAIN_CONFIG"] = str(Path(blockchain_file).resolve())
     if settings.database_url.startswith("sqlite"):
         from arka.store import Store
         Store(settings.database_url).migrate()  # the embedded database migrates itself
     if workers > 1:
-        import os
         os.environ["ARKA_DATA_DIR"] = str(Path(data_dir).resolve())
         os.environ["ARKA_DATABASE_URL"] = settings.database_url
         uvicorn.run("arka.service.app:app_from_env", factory=True, host=host, port=port,
@@ -429,6 +445,31 @@ def log_inclusion(evaluation_id: str, url: str, tree_size: int | None) -> None:
 
 
 @main.group()
+def anchor() -> None:
+    """The anchor contract on an EVM chain."""
+
+
+@anchor.command("deploy")
+@click.option("--rpc-url", required=True, help="JSON-RPC endpoint of the chain.")
+@click.option("--private-key-env", default="ARKA_ANCHOR_PRIVATE_KEY", show_default=True,
+              help="Environment variable holding the operator account's private key.")
+def anchor_deploy(rpc_url: str, private_key_env: str) -> None:
+    """Deploy the ArkaAnchor contract; prints its address for `contract_address`."""
+    import os
+
+    from arka.anchor.chain import ChainAdapter, ChainConfig, ChainError
+    key = os.environ.get(private_key_env)
+    if not key:
+        _fail(f"set the operator's private key in ${private_key_env}", 2)
+    try:
+        address = ChainAdapter(ChainConfig("cli", rpc_url, None, 1, key)).deploy()
+    except ChainError as exc:
+        _fail(str(exc))
+        raise
+    click.echo(address)
+
+
+@main.group()
 def keys() -> None:
     """Signing keys of the embedded key directory: list, rotate."""
 
@@ -462,8 +503,17 @@ def keys_rotate(data_dir: str) -> None:
 @click.option("--inclusion", "inclusion_file",
               help="Inclusion proof JSON (from `arka-cli log inclusion`): also check that the "
                    "proof is in the log under its signed tree head.")
-def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None) -> None:
-    """Verify an evaluation record's trust proof offline (and its log inclusion)."""
+@click.option("--anchor", "check_anchor", is_flag=True,
+              help="Also read the tree head's root from the anchor contract over RPC "
+                   "(needs --inclusion, --rpc-url and --contract).")
+@click.option("--rpc-url", help="JSON-RPC endpoint of the anchoring chain.")
+@click.option("--contract", "contract_address", help="Address of the ArkaAnchor contract.")
+def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None,
+               check_anchor: bool, rpc_url: str | None, contract_address: str | None) -> None:
+    """Verify an evaluation record's trust proof offline (and its log inclusion and anchor)."""
+    if check_anchor and not (inclusion_file and rpc_url and contract_address):
+        _fail("--anchor needs --inclusion (for the anchored tree size), --rpc-url and "
+              "--contract", 2)
     from arka.proofs import (
         Check,
         SigningKeyError,
@@ -499,10 +549,31 @@ def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None
             report.checks += verify_inclusion_proof(V.to_json(record), V.to_json(inclusion), keys)
         except (KeyError, TypeError, ValueError) as exc:
             report.checks.append(Check("inclusion", False, f"malformed inclusion proof: {exc}"))
+        if check_anchor:
+            report.checks.append(_anchor_check(inclusion, str(rpc_url), str(contract_address)))
     for check in report.checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     click.echo("VALID" if report.valid else "INVALID")
     sys.exit(0 if report.valid else 1)
+
+
+def _anchor_check(inclusion: Any, rpc_url: str, contract_address: str) -> Any:
+    """Is the inclusion proof's tree head root anchored on chain with the same tree size?"""
+    from arka.anchor.chain import ChainAdapter, ChainConfig, ChainError
+    from arka.proofs import Check
+    try:
+        head = inclusion["sth"]
+        # reading needs no key; the adapter wants one for sending, a throwaway does
+        adapter = ChainAdapter(ChainConfig("verify", rpc_url, contract_address, 1, "0x" + "01" * 32))
+        block, size = adapter.read_anchor(bytes.fromhex(head["root_hash"]))
+    except (ChainError, KeyError, TypeError, ValueError) as exc:
+        return Check("anchor", False, f"cannot read the anchor: {exc}")
+    if block == 0:
+        return Check("anchor", False, "this tree head's root is not anchored in the contract")
+    if size != int(head["tree_size"]):
+        return Check("anchor", False, f"anchored with tree size {size}, the proof says "
+                                      f"{head['tree_size']}")
+    return Check("anchor", True, f"root anchored in block {block} with tree size {size}")
 
 
 @main.command("health")

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from arka.anchor.chain import ChainAdapter, ChainConfig, ChainError
+from arka.anchor.chain import DEV_CHAIN, ChainAdapter, ChainConfig, ChainError
 from arka.store import Store
 
 log = logging.getLogger("arka.anchor")
@@ -50,7 +50,10 @@ class AnchorService:
 
     def adapter(self, chain: ChainConfig) -> ChainAdapter:
         if chain.name not in self.adapters:
-            self.adapters[chain.name] = ChainAdapter(chain)
+            adapter = ChainAdapter(chain)
+            if adapter.address is None and chain.rpc_url == DEV_CHAIN:
+                adapter.deploy()  # the in-process development chain starts empty
+            self.adapters[chain.name] = adapter
         return self.adapters[chain.name]
 
     # ------------------------------------------------------------ one pass
@@ -109,10 +112,11 @@ class AnchorService:
     def _submit(self, adapter: ChainAdapter, anchor: dict[str, Any]) -> None:
         tx_hash, raw, nonce = adapter.build_anchor(bytes.fromhex(anchor["root_hash"]),
                                                    int(anchor["tree_size"]))
-        # persist first: a crash after this line resends this very transaction
-        self.store.update_anchor(anchor["id"], status="submitted", tx_hash=tx_hash,
-                                 raw_tx=raw, nonce=nonce, last_error=None)
-        adapter.broadcast(raw)
+        # persist first (and only if no other process got there): a crash after this line
+        # resends this very transaction
+        if self.store.claim_anchor(anchor["id"], "pending", status="submitted", tx_hash=tx_hash,
+                                   raw_tx=raw, nonce=nonce, last_error=None):
+            adapter.broadcast(raw)
 
     def _check(self, chain: ChainConfig, adapter: ChainAdapter, anchor: dict[str, Any]) -> None:
         receipt = adapter.receipt(anchor["tx_hash"])

@@ -314,6 +314,14 @@ class Store:
                          .values(updated_at=_now(), **values))
         return self.get_anchor(anchor_id)
 
+    def claim_anchor(self, anchor_id: int, expected_status: str, **values: Any) -> bool:
+        """Update an anchor only if it still has `expected_status` (one process wins)."""
+        with self._write() as conn:
+            result = conn.execute(S.anchors.update().where(
+                S.anchors.c.id == anchor_id, S.anchors.c.status == expected_status)
+                .values(updated_at=_now(), **values))
+        return bool(result.rowcount)
+
     def get_anchor(self, anchor_id: int) -> dict[str, Any]:
         with self.engine.connect() as conn:
             row = conn.execute(select(S.anchors).where(S.anchors.c.id == anchor_id)
