@@ -246,3 +246,21 @@ def test_contract_artifact_is_complete() -> None:
     assert {"anchor", "anchoredIn", "treeSizeOf", "latestTreeSize", "Anchored"} <= names
     assert art["bytecode"].startswith("0x") and len(art["bytecode"]) > 100
     assert json.dumps(art["settings"]["metadata"]) == '{"bytecodeHash": "none"}'
+
+
+def test_embedded_development_chain_through_the_settings(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'pact.db'}"
+    store = Store(url)
+    store.migrate()
+    dev = ChainConfig("devchain-settings", "eth-tester://", None, 1, None)
+    core = Core(Settings(url, tmp_path / "keys", chains=(dev,)), store)
+    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.evaluate({"context": CTX, "input": CASH})
+    assert core.anchoring is not None
+    core.anchoring.run_once(force=True)  # deploys the contract on the empty chain, submits
+    core.anchoring.run_once()
+    (anchor,) = store.anchors_for("devchain-settings", ("confirmed",))
+    assert anchor["tree_size"] == 1
+    client = TestClient(create_app(core, sth_interval=0))
+    chains = client.get("/api/v1/anchors").json()["chains"]
+    assert chains[0]["chain"] == "devchain-settings" and chains[0]["healthy"] is True

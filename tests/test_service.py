@@ -511,3 +511,23 @@ def test_transparency_log(client: TestClient, core: Core) -> None:
         with pytest.raises(Exception, match="append-only"):
             with core.store.engine.begin() as conn:
                 conn.execute(text(stmt))
+
+
+def test_metrics_are_exposed_with_the_documented_names(client: TestClient) -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+    deploy(client, CTR)
+    evaluate(client, {"context": CTX, "input": CASH})
+    evaluate(client, {"context": CTX, "input": {"transaction": {"amount": "x"}}})
+    r = client.get("/metrics")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    families = {f.name: f for f in text_string_to_metric_families(r.text)}
+    for name in ("pact_evaluations", "pact_evaluation_errors", "pact_evaluation_duration_seconds",
+                 "pact_proofs_generated", "pact_proofs_anchored", "pact_rules_loaded",
+                 "pact_rtvm_executions", "pact_database_connections_available"):
+        assert name in families, name
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for f in families.values() for s in f.samples}
+    assert samples[("pact_evaluations_total", (("decision", "non_compliant"),))] >= 1
+    assert samples[("pact_evaluation_errors_total", (("kind", "input"),))] >= 1
+    assert any(k[0] == "pact_evaluation_duration_seconds_bucket" for k in samples)
+    assert samples[("pact_database_connections_available", ())] > 0

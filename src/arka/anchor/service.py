@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
+from arka import metrics as M
 from arka.anchor.chain import DEV_CHAIN, ChainAdapter, ChainConfig, ChainError
 from arka.store import Store
 
@@ -103,6 +104,7 @@ class AnchorService:
             if attempts >= MAX_ATTEMPTS and anchor["status"] == "pending":
                 self.store.update_anchor(anchor["id"], status="failed", attempts=attempts,
                                          last_error=str(exc))
+                M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
             else:
                 delay = min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX)
                 self.store.update_anchor(anchor["id"], attempts=attempts, last_error=str(exc),
@@ -116,6 +118,7 @@ class AnchorService:
         # resends this very transaction
         if self.store.claim_anchor(anchor["id"], "pending", status="submitted", tx_hash=tx_hash,
                                    raw_tx=raw, nonce=nonce, last_error=None):
+            M.PROOFS_ANCHORED.labels(anchor["chain"], "submitted").inc()
             adapter.broadcast(raw)
 
     def _check(self, chain: ChainConfig, adapter: ChainAdapter, anchor: dict[str, Any]) -> None:
@@ -128,6 +131,7 @@ class AnchorService:
             adapter.broadcast(anchor["raw_tx"])
             return
         if receipt["status"] != 1:
+            M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
             self.store.update_anchor(anchor["id"], status="failed",
                                      last_error="the anchor transaction reverted",
                                      block_number=receipt["block_number"],
@@ -141,6 +145,8 @@ class AnchorService:
             return
         confirmations = adapter.head() - receipt["block_number"] + 1
         status = "confirmed" if confirmations >= chain.confirmation_blocks else "submitted"
+        if status == "confirmed":
+            M.PROOFS_ANCHORED.labels(chain.name, "confirmed").inc()
         self.store.update_anchor(anchor["id"], status=status, confirmations=confirmations,
                                  block_number=receipt["block_number"],
                                  block_hash=receipt["block_hash"], attempts=0, last_error=None)

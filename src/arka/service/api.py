@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from arka import metrics as M
 from arka import values as V
 from arka.errors import ArkaError, CompileError, InputError
 from arka.service.core import Core
@@ -365,6 +366,10 @@ def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
     @app.get("/api/v1/keys")
     async def keys() -> Response:
         return _json(core.keys.jwks())
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(M.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     # ------------------------------------------------------------ health
     @app.get("/health/live")

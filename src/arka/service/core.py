@@ -17,6 +17,7 @@ from typing import Any
 
 import nodesemver
 
+from arka import metrics as M
 from arka import values as V
 from arka.anchor.chain import ChainConfig
 from arka.anchor.service import AnchorPolicy, AnchorService, anchor_view
@@ -83,6 +84,7 @@ class Core:
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
         self.rules_loaded = False
+        M.watch_connections(self.store.connections_available)
         self.anchoring = AnchorService(self.store, self.sth, list(settings.chains),
                                        settings.anchor_policy) if settings.chains else None
         self._rows: tuple[tuple[int, int], list[RuleRow]] = ((-1, -1), [])
@@ -96,6 +98,7 @@ class Core:
         for row in rows:
             self._program(row)
         self.rules_loaded = True
+        M.RULES_LOADED.set(len(self._compiled))
         return len(rows)
 
     # ------------------------------------------------------------ rules
@@ -117,6 +120,7 @@ class Core:
             jurisdiction=meta.get("jurisdiction") or "ALL", domain=meta.get("domain"),
             effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"))
         self._compiled.setdefault(row.bytecode_hash, compiled)
+        M.RULES_LOADED.set(len(self._compiled))
         self._rows_checked = -1e9  # this process sees its own deploys at once
         return self.rule_version_view(row), created
 
@@ -356,6 +360,7 @@ class Core:
             "metadata": meta,
             "trace": out.get("trace", []),
         }
+        M.PROOFS_GENERATED.inc()
         record["trust_proof"] = build_proof(
             evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
             context=record["context"], metadata=meta, result=record["result"],
@@ -364,6 +369,18 @@ class Core:
 
     def evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """One evaluation, stored with its proof. Returns (record, created)."""
+        started = time.perf_counter()
+        try:
+            record, created = self._evaluate(body)
+        except InputError:
+            M.EVALUATION_ERRORS.labels("input").inc()
+            raise
+        if created:
+            _count(record)
+            M.EVALUATION_DURATION.observe(time.perf_counter() - started)
+        return record, created
+
+    def _evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         context, input, options = _request_parts(body)
         key = options.get("idempotency_key")
         request_hash = digest(V.to_json(V.from_json({"context": context, "input": input})))
@@ -406,6 +423,10 @@ class Core:
                     "code": "VALIDATION_ERROR", "message": exc.message}})
         # all stored with their log leaves, in one transaction, before answering
         self.store.put_evaluations(records, [_leaf(r) for r in records])
+        for r in records:
+            _count(r)
+        if len(records) < len(items):
+            M.EVALUATION_ERRORS.labels("input").inc(len(items) - len(records))
         ok = len(records)
         return {"items": items, "succeeded": ok, "failed": len(items) - ok}
 
@@ -516,6 +537,16 @@ class Core:
         out = verify_record(record, self.keys.public_keys()).to_json()
         out["evaluation_id"] = evaluation_id
         return out
+
+
+def _count(record: dict[str, Any]) -> None:
+    M.EVALUATIONS.labels(record["result"]["decision"]).inc()
+    statuses = [r["status"] for r in record["rule_results"]]
+    for status in statuses:
+        if status != "skipped":
+            M.RTVM_EXECUTIONS.labels(status).inc()
+    if "error" in statuses:
+        M.EVALUATION_ERRORS.labels("rule").inc()
 
 
 def _leaf(record: dict[str, Any]) -> bytes:

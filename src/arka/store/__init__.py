@@ -91,6 +91,14 @@ class Store:
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
 
+    def connections_available(self) -> float:
+        """Free connections in this process's pool (size + overflow - checked out)."""
+        pool = self.engine.pool
+        size = getattr(pool, "size", lambda: 5)()
+        overflow = max(getattr(pool, "_max_overflow", 0), 0)
+        checked_out = getattr(pool, "checkedout", lambda: 0)()
+        return float(size + overflow - checked_out)
+
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
         with self._write_lock, self.engine.begin() as conn:
