@@ -115,6 +115,7 @@ def test_evaluate_prove_verify(client: TestClient, core: Core, tmp_path: Path) -
     proof = rec["trust_proof"]
     assert proof["algorithm"] == "Ed25519" and proof["evaluation_id"] == rec["evaluation_id"]
     stored = client.get(f"/api/v1/evaluations/{rec['evaluation_id']}").json()
+    assert stored.pop("anchors") == []  # no chain configured
     assert stored == rec
     v = client.post(f"/api/v1/proofs/{rec['evaluation_id']}/verify").json()
     assert v["valid"] is True
@@ -426,7 +427,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         target.migrate()
         counts = copy_store(source_core.store, target)
         assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
-            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4}
+            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4, "anchors": 0}
         assert counts["log_leaves"] == 4
         source_head = source_core.sth()
         assert Core(Settings(pg_url, tmp_path / "keys"), target).sth()["root_hash"] == \

@@ -89,7 +89,7 @@ def _int_param(value: str | None, name: str) -> int | None:
     return int(value)
 
 
-def create_app(core: Core, sth_interval: float = 10.0) -> FastAPI:
+def create_app(core: Core, sth_interval: float = 1.0) -> FastAPI:
     """The ARKA Core app. A background task signs a new tree head every `sth_interval`
     seconds when the log has grown (0 disables it; heads are also made on demand)."""
 

@@ -42,6 +42,7 @@ from arka.tables import TableSet, parse_table
 
 RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
 RULES_REFRESH_SECONDS = 1.0
+HEAD_CACHE_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class Core:
         self._rows_checked = -1e9
         self._tables: tuple[tuple[int, int], TableSet] = ((-1, -1), TableSet())
         self._tables_checked = -1e9
+        self._head_cache: tuple[float, dict[str, Any] | None] = (-1e9, None)
 
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
@@ -472,6 +474,15 @@ class Core:
         head = dict(unsigned, signature=b64url(self.keys.active.sign(canonical(unsigned))))
         return _head_view(self.store.put_head(head))
 
+    def _latest_head(self) -> dict[str, Any] | None:
+        """The newest published head, re-read at most every HEAD_CACHE_SECONDS."""
+        now = time.monotonic()
+        cached_at, head = self._head_cache
+        if head is None or now - cached_at > HEAD_CACHE_SECONDS:
+            head = self.store.latest_head()
+            self._head_cache = (now, head)
+        return head
+
     def _root(self, size: int) -> bytes:
         if size == 0:
             return hashlib.sha256(b"").digest()
@@ -481,7 +492,7 @@ class Core:
     def inclusion(self, evaluation_id: str, tree_size: int | None) -> dict[str, Any]:
         index, leaf = self.store.log_leaf(evaluation_id)
         if tree_size is None:  # the latest published head, or a new one if it lacks the leaf
-            head = self.store.latest_head()
+            head = self._latest_head()
             if head is None or head["tree_size"] <= index:
                 head = self.sth()
         else:
