@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, bindparam, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.errors import ArkaError
@@ -469,8 +469,14 @@ class Store:
         out: dict[NodeKey, bytes] = {}
         if not keys:
             return out
-        for row in conn.execute(_NODES_BY_KEY, {"keys": [_node_key(k) for k in keys]}):
-            out[(row.key >> 48, row.key & _INDEX_MASK)] = bytes(row.hash)
+        # plain DB-API: proofs are read on a hot path and need no statement compilation
+        p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        params = [_node_key(k) for k in keys]
+        rows = conn.exec_driver_sql(
+            f"SELECT key, hash FROM log_nodes WHERE key IN ({', '.join([p] * len(params))})",
+            tuple(params))
+        for key, h in rows:
+            out[(key >> 48, key & _INDEX_MASK)] = bytes(h)
         missing = keys - out.keys()
         if missing:
             raise StoreError(f"the log is missing subtree hashes {sorted(missing)[:3]}")
@@ -487,8 +493,9 @@ class Store:
 
     def log_leaf(self, evaluation_id: str) -> tuple[int, bytes]:
         with self.engine.connect() as conn:
-            row = conn.execute(select(S.log_leaves.c.idx, S.log_leaves.c.leaf_hash).where(
-                S.log_leaves.c.evaluation_id == evaluation_id)).first()
+            p = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+            row = conn.exec_driver_sql(f"SELECT idx, leaf_hash FROM log_leaves WHERE "
+                                       f"evaluation_id = {p}", (evaluation_id,)).first()
         if row is None:
             raise NotFound(f"evaluation {evaluation_id} is not in the log")
         return int(row.idx), bytes(row.leaf_hash)
@@ -560,10 +567,6 @@ class Store:
 
 
 _INDEX_MASK = (1 << 48) - 1
-_NODES_BY_KEY = select(S.log_nodes.c.key, S.log_nodes.c.hash).where(
-    S.log_nodes.c.key.in_(bindparam("keys", expanding=True)))
-
-
 def _node_key(key: NodeKey) -> int:
     level, index = key
     return (level << 48) | index
