@@ -39,8 +39,21 @@ def make_core(db_url: str, tmp_path: Path) -> Core:
 
 
 @pytest.fixture
-def core(db_url: str, tmp_path: Path) -> Core:
-    return make_core(db_url, tmp_path)
+def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
+    core = make_core(db_url, tmp_path)
+    yield core
+    # every evaluation a test stored must replay to the same output hash and verify
+    page = 1
+    while True:
+        items, total = core.store.list_evaluations(decision=None, rule_id=None, start=None,
+                                                   end=None, page=page, per_page=100)
+        for rec in items:
+            replay = core.replay(rec["evaluation_id"])
+            assert replay["match"], rec["evaluation_id"]
+            assert core.verify(rec["evaluation_id"])["valid"], rec["evaluation_id"]
+        if page * 100 >= total:
+            break
+        page += 1
 
 
 @pytest.fixture
