@@ -385,7 +385,8 @@ class Core:
     def _evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         context, input, options = _request_parts(body)
         key = options.get("idempotency_key")
-        request_hash = digest(V.to_json(V.from_json({"context": context, "input": input})))
+        request_hash = digest(V.to_json(V.from_json({"context": context, "input": input}))) \
+            if key is not None else None
         if key is not None:
             prior = self.store.find_idempotent(str(key), request_hash)
             if prior is not None:

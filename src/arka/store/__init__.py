@@ -85,11 +85,16 @@ class Store:
             kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
         # SQLite has one writer: writers of this process queue here instead of sleeping in
-        # SQLite's busy handler. PostgreSQL writers need no such lock.
+        # SQLite's busy handler, and a write transaction starts with BEGIN IMMEDIATE so that
+        # what it reads (e.g. the log size) cannot change under it from another process.
+        # PostgreSQL writers need neither.
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext())
+        self._write_engine = self.engine
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", _sqlite_begin)
+            self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
 
     def connections_available(self) -> float:
         """Free connections in this process's pool (size + overflow - checked out)."""
@@ -101,7 +106,7 @@ class Store:
 
     @contextlib.contextmanager
     def _write(self) -> Iterator[Connection]:
-        with self._write_lock, self.engine.begin() as conn:
+        with self._write_lock, self._write_engine.begin() as conn:
             yield conn
 
     @property
@@ -627,7 +632,12 @@ def _ruleset_row(r: Any) -> dict[str, Any]:
             "source_hash": r.source_hash, "spec": json.loads(r.spec)}
 
 
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN " + conn.get_execution_options().get("sqlite_begin", "DEFERRED"))
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
     cur.execute("PRAGMA synchronous=NORMAL")
