@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.errors import ArkaError
@@ -148,37 +148,47 @@ class Store:
             return False
 
     # ------------------------------------------------------------ rules
+    def _put_versioned(self, table: Table, what: str, name: str, version: str,
+                       source_hash: str, values: dict[str, Any], fetch: Callable[[], Any],
+                       hash_of: Callable[[Any], str]) -> tuple[Any, bool]:
+        """Store one immutable version of a named document; (stored, created).
+
+        The same content again is idempotent; other content under an existing version is
+        a Conflict, also when a concurrent deploy of that version wins the race.
+        """
+        def settle(existing: Any) -> tuple[Any, bool]:
+            if hash_of(existing) != source_hash:
+                raise Conflict(f"{what} {name} version {version} already exists with different "
+                               "content; versions are immutable, deploy a higher version")
+            return existing, False
+
+        existing = fetch()
+        if existing is not None:
+            return settle(existing)
+        major, minor, patch = _semver_key(version)
+        try:
+            with self._write() as conn:
+                conn.execute(table.insert().values(
+                    name=name, version=version, major=major, minor=minor, patch=patch,
+                    source_hash=source_hash, created_at=_now(), **values))
+        except IntegrityError:
+            existing = fetch()
+            if existing is None:
+                raise
+            return settle(existing)
+        return fetch(), True
+
     def put_rule(self, *, name: str, version: str, source: str, source_format: str,
                  source_hash: str, bytecode: bytes, bytecode_hash: str, jurisdiction: str,
                  domain: str | None, effective_date: str | None, expiry_date: str | None
                  ) -> tuple[RuleRow, bool]:
         """Store a rule version; (row, created). Same version with other content: Conflict."""
-        existing = self.get_rule(name, version, missing_ok=True)
-        if existing is not None:
-            return self._same_or_conflict(existing, source_hash, name, version), False
-        major, minor, patch = _semver_key(version)
-        row = dict(name=name, version=version, major=major, minor=minor, patch=patch,
-                   source=source, source_format=source_format, source_hash=source_hash,
-                   bytecode=bytecode, bytecode_hash=bytecode_hash, jurisdiction=jurisdiction,
-                   domain=domain, effective_date=effective_date, expiry_date=expiry_date,
-                   created_at=_now())
-        try:
-            with self._write() as conn:
-                conn.execute(S.rules.insert().values(**row))
-        except IntegrityError:  # a concurrent deploy of the same version won the race
-            existing = self.get_rule(name, version)
-            assert existing is not None
-            return self._same_or_conflict(existing, source_hash, name, version), False
-        stored = self.get_rule(name, version)
-        assert stored is not None
-        return stored, True
-
-    @staticmethod
-    def _same_or_conflict(existing: RuleRow, source_hash: str, name: str, version: str) -> RuleRow:
-        if existing.source_hash != source_hash:
-            raise Conflict(f"rule {name} version {version} already exists with different "
-                           "content; versions are immutable, deploy a higher version")
-        return existing
+        return self._put_versioned(
+            S.rules, "rule", name, version, source_hash,
+            dict(source=source, source_format=source_format, bytecode=bytecode,
+                 bytecode_hash=bytecode_hash, jurisdiction=jurisdiction, domain=domain,
+                 effective_date=effective_date, expiry_date=expiry_date),
+            lambda: self.get_rule(name, version, missing_ok=True), lambda r: r.source_hash)
 
     def get_rule(self, name: str, version: str, missing_ok: bool = False) -> RuleRow | None:
         with self.engine.connect() as conn:
@@ -219,25 +229,11 @@ class Store:
     # ------------------------------------------------------------ rulesets
     def put_ruleset(self, *, name: str, version: str, source: str, source_hash: str,
                     spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        existing = self.get_ruleset(name, version, missing_ok=True)
-        if existing is not None:
-            if existing["source_hash"] != source_hash:
-                raise Conflict(f"ruleset {name} version {version} already exists with "
-                               "different content")
-            return existing, False
-        major, minor, patch = _semver_key(version)
-        try:
-            with self._write() as conn:
-                conn.execute(S.rulesets.insert().values(
-                    name=name, version=version, major=major, minor=minor, patch=patch,
-                    source=source, source_hash=source_hash,
-                    spec=json.dumps(spec, sort_keys=True), created_at=_now()))
-        except IntegrityError:
-            return self.put_ruleset(name=name, version=version, source=source,
-                                    source_hash=source_hash, spec=spec)
-        stored = self.get_ruleset(name, version)
-        assert stored is not None
-        return stored, True
+        return self._put_versioned(
+            S.rulesets, "ruleset", name, version, source_hash,
+            dict(source=source, spec=json.dumps(spec, sort_keys=True)),
+            lambda: self.get_ruleset(name, version, missing_ok=True),
+            lambda r: r["source_hash"])
 
     def get_ruleset(self, name: str, version: str, missing_ok: bool = False
                     ) -> dict[str, Any] | None:
@@ -264,25 +260,11 @@ class Store:
     # ------------------------------------------------------------ reference tables
     def put_table(self, *, name: str, version: str, kind: str, source: str, source_hash: str,
                   content_hash: str) -> tuple[dict[str, Any], bool]:
-        existing = self.get_table(name, version, missing_ok=True)
-        if existing is not None:
-            if existing["source_hash"] != source_hash:
-                raise Conflict(f"table {name} version {version} already exists with different "
-                               "content; deploy a higher version")
-            return existing, False
-        major, minor, patch = _semver_key(version)
-        try:
-            with self._write() as conn:
-                conn.execute(S.reference_tables.insert().values(
-                    name=name, version=version, major=major, minor=minor, patch=patch, kind=kind,
-                    source=source, source_hash=source_hash, content_hash=content_hash,
-                    created_at=_now()))
-        except IntegrityError:
-            return self.put_table(name=name, version=version, kind=kind, source=source,
-                                  source_hash=source_hash, content_hash=content_hash)
-        stored = self.get_table(name, version)
-        assert stored is not None
-        return stored, True
+        return self._put_versioned(
+            S.reference_tables, "table", name, version, source_hash,
+            dict(kind=kind, source=source, content_hash=content_hash),
+            lambda: self.get_table(name, version, missing_ok=True),
+            lambda t: t["source_hash"])
 
     def get_table(self, name: str, version: str, missing_ok: bool = False
                   ) -> dict[str, Any] | None:
