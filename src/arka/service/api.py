@@ -81,6 +81,41 @@ async def _every(interval: float, job: Any, what: str) -> None:
             log.exception("background %s failed", what)
 
 
+class RequestContext:
+    """Pure ASGI middleware: a request id on every request and response, and 413 for a
+    declared body over the limit before anything is read."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or ())
+        given = headers.get(b"x-request-id", b"").decode("latin-1")[:128]
+        request_id = given or "req_" + uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        length = headers.get(b"content-length", b"")
+        if length.isdigit() and int(length) > self.limit:
+            body: dict[str, Any] = {"error": {"code": "PAYLOAD_TOO_LARGE", "message": f"request body of "
+                              f"{int(length)} bytes exceeds max_request_size ({self.limit})",
+                              "details": [], "request_id": request_id}}
+            response = JSONResponse(body, status_code=413,
+                                    headers={"X-Request-ID": request_id})
+            await response(scope, receive, send)
+            return
+
+        async def send_with_id(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()),
+                                      (b"x-request-id", request_id.encode("latin-1"))]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 def _int_param(value: str | None, name: str) -> int | None:
     if value is None:
         return None
@@ -114,16 +149,7 @@ def create_app(core: Core, sth_interval: float = 1.0) -> FastAPI:
                   lifespan=lifespan)
     limit = core.settings.max_request_size
 
-    @app.middleware("http")
-    async def request_context(request: Request, call_next: Any) -> Response:
-        request.state.request_id = request.headers.get("x-request-id") or "req_" + uuid.uuid4().hex
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            return _error(request, "PAYLOAD_TOO_LARGE",
-                          f"request body of {length} bytes exceeds max_request_size ({limit})")
-        response: Response = await call_next(request)
-        response.headers["X-Request-ID"] = request.state.request_id
-        return response
+    app.add_middleware(RequestContext, limit=limit)
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
