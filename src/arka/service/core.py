@@ -28,6 +28,7 @@ from arka.log import merkle
 from arka.proofs import (
     KeyRing,
     b64url,
+    basic_trace,
     build_proof,
     canonical,
     digest,
@@ -360,8 +361,11 @@ class Core:
             "result": out["result"],
             "rule_results": out["rule_results"],
             "metadata": meta,
-            "trace": out.get("trace", []),
+            # always the basic trace, the one trace_hash covers; a full trace beside it
+            "trace": basic_trace(out.get("trace")),
         }
+        if trace == "full":
+            record["full_trace"] = out.get("trace", [])
         M.PROOFS_GENERATED.inc()
         record["trust_proof"] = build_proof(
             evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
