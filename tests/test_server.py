@@ -147,3 +147,27 @@ def test_keys_list_and_rotate(tmp_path: Path) -> None:
     after = json.loads(subprocess.run([CLI, "keys", "list", "--data-dir", data],
                                       capture_output=True, text=True, check=True).stdout)
     assert after["active"] != first["active"] and len(after["keys"]) == 2
+
+
+def test_rtvm_debug_replays_a_stored_evaluation(tmp_path: Path) -> None:
+    from arka.service.core import Core, Settings
+    data = tmp_path / "d"
+    env = dict(os.environ)
+    env.pop("ARKA_DATABASE_URL", None)
+    subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", str(data)], env=env,
+                   check=True, capture_output=True)
+    core = Core(Settings.embedded(data))
+    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    rec, _ = core.evaluate({"context": {"jurisdiction": "US",
+                                        "timestamp": "2024-01-15T14:00:00Z"},
+                            "input": {"transaction": {"id": "t", "amount": 12500,
+                                                      "currency": "USD", "type": "cash"}}})
+    out = subprocess.run([CLI, "rtvm", "debug", "--evaluation-id", rec["evaluation_id"],
+                          "--show-trace", "--data-dir", str(data)], env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "reproduces" in out.stdout and "decision: non_compliant" in out.stdout
+    assert "amount_threshold=true" in out.stdout and "CALL_MEMO" in out.stdout
+    missing = subprocess.run([CLI, "rtvm", "debug", "--evaluation-id", "eval_nope",
+                              "--data-dir", str(data)], env=env, capture_output=True, text=True)
+    assert missing.returncode == 1 and "not found" in missing.stderr

@@ -445,6 +445,49 @@ def log_inclusion(evaluation_id: str, url: str, tree_size: int | None) -> None:
 
 
 @main.group()
+def rtvm() -> None:
+    """The RTVM: debug a stored evaluation."""
+
+
+@rtvm.command("debug")
+@click.option("--evaluation-id", required=True)
+@click.option("--show-trace", is_flag=True, help="Print every instruction (pc, opcode, stack top).")
+@click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+              help=DATA_DIR_HELP)
+@click.option("--database-url", envvar="ARKA_DATABASE_URL")
+def rtvm_debug(evaluation_id: str, show_trace: bool, data_dir: str,
+               database_url: str | None) -> None:
+    """Re-run a stored evaluation on the bytecode interpreter with its recorded rule and
+    table versions; report whether it reproduces, each rule's conditions and, with
+    --show-trace, every instruction."""
+    from arka.errors import ArkaError as _ArkaError
+    from arka.service.core import Core
+    try:
+        out = Core(_settings(data_dir, database_url)).replay(evaluation_id, trace="full")
+    except _ArkaError as exc:
+        _fail(exc.message)
+        raise
+    click.echo(f"evaluation {evaluation_id}: "
+               f"{'reproduces' if out['match'] else 'DOES NOT REPRODUCE'} "
+               f"({out['replay_output_hash']})")
+    click.echo(f"decision: {out['result']['decision']}")
+    for rr in out["rule_results"]:
+        conds = ", ".join(f"{k}={'true' if v else 'false'}" for k, v in rr["conditions"].items())
+        err = f"  error {rr['error']['code']}: {rr['error']['message']}" if "error" in rr else ""
+        click.echo(f"rule {rr['rule_id']}@{rr['version']}: {rr['status']}  {conds}{err}")
+    if show_trace:
+        for rule in out["trace"] or []:
+            click.echo(f"--- {rule['rule_id']}@{rule['version']}")
+            for e in rule["events"]:
+                if "op" in e:
+                    top = json.dumps(e["top"], ensure_ascii=False) if e["top"] is not None else ""
+                    click.echo(f"  {e['fn']:<28} {e['pc']:>5}  {e['op']:<14} {top}")
+                else:
+                    click.echo("  " + json.dumps(e, ensure_ascii=False))
+    sys.exit(0 if out["match"] else 1)
+
+
+@main.group()
 def anchor() -> None:
     """The anchor contract on an EVM chain."""
 

@@ -437,7 +437,8 @@ class Core:
         ok = len(records)
         return {"items": items, "succeeded": ok, "failed": len(items) - ok}
 
-    def replay(self, evaluation_id: str) -> dict[str, Any]:
+    def replay(self, evaluation_id: str, trace: str = "basic") -> dict[str, Any]:
+        """Re-run a stored evaluation with its recorded rule and table versions."""
         record = self.store.get_evaluation(evaluation_id)
         meta = record["metadata"]
         rules = []
@@ -459,12 +460,17 @@ class Core:
         order = {k: tuple(v) for k, v in meta.get("order_after", {}).items()}
         rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"), _table_set(used),
                                order)
-        res = rs.evaluate(record["input"], record["context"], trace="basic")
+        executor = "interpreter" if trace == "full" else "vm"
+        res = rs.evaluate(record["input"], record["context"], trace=trace, executor=executor)
         replay_hash = digest(res.result)
         original = record["trust_proof"]["output_hash"]
-        return {"evaluation_id": evaluation_id, "original_output_hash": original,
-                "replay_output_hash": replay_hash, "match": replay_hash == original,
-                "result": res.result}
+        out = {"evaluation_id": evaluation_id, "original_output_hash": original,
+               "replay_output_hash": replay_hash, "match": replay_hash == original,
+               "result": res.result}
+        if trace == "full":
+            out["rule_results"] = res.rule_results
+            out["trace"] = res.trace
+        return out
 
     # ------------------------------------------------------------ transparency log
     def sth(self) -> dict[str, Any]:
