@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -19,41 +21,36 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
-rules = Table(
-    "rules", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(128), nullable=False),
-    Column("version", String(64), nullable=False),
-    Column("major", Integer, nullable=False),
-    Column("minor", Integer, nullable=False),
-    Column("patch", Integer, nullable=False),
-    Column("source", Text, nullable=False),
+def _versioned(name: str, *columns: Column[Any]) -> Table:
+    """An immutable, semver-versioned named document (rules, rulesets, reference tables)."""
+    return Table(
+        name, metadata,
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("name", String(128), nullable=False),
+        Column("version", String(64), nullable=False),
+        Column("major", Integer, nullable=False),
+        Column("minor", Integer, nullable=False),
+        Column("patch", Integer, nullable=False),
+        Column("source", Text, nullable=False),
+        Column("source_hash", String(80), nullable=False),
+        *columns,
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        UniqueConstraint("name", "version", name=f"uq_{name}_name_version"),
+    )
+
+
+rules = _versioned(
+    "rules",
     Column("source_format", String(8), nullable=False),
-    Column("source_hash", String(80), nullable=False),
     Column("bytecode", LargeBinary, nullable=False),
     Column("bytecode_hash", String(80), nullable=False),
     Column("jurisdiction", String(16), nullable=False),
     Column("domain", String(64)),
     Column("effective_date", String(10)),
     Column("expiry_date", String(10)),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("name", "version", name="uq_rules_name_version"),
 )
 
-rulesets = Table(
-    "rulesets", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(128), nullable=False),
-    Column("version", String(64), nullable=False),
-    Column("major", Integer, nullable=False),
-    Column("minor", Integer, nullable=False),
-    Column("patch", Integer, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("source_hash", String(80), nullable=False),
-    Column("spec", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("name", "version", name="uq_rulesets_name_version"),
-)
+rulesets = _versioned("rulesets", Column("spec", Text, nullable=False))
 
 evaluations = Table(
     "evaluations", metadata,
@@ -72,20 +69,10 @@ evaluations = Table(
 Index("ix_evaluations_timestamp", evaluations.c.timestamp)
 Index("ix_evaluations_decision", evaluations.c.decision)
 
-reference_tables = Table(
-    "reference_tables", metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(128), nullable=False),
-    Column("version", String(64), nullable=False),
-    Column("major", Integer, nullable=False),
-    Column("minor", Integer, nullable=False),
-    Column("patch", Integer, nullable=False),
+reference_tables = _versioned(
+    "reference_tables",
     Column("kind", String(16), nullable=False),
-    Column("source", Text, nullable=False),
-    Column("source_hash", String(80), nullable=False),
     Column("content_hash", String(80), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("name", "version", name="uq_reference_tables_name_version"),
 )
 
 log_leaves = Table(
