@@ -545,3 +545,17 @@ def test_metrics_are_exposed_with_the_documented_names(client: TestClient) -> No
     assert samples[("pact_evaluation_errors_total", (("kind", "input"),))] >= 1
     assert any(k[0] == "pact_evaluation_duration_seconds_bucket" for k in samples)
     assert samples[("pact_database_connections_available", ())] > 0
+
+
+def test_group_commit_under_concurrency(client: TestClient, core: Core) -> None:
+    deploy(client, CTR)
+    with ThreadPoolExecutor(16) as pool:
+        records = list(pool.map(lambda i: core.evaluate(
+            {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=i)}})[0],
+            range(120)))
+    indexes = sorted(r["log_index"] for r in records)
+    assert indexes == list(range(120))
+    assert core.store.count_evaluations() == 120
+    for r in records[:5] + records[-5:]:
+        stored = core.store.get_evaluation(r["evaluation_id"])
+        assert stored["log_index"] == r["log_index"]

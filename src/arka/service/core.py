@@ -397,6 +397,9 @@ class Core:
                 return prior, False
         record = self._evaluate_record(context, input, str(options.get("trace", "none")),
                                        datetime.now(UTC))
+        if key is None:  # group commit with concurrent requests
+            self.store.append_evaluation(record, _leaf(record))
+            return record, True
         return self.store.put_evaluation(record, leaf_hash=_leaf(record), idempotency_key=key,
                                          request_hash=request_hash)
 

@@ -91,6 +91,7 @@ class Store:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext())
         self._write_engine = self.engine
+        self._group = _GroupCommit(self)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
@@ -401,6 +402,13 @@ class Store:
             raise
         return record, True
 
+    def append_evaluation(self, record: dict[str, Any], leaf_hash: bytes) -> None:
+        """Append one evaluation (no idempotency key), committed together with whatever
+        other threads of this process are appending at the same moment (group commit):
+        one transaction and one log append for the whole group. Returns once it is
+        durable, with `log_index` set."""
+        self._group.submit(record, leaf_hash)
+
     def put_evaluations(self, records: list[dict[str, Any]], leaf_hashes: list[bytes]) -> None:
         """Append many evaluations (no idempotency keys) and their log leaves, atomically."""
         if not records:
@@ -557,6 +565,64 @@ _INDEX_MASK = (1 << 48) - 1
 def _node_key(key: NodeKey) -> int:
     level, index = key
     return (level << 48) | index
+
+
+class _Pending:
+    __slots__ = ("record", "leaf", "event", "lead", "error")
+
+    def __init__(self, record: dict[str, Any], leaf: bytes):
+        self.record, self.leaf = record, leaf
+        self.event = threading.Event()
+        self.lead = False
+        self.error: BaseException | None = None
+
+
+class _GroupCommit:
+    """Group commit: the first waiting writer leads, writing everything queued so far in
+    one transaction, then hands the lead to the next writer in the queue (so no thread
+    serves others forever). Writers that arrive while a group is being written wait for
+    the next group."""
+
+    MAX_GROUP = 256
+
+    def __init__(self, store: Store):
+        self.store = store
+        self.lock = threading.Lock()
+        self.queue: list[_Pending] = []
+        self.busy = False
+
+    def submit(self, record: dict[str, Any], leaf: bytes) -> None:
+        item = _Pending(record, leaf)
+        with self.lock:
+            self.queue.append(item)
+            if not self.busy:
+                self.busy = item.lead = True
+        if not item.lead:
+            item.event.wait()
+            if not item.lead:  # written by another leader's group
+                if item.error is not None:
+                    raise item.error
+                return
+        with self.lock:  # the leader is always at the head of the queue
+            group = self.queue[:self.MAX_GROUP]
+            del self.queue[:self.MAX_GROUP]
+        try:
+            self.store.put_evaluations([g.record for g in group], [g.leaf for g in group])
+        except BaseException as exc:  # every writer of the group learns of the failure
+            for g in group:
+                g.error = exc
+        for g in group:
+            if g is not item:
+                g.event.set()
+        with self.lock:
+            if self.queue:
+                nxt = self.queue[0]
+                nxt.lead = True
+                nxt.event.set()
+            else:
+                self.busy = False
+        if item.error is not None:
+            raise item.error
 
 
 def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int]:
