@@ -110,3 +110,58 @@ def test_backup_and_restore_commands(tmp_path: Path) -> None:
                             "--data-dir", str(tmp_path / "r")], env=env, capture_output=True,
                            text=True)
     assert again.returncode == 1 and "exists" in again.stderr
+
+
+def test_backup_to_and_restore_from_s3(tmp_path: Path) -> None:
+    """Against an S3-compatible server started here on 127.0.0.1 (moto's server mode)."""
+    import socket
+    import time
+
+    import boto3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                               "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, ARKA_S3_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="test",
+               AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1")
+    env.pop("ARKA_DATABASE_URL", None)
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
+                          aws_secret_access_key="test", region_name="us-east-1")
+        for _ in range(100):
+            try:
+                s3.create_bucket(Bucket="arka-backups")
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                time.sleep(0.1)
+        (tmp_path / "d").mkdir()
+        _filled(f"sqlite:///{(tmp_path / 'd' / 'pact.db').resolve()}", tmp_path / "d" / "keys")
+        out = subprocess.run([CLI, "backup", "--to", "s3://arka-backups/nightly/1",
+                              "--data-dir", str(tmp_path / "d")], env=env, capture_output=True,
+                             text=True)
+        assert out.returncode == 0, out.stderr
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="arka-backups")["Contents"])
+        assert keys == ["nightly/1/manifest.json", "nightly/1/pact.db"]
+        again = subprocess.run([CLI, "backup", "--to", "s3://arka-backups/nightly/1",
+                                "--data-dir", str(tmp_path / "d")], env=env,
+                               capture_output=True, text=True)
+        assert again.returncode == 1 and "not empty" in again.stderr
+        done = subprocess.run([CLI, "restore", "--from", "s3://arka-backups/nightly/1",
+                               "--confirm", "--data-dir", str(tmp_path / "r")], env=env,
+                              capture_output=True, text=True)
+        assert done.returncode == 0 and '"evaluations": 3' in done.stdout, done.stderr
+        s3.put_object(Bucket="arka-backups", Key="nightly/1/pact.db", Body=b"tampered")
+        bad = subprocess.run([CLI, "restore", "--from", "s3://arka-backups/nightly/1",
+                              "--confirm", "--data-dir", str(tmp_path / "r2")], env=env,
+                             capture_output=True, text=True)
+        assert bad.returncode == 1 and "checksum" in bad.stderr
+        missing = subprocess.run([CLI, "restore", "--from", "s3://arka-backups/none",
+                                  "--confirm", "--data-dir", str(tmp_path / "r3")], env=env,
+                                 capture_output=True, text=True)
+        assert missing.returncode == 1 and "cannot read the backup" in missing.stderr
+    finally:
+        server.terminate()
+        server.wait(10)

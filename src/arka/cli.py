@@ -540,16 +540,26 @@ def keys_rotate(data_dir: str) -> None:
 
 
 @main.command("backup")
-@click.option("--to", "directory", required=True, help="A new, empty directory for the backup.")
+@click.option("--to", "directory", required=True,
+              help="A new, empty directory, or s3://bucket/prefix (ARKA_S3_ENDPOINT_URL for an "
+                   "S3-compatible store; credentials the usual AWS way).")
 @click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
               help=DATA_DIR_HELP)
 @click.option("--database-url", envvar="ARKA_DATABASE_URL")
 def backup_cmd(directory: str, data_dir: str, database_url: str | None) -> None:
     """Back up the store (SQLite online backup or pg_dump) with a checksummed manifest."""
+    import tempfile
+
     from arka.store import Store, StoreError
-    from arka.store.backup import backup
+    from arka.store.backup import backup, is_s3, upload
     try:
-        manifest = backup(Store(_settings(data_dir, database_url).database_url), Path(directory))
+        store = Store(_settings(data_dir, database_url).database_url)
+        if is_s3(directory):
+            with tempfile.TemporaryDirectory(prefix="arka-backup-") as tmp:
+                manifest = backup(store, Path(tmp) / "backup")
+                upload(Path(tmp) / "backup", directory)
+        else:
+            manifest = backup(store, Path(directory))
     except StoreError as exc:
         _fail(exc.message)
         raise
@@ -557,7 +567,8 @@ def backup_cmd(directory: str, data_dir: str, database_url: str | None) -> None:
 
 
 @main.command("restore")
-@click.option("--from", "directory", required=True, help="A backup directory.")
+@click.option("--from", "directory", required=True,
+              help="A backup directory or s3://bucket/prefix.")
 @click.option("--confirm", is_flag=True, help="Required: restore into the target database.")
 @click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
               help=DATA_DIR_HELP)
@@ -565,14 +576,21 @@ def backup_cmd(directory: str, data_dir: str, database_url: str | None) -> None:
               help="Target database (must be new and empty).")
 def restore_cmd(directory: str, confirm: bool, data_dir: str, database_url: str | None) -> None:
     """Restore a backup into a new, empty database, checking it against its manifest."""
+    import tempfile
+
     from arka.store import Store, StoreError
-    from arka.store.backup import read_manifest, restore
+    from arka.store.backup import download, is_s3, read_manifest, restore
     try:
-        if not confirm:
-            manifest = read_manifest(Path(directory))
-            _fail(f"refusing to restore {manifest['counts']['evaluations']} evaluations "
-                  "without --confirm", 2)
-        manifest = restore(Path(directory), Store(_settings(data_dir, database_url).database_url))
+        with tempfile.TemporaryDirectory(prefix="arka-restore-") as tmp:
+            local = Path(directory)
+            if is_s3(directory):
+                local = Path(tmp) / "backup"
+                download(directory, local)
+            if not confirm:
+                manifest = read_manifest(local)
+                _fail(f"refusing to restore {manifest['counts']['evaluations']} evaluations "
+                      "without --confirm", 2)
+            manifest = restore(local, Store(_settings(data_dir, database_url).database_url))
     except StoreError as exc:
         _fail(exc.message)
         raise

@@ -160,3 +160,56 @@ def restore(directory: Path, target: Store) -> dict[str, Any]:
         raise StoreError(f"the restored database does not match the manifest: {restored} "
                          f"!= {expected}")
     return manifest
+
+
+# ------------------------------------------------------------------ object storage (S3)
+
+def is_s3(location: str) -> bool:
+    return location.startswith("s3://")
+
+
+def _s3_client() -> Any:
+    """boto3's S3 client; `ARKA_S3_ENDPOINT_URL` points it at an S3-compatible store."""
+    import os
+
+    import boto3
+    return boto3.client("s3", endpoint_url=os.environ.get("ARKA_S3_ENDPOINT_URL") or None)
+
+
+def _split(location: str) -> tuple[str, str]:
+    bucket, _, prefix = location.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise StoreError(f"{location}: expected s3://bucket/prefix")
+    return bucket, prefix.strip("/")
+
+
+def upload(directory: Path, location: str) -> None:
+    """Copy a backup directory to s3://bucket/prefix; the manifest goes last, so a prefix
+    with a manifest always holds a complete backup."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    bucket, prefix = _split(location)
+    client = _s3_client()
+    try:
+        existing = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", MaxKeys=1)
+        if existing.get("KeyCount", 0):
+            raise StoreError(f"{location} is not empty; back up under a new prefix")
+        names = sorted(p.name for p in directory.iterdir() if p.name != MANIFEST) + [MANIFEST]
+        for name in names:
+            client.upload_file(str(directory / name), bucket, f"{prefix}/{name}")
+    except (BotoCoreError, ClientError) as exc:
+        raise StoreError(f"cannot write to {location}: {exc}") from None
+
+
+def download(location: str, directory: Path) -> None:
+    from botocore.exceptions import BotoCoreError, ClientError
+    bucket, prefix = _split(location)
+    client = _s3_client()
+    try:
+        manifest = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}")
+                              ["Body"].read())
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / MANIFEST).write_text(json.dumps(manifest))
+        for f in manifest.get("files", []):
+            client.download_file(bucket, f"{prefix}/{f['name']}", str(directory / f["name"]))
+    except (BotoCoreError, ClientError, json.JSONDecodeError) as exc:
+        raise StoreError(f"cannot read the backup at {location}: {exc}") from None
