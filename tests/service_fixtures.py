@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -43,3 +44,20 @@ def database_url(kind: str, tmp_path: Path) -> Iterator[str]:
         yield f"sqlite:///{tmp_path / 'pact.db'}"
     else:
         yield from postgres_database()
+
+
+def api_client(core: Any, roles: tuple[str, ...] = ("admin",), tenant: str = "default",
+               limit: bool = False, **app_args: Any) -> Any:
+    """A TestClient for `core`'s app that sends an API key with `roles` in `tenant`.
+    Rate limiting is off unless `limit` (tests of other things send bursts)."""
+    import dataclasses
+
+    from fastapi.testclient import TestClient
+
+    from arka.security.ratelimit import RateLimitSettings
+    from arka.service.api import create_app
+    if not limit:
+        core.settings = dataclasses.replace(core.settings,
+                                            rate_limit=RateLimitSettings(enabled=False))
+    key = core.create_api_key(tenant, "test", list(roles), None)["key"]
+    return TestClient(create_app(core, **app_args), headers={"X-API-Key": key})

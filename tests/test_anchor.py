@@ -8,16 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
 from web3 import EthereumTesterProvider
 
 from arka.anchor.chain import ChainAdapter, ChainConfig, dev_private_key
 from arka.anchor.config import ConfigError, parse_blockchain
 from arka.anchor.service import AnchorPolicy, AnchorService
-from arka.service.api import create_app
 from arka.service.core import Core, Settings
 from arka.store import Store
 from tests.helpers import EXAMPLES
+from tests.service_fixtures import api_client
 
 CASH = {"transaction": {"id": "t1", "amount": 12500, "currency": "USD", "type": "cash"}}
 CTX = {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}
@@ -56,7 +55,7 @@ def core(tmp_path: Path) -> Core:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp_path / "keys"), store)
-    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
     return core
 
 
@@ -74,7 +73,7 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
     provider, config = chain
     clock = Clock()
     for _ in range(3):
-        core.evaluate({"context": CTX, "input": CASH})
+        core.evaluate("default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     svc.run_once()
     (anchor,) = core.store.anchors_for("dev", ("pending", "submitted", "confirmed"))
@@ -90,13 +89,13 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
     block, size = adapter.read_anchor(bytes.fromhex(head["root_hash"]))
     assert block == done["block_number"] and size == 3 == head["tree_size"]
     # the API shows it, and each evaluation shows the anchor that covers it
-    client = TestClient(create_app(core, sth_interval=0))
+    client = api_client(core, sth_interval=0)
     listing = client.get("/api/v1/anchors").json()
     assert listing["total"] == 1 and listing["items"][0]["status"] == "confirmed"
     assert client.get(f"/api/v1/anchors/{anchor['id']}").json()["tree_size"] == 3
     assert client.get("/api/v1/anchors/999").status_code == 404
     assert client.get("/api/v1/anchors?status=weird").status_code == 400
-    ids = [r["evaluation_id"] for r in core.store.list_evaluations(decision=None, rule_id=None, start=None,
+    ids = [r["evaluation_id"] for r in core.store.list_evaluations("default", decision=None, rule_id=None, start=None,
                                                         end=None, page=1, per_page=10)[0]]
     rec = client.get(f"/api/v1/evaluations/{ids[0]}").json()
     assert rec["anchors"][0]["chain"] == "dev" and rec["anchors"][0]["tree_size"] == 3
@@ -108,7 +107,7 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
 def test_a_reorganisation_before_confirmation_resubmits(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate({"context": CTX, "input": CASH})
+    core.evaluate("default", {"context": CTX, "input": CASH})
     adapter = ChainAdapter(config, provider)
     snapshot = adapter.w3.testing.snapshot()
     svc = service(core, provider, config, clock)
@@ -131,7 +130,7 @@ def test_a_reorganisation_before_confirmation_resubmits(core: Core, chain: Any) 
 def test_rpc_down_then_back(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate({"context": CTX, "input": CASH})
+    core.evaluate("default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     provider.down = True
     svc.run_once()
@@ -154,7 +153,7 @@ def test_rpc_down_then_back(core: Core, chain: Any) -> None:
 def test_restart_mid_anchor_neither_loses_nor_duplicates(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate({"context": CTX, "input": CASH})
+    core.evaluate("default", {"context": CTX, "input": CASH})
     first = service(core, provider, config, clock)
     first.run_once()
     (anchor,) = core.store.anchors_for("dev", ("submitted",))
@@ -170,7 +169,7 @@ def test_crash_after_signing_before_broadcast_resends_the_same_transaction(
         core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate({"context": CTX, "input": CASH})
+    core.evaluate("default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     adapter = svc.adapters["dev"]
     adapter.broadcast = lambda raw: (_ for _ in ()).throw(SystemExit())  # type: ignore[method-assign]
@@ -189,7 +188,7 @@ def test_crash_after_signing_before_broadcast_resends_the_same_transaction(
 def test_a_reverting_anchor_fails_after_retries(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate({"context": CTX, "input": CASH})
+    core.evaluate("default", {"context": CTX, "input": CASH})
     adapter = ChainAdapter(config, provider)
     # someone anchored a bigger tree first: the contract refuses a shrinking tree
     tx = adapter.contract.functions.anchor(b"\x01" * 32, 10**6).build_transaction(
@@ -254,13 +253,13 @@ def test_embedded_development_chain_through_the_settings(tmp_path: Path) -> None
     store.migrate()
     dev = ChainConfig("devchain-settings", "eth-tester://", None, 1, None)
     core = Core(Settings(url, tmp_path / "keys", chains=(dev,)), store)
-    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    core.evaluate({"context": CTX, "input": CASH})
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.evaluate("default", {"context": CTX, "input": CASH})
     assert core.anchoring is not None
     core.anchoring.run_once(force=True)  # deploys the contract on the empty chain, submits
     core.anchoring.run_once()
     (anchor,) = store.anchors_for("devchain-settings", ("confirmed",))
     assert anchor["tree_size"] == 1
-    client = TestClient(create_app(core, sth_interval=0))
+    client = api_client(core, sth_interval=0)
     chains = client.get("/api/v1/anchors").json()["chains"]
     assert chains[0]["chain"] == "devchain-settings" and chains[0]["healthy"] is True

@@ -32,9 +32,9 @@ def _filled(url: str, keys: Path) -> Core:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, keys), store)
-    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
     for amount in (100, 12500, 20000):
-        core.evaluate({"context": CTX, "input": {"transaction": dict(CASH["transaction"],
+        core.evaluate("default", {"context": CTX, "input": {"transaction": dict(CASH["transaction"],
                                                                      amount=amount)}})
     core.sth()
     return core
@@ -64,11 +64,10 @@ def test_backup_wipe_restore_round_trip(kind: str, tmp_path: Path) -> None:
         restore(tmp_path / "backup", target)
         assert fingerprint(target) == before
         restored = Core(Settings(target_url, tmp_path / "keys"), target)
-        ids = [r["evaluation_id"] for r in core.store.list_evaluations(
-            decision=None, rule_id=None, start=None, end=None, page=1, per_page=100)[0]]
+        ids = [r["evaluation_id"] for r in core.store.list_evaluations("default", decision=None, rule_id=None, start=None, end=None, page=1, per_page=100)[0]]
         for eid in ids:
-            assert restored.store.get_evaluation(eid) == core.store.get_evaluation(eid)
-            assert restored.replay(eid)["match"] and restored.verify(eid)["valid"]
+            assert restored.store.get_evaluation("default", eid) == core.store.get_evaluation("default", eid)
+            assert restored.replay("default", eid)["match"] and restored.verify("default", eid)["valid"]
         with pytest.raises(StoreError):
             restore(tmp_path / "backup", target)  # never over existing data
     finally:

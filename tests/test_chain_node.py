@@ -111,8 +111,8 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp_path / "keys", chains=(chain,)), store)
-    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    rec, _ = core.evaluate({"context": CTX, "input": CASH})
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    rec, _ = core.evaluate("default", {"context": CTX, "input": CASH})
 
     clock = [time.time()]
 
@@ -148,9 +148,9 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
     logs = adapter.contract.events.Anchored.get_logs(from_block=0)
     assert len(logs) == 1
     # offline verification reads the anchored root back from the chain
-    rec = core.evaluation(rec["evaluation_id"])
+    rec = core.evaluation("default", rec["evaluation_id"])
     assert rec["anchors"][0]["status"] == "confirmed"
-    inclusion = core.inclusion(rec["evaluation_id"], final["tree_size"])
+    inclusion = core.inclusion("default", rec["evaluation_id"], final["tree_size"])
     (tmp_path / "rec.json").write_text(json.dumps(rec))
     (tmp_path / "inc.json").write_text(json.dumps(inclusion))
     (tmp_path / "keys.json").write_text(json.dumps(core.keys.jwks()))
@@ -160,8 +160,8 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 0 and "ok   anchor: root anchored in block" in out.stdout, out.stdout
     # a tree head that was never anchored is reported
-    core.evaluate({"context": CTX, "input": CASH})
-    later = core.inclusion(rec["evaluation_id"], core.sth()["tree_size"])
+    core.evaluate("default", {"context": CTX, "input": CASH})
+    later = core.inclusion("default", rec["evaluation_id"], core.sth()["tree_size"])
     (tmp_path / "inc.json").write_text(json.dumps(later))
     out = subprocess.run([CLI, "verify", str(tmp_path / "rec.json"), "--key",
                           str(tmp_path / "keys.json"), "--inclusion", str(tmp_path / "inc.json"),

@@ -11,12 +11,11 @@ from pathlib import Path
 
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-from fastapi.testclient import TestClient
 
-from arka.service.api import create_app
 from arka.service.core import Core, Settings
 from arka.store import Store
 from tests.helpers import EXAMPLES
+from tests.service_fixtures import api_client
 
 
 def sha(value: object) -> str:
@@ -43,8 +42,7 @@ def test_records_verify_with_standard_tools_only(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'pact.db'}"
     store = Store(url)
     store.migrate()
-    client = TestClient(create_app(Core(Settings(url, tmp_path / "keys"), store),
-                                   sth_interval=0))
+    client = api_client(Core(Settings(url, tmp_path / "keys"), store), sth_interval=0)
     for rule in ("ctr-threshold-flag", "structuring-detection"):
         client.post("/api/v1/rules", content=(EXAMPLES / "rules" / f"{rule}.yaml").read_bytes(),
                     headers={"content-type": "application/x-yaml"})

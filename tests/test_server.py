@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,46 +27,103 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    port = _free_port()
-    data = tmp_path / "data"
+def _start(data: Path, port: int) -> tuple[subprocess.Popen[str], str | None]:
+    """Start `arka-cli serve`; return it and the bootstrap key it printed (if any)."""
     env = dict(os.environ)
     env.pop("ARKA_DATABASE_URL", None)
     proc = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port),
                              "--data-dir", str(data)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
+                            stderr=subprocess.STDOUT, text=True)
+    key = None
+    assert proc.stdout is not None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([proc.stdout], [], [], 1)
+        if not ready:
+            continue
+        line = proc.stdout.readline()
+        if line.strip().startswith("arka_"):
+            key = line.strip()
+        if "Uvicorn running" in line or "Application startup complete" in line or not line:
+            break
+    return proc, key
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    port = _free_port()
+    data = tmp_path / "data"
+    proc, key = _start(data, port)
     url = f"http://127.0.0.1:{port}"
     try:
         ready = subprocess.run([CLI, "health", "--url", url, "--wait", "30"],
                                capture_output=True, text=True)
         assert ready.returncode == 0, ready.stderr
-        yield url, data
+        assert key is not None, "first start prints a bootstrap admin key"
+        yield url, data, key
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
 
 
-def test_quickstart_against_a_real_server(server: tuple[str, Path], tmp_path: Path) -> None:
-    url, data = server
+def test_bootstrap_key_is_printed_once_and_works(tmp_path: Path) -> None:
+    data, port = tmp_path / "data", _free_port()
+    proc, key = _start(data, port)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert key is not None
+        assert httpx.get(f"{url}/api/v1/rules").status_code == 401
+        assert httpx.get(f"{url}/api/v1/rules", headers={"X-API-Key": key}).status_code == 200
+    finally:
+        _stop(proc)
+    proc, again = _start(data, port)
+    try:
+        assert again is None  # keys exist: nothing is printed on later starts
+    finally:
+        _stop(proc)
+
+
+def test_no_auth_is_refused_in_production(tmp_path: Path) -> None:
+    env = dict(os.environ, ARKA_ENVIRONMENT="production", ARKA_ENCRYPTION_KEY="66" * 32)
+    out = subprocess.run([CLI, "serve", "--no-auth", "--data-dir", str(tmp_path / "d"),
+                          "--port", str(_free_port())], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 2 and "production" in out.stderr
+
+
+def test_quickstart_against_a_real_server(server: tuple[str, Path, str], tmp_path: Path
+                                          ) -> None:
+    url, data, admin_key = server
+    # the README's way to a key: arka-cli apikey create --key-only
+    made = subprocess.run([CLI, "apikey", "create", "--name", "quickstart", "--role",
+                           "compliance_officer", "--key-only", "--data-dir", str(data)],
+                          capture_output=True, text=True, check=True)
+    key = made.stdout.strip()
+    assert key.startswith("arka_")
+    auth = {"X-API-Key": key}
     for rule in ("ctr-threshold-flag", "structuring-detection", "enhanced-due-diligence"):
         r = httpx.post(f"{url}/api/v1/rules",
                        content=(EXAMPLES / "rules" / f"{rule}.yaml").read_bytes(),
-                       headers={"content-type": "application/x-yaml"})
+                       headers={"content-type": "application/x-yaml", **auth})
         assert r.status_code == 201, r.text
     body = {"context": {"jurisdiction": "US", "domain": "AML",
                         "timestamp": "2024-01-15T14:00:00Z"},
             "input": {"transaction": {"id": "t1", "amount": 12500, "currency": "USD",
                                       "type": "cash"}}}
-    r = httpx.post(f"{url}/api/v1/evaluate", json=body)
+    r = httpx.post(f"{url}/api/v1/evaluate", json=body, headers=auth)
     assert r.status_code == 201, r.text
     rec = r.json()
     assert rec["result"]["decision"] == "non_compliant"
     record_file = tmp_path / "evaluation.json"
-    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}").text)
+    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}",
+                                     headers=auth).text)
     out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys"],
                          capture_output=True, text=True)
     assert out.returncode == 0 and "VALID" in out.stdout, out.stdout + out.stderr
@@ -75,16 +134,19 @@ def test_quickstart_against_a_real_server(server: tuple[str, Path], tmp_path: Pa
                          capture_output=True, text=True)
     assert out.returncode == 1 and "FAIL output_hash" in out.stdout
     # inclusion in the transparency log, checked offline against the signed tree head
-    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}").text)
-    inclusion = subprocess.run([CLI, "log", "inclusion", rec["evaluation_id"], "--url", url],
-                               capture_output=True, text=True, check=True).stdout
+    record_file.write_text(httpx.get(f"{url}/api/v1/evaluations/{rec['evaluation_id']}",
+                                     headers=auth).text)
+    inclusion = subprocess.run([CLI, "log", "inclusion", rec["evaluation_id"], "--url", url,
+                                "--api-key", key], capture_output=True, text=True,
+                               check=True).stdout
     inclusion_file = tmp_path / "inclusion.json"
     inclusion_file.write_text(inclusion)
     out = subprocess.run([CLI, "verify", str(record_file), "--key", f"{url}/api/v1/keys",
                           "--inclusion", str(inclusion_file)], capture_output=True, text=True)
     assert out.returncode == 0 and "ok   inclusion" in out.stdout, out.stdout + out.stderr
     sth = json.loads(subprocess.run([CLI, "log", "sth", "--url", url], capture_output=True,
-                                    text=True, check=True).stdout)
+                                    text=True, check=True,
+                                    env=dict(os.environ, ARKA_API_KEY=admin_key)).stdout)
     assert sth["tree_size"] >= 1
     broken = json.loads(inclusion)
     broken["sth"]["root_hash"] = "00" * 32
@@ -157,8 +219,8 @@ def test_rtvm_debug_replays_a_stored_evaluation(tmp_path: Path) -> None:
     subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", str(data)], env=env,
                    check=True, capture_output=True)
     core = Core(Settings.embedded(data))
-    core.deploy_rule((EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    rec, _ = core.evaluate({"context": {"jurisdiction": "US",
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    rec, _ = core.evaluate("default", {"context": {"jurisdiction": "US",
                                         "timestamp": "2024-01-15T14:00:00Z"},
                             "input": {"transaction": {"id": "t", "amount": 12500,
                                                       "currency": "USD", "type": "cash"}}})

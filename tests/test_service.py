@@ -17,7 +17,7 @@ from arka.service.api import create_app
 from arka.service.core import Core, Settings
 from arka.store import Store
 from tests.helpers import EXAMPLES
-from tests.service_fixtures import database_url
+from tests.service_fixtures import api_client, database_url
 
 CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
 EDD = (EXAMPLES / "rules" / "enhanced-due-diligence.yaml").read_text()
@@ -45,12 +45,12 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
     # every evaluation a test stored must replay to the same output hash and verify
     page = 1
     while True:
-        items, total = core.store.list_evaluations(decision=None, rule_id=None, start=None,
+        items, total = core.store.list_evaluations("default", decision=None, rule_id=None, start=None,
                                                    end=None, page=page, per_page=100)
         for rec in items:
-            replay = core.replay(rec["evaluation_id"])
+            replay = core.replay("default", rec["evaluation_id"])
             assert replay["match"], rec["evaluation_id"]
-            assert core.verify(rec["evaluation_id"])["valid"], rec["evaluation_id"]
+            assert core.verify("default", rec["evaluation_id"])["valid"], rec["evaluation_id"]
         if page * 100 >= total:
             break
         page += 1
@@ -58,7 +58,7 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
 
 @pytest.fixture
 def client(core: Core) -> TestClient:
-    return TestClient(create_app(core))
+    return api_client(core)
 
 
 def deploy(client: TestClient, text: str) -> Any:
@@ -190,14 +190,14 @@ def test_idempotency(client: TestClient) -> None:
 
 def test_replay_survives_a_restart(db_url: str, tmp_path: Path) -> None:
     core = make_core(db_url, tmp_path)
-    client = TestClient(create_app(core))
+    client = api_client(core)
     for doc in (CTR, EDD, STRUCT):
         deploy(client, doc)
     ids = []
     for amount in (500, 9500, 12500, 10000.5):
         body = {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=amount)}}
         ids.append(evaluate(client, body).json()["evaluation_id"])
-    restarted = TestClient(create_app(Core(Settings(db_url, tmp_path / "keys"))))
+    restarted = api_client(Core(Settings(db_url, tmp_path / "keys")))
     for eid in ids:
         r = restarted.post("/api/v1/evaluate/replay", content=json.dumps({"evaluation_id": eid}))
         assert r.status_code == 200 and r.json()["match"] is True, r.text
@@ -321,7 +321,7 @@ def test_payload_too_large(db_url: str, tmp_path: Path) -> None:
     store = Store(db_url)
     store.migrate()
     core = Core(Settings(db_url, tmp_path / "keys", max_request_size=1000), store)
-    client = TestClient(create_app(core))
+    client = api_client(core)
     r = client.post("/api/v1/evaluate", content="x" * 2000)
     assert r.status_code == 413 and r.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
 
@@ -345,7 +345,7 @@ def test_health_and_openapi(client: TestClient) -> None:
 
 def test_startup_waits_for_migrations(db_url: str, tmp_path: Path) -> None:
     core = Core(Settings(db_url, tmp_path / "keys"))  # not migrated
-    client = TestClient(create_app(core))
+    client = TestClient(create_app(core))  # probes need no credentials
     assert client.get("/health/startup").status_code == 503
 
 
@@ -422,7 +422,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
     from tests.service_fixtures import postgres_database
     sqlite_url = f"sqlite:///{tmp_path / 'source.db'}"
     source_core = make_core(sqlite_url, tmp_path)
-    client = TestClient(create_app(source_core))
+    client = api_client(source_core)
     client.post("/api/v1/tables", content=(EXAMPLES / "tables" / "fx-rates.yaml").read_text(),
                 headers=YAML)
     for doc in (CTR, EDD, STRUCT):
@@ -440,12 +440,13 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         target.migrate()
         counts = copy_store(source_core.store, target)
         assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
-            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4, "anchors": 0}
+            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4, "anchors": 0,
+                "api_keys": 1, "audit_events": 5}
         assert counts["log_leaves"] == 4
         source_head = source_core.sth()
         assert Core(Settings(pg_url, tmp_path / "keys"), target).sth()["root_hash"] == \
             source_head["root_hash"]
-        pg = TestClient(create_app(Core(Settings(pg_url, tmp_path / "keys"), target)))
+        pg = api_client(Core(Settings(pg_url, tmp_path / "keys"), target))
         for eid in ids:
             r = pg.post("/api/v1/evaluate/replay", content=json.dumps({"evaluation_id": eid}))
             assert r.status_code == 200 and r.json()["match"] is True, r.text
@@ -550,12 +551,12 @@ def test_metrics_are_exposed_with_the_documented_names(client: TestClient) -> No
 def test_group_commit_under_concurrency(client: TestClient, core: Core) -> None:
     deploy(client, CTR)
     with ThreadPoolExecutor(16) as pool:
-        records = list(pool.map(lambda i: core.evaluate(
+        records = list(pool.map(lambda i: core.evaluate("default",
             {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=i)}})[0],
             range(120)))
     indexes = sorted(r["log_index"] for r in records)
     assert indexes == list(range(120))
     assert core.store.count_evaluations() == 120
     for r in records[:5] + records[-5:]:
-        stored = core.store.get_evaluation(r["evaluation_id"])
+        stored = core.store.get_evaluation("default", r["evaluation_id"])
         assert stored["log_index"] == r["log_index"]

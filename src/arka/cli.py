@@ -300,14 +300,48 @@ def rule_bench(paths: tuple[str, ...], input_path: str, context_arg: str | None,
 DATA_DIR_HELP = "Data directory of the embedded defaults (SQLite file, signing keys)."
 
 
-def _settings(data_dir: str, database_url: str | None) -> Any:
+def _config(path: str | None) -> Any:
+    from arka.config import ConfigError, load_config
+    if not path:
+        return None
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        _fail(exc.message, 2)
+        raise
+
+
+def _settings(data_dir: str, database_url: str | None, config_file: str | None = None) -> Any:
+    """Settings from the configuration file (--config / ARKA_CONFIG) when one is named,
+    else the embedded defaults in the data directory."""
+    import os
+
+    from arka.errors import ArkaError as _ArkaError
     from arka.service.core import Settings
-    return Settings.embedded(Path(data_dir), database_url)
+    config = _config(config_file or os.environ.get("ARKA_CONFIG"))
+    try:
+        if config is not None:
+            return Settings.from_config(config, database_url=database_url)
+        return Settings.embedded(Path(data_dir), database_url)
+    except _ArkaError as exc:
+        _fail(exc.message, 2)
+        raise
+
+
+def _core(settings: Any) -> Any:
+    from arka.errors import ArkaError as _ArkaError
+    from arka.service.core import Core
+    try:
+        return Core(settings)
+    except _ArkaError as exc:
+        _fail(exc.message, 2)
+        raise
 
 
 @main.command("serve")
-@click.option("--host", default="0.0.0.0", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", help="Listen address [default: api.host, else 0.0.0.0].")
+@click.option("--port", type=click.IntRange(1, 65535),
+              help="Listen port [default: api.port, else 8080].")
 @click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
               help=DATA_DIR_HELP)
 @click.option("--database-url", envvar="ARKA_DATABASE_URL",
@@ -317,16 +351,39 @@ def _settings(data_dir: str, database_url: str | None) -> Any:
 @click.option("--blockchain", "blockchain_file", envvar="ARKA_BLOCKCHAIN_CONFIG",
               help="YAML file with the `blockchain:` block (networks to anchor tree heads on). "
                    "Without it anchoring is off.")
-def serve(host: str, port: int, data_dir: str, database_url: str | None, workers: int,
-          blockchain_file: str | None) -> None:
-    """Run ARKA Core (HTTP API) on embedded defaults or the configured database."""
+@click.option("--config", "config_file", envvar="ARKA_CONFIG",
+              help="Configuration file (config/production.yaml layout); its api.host and "
+                   "api.port apply unless --host/--port are given.")
+@click.option("--no-auth", is_flag=True,
+              help="Development only: every request acts as an admin of tenant 'default'. "
+                   "Refused when ARKA_ENVIRONMENT is production.")
+def serve(host: str | None, port: int | None, data_dir: str, database_url: str | None,
+          workers: int, blockchain_file: str | None, config_file: str | None,
+          no_auth: bool) -> None:
+    """Run ARKA Core (HTTP API) on embedded defaults or the configured database.
+
+    Authentication is on: on first start, with no API keys stored yet, an admin key for
+    tenant 'default' is created and printed once (to stderr)."""
     import dataclasses
     import os
 
     import uvicorn
 
     from arka.service.app import build_app
-    settings = _settings(data_dir, database_url)
+    settings = _settings(data_dir, database_url, config_file)
+    config = _config(config_file)
+    host = host or (config.api.host if config else "0.0.0.0")
+    port = port or (config.api.port if config else 8080)
+    if no_auth:
+        if settings.environment == "production":
+            _fail("--no-auth is refused when ARKA_ENVIRONMENT is production", 2)
+        settings = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth,
+                                                                          enabled=False))
+        os.environ["ARKA_NO_AUTH"] = "1"
+        click.echo("WARNING: authentication is off (--no-auth); every request is an admin "
+                   "of tenant 'default'", err=True)
+    if config_file:
+        os.environ["ARKA_CONFIG"] = str(Path(config_file).resolve())
     if blockchain_file:
         from arka.anchor.config import ConfigError, load_blockchain_file
         try:
@@ -340,6 +397,13 @@ def serve(host: str, port: int, data_dir: str, database_url: str | None, workers
     if settings.database_url.startswith("sqlite"):
         from arka.store import Store
         Store(settings.database_url).migrate()  # the embedded database migrates itself
+    if settings.auth.enabled:
+        created = _core(settings).bootstrap_admin_key()
+        if created is not None:  # printed, never logged
+            click.echo(f"\nFirst start: created an admin API key for tenant 'default' (it is "
+                       f"shown only now; keep it safe):\n\n    {created['key']}\n\nSend it as "
+                       "'X-API-Key: <key>'. Create more with `arka-cli apikey create`.\n",
+                       err=True)
     if workers > 1:
         os.environ["ARKA_DATA_DIR"] = str(Path(data_dir).resolve())
         os.environ["ARKA_DATABASE_URL"] = settings.database_url
@@ -414,10 +478,13 @@ def log_group() -> None:
     """The transparency log of a running ARKA Core: tree heads and inclusion proofs."""
 
 
-def _get_json(url: str) -> Any:
+API_KEY_HELP = "API key for the server (or set ARKA_API_KEY)."
+
+
+def _get_json(url: str, api_key: str | None = None) -> Any:
     import httpx
     try:
-        r = httpx.get(url, timeout=10)
+        r = httpx.get(url, timeout=10, headers={"X-API-Key": api_key} if api_key else {})
     except httpx.HTTPError as exc:
         _fail(f"cannot reach {url}: {exc}", 2)
         raise
@@ -428,20 +495,24 @@ def _get_json(url: str) -> Any:
 
 @log_group.command("sth")
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True)
-def log_sth(url: str) -> None:
+@click.option("--api-key", envvar="ARKA_API_KEY", help=API_KEY_HELP)
+def log_sth(url: str, api_key: str | None) -> None:
     """Print the current signed tree head."""
-    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/sth"), indent=2))
+    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/sth", api_key), indent=2))
 
 
 @log_group.command("inclusion")
 @click.argument("evaluation_id")
 @click.option("--url", default="http://127.0.0.1:8080", show_default=True)
 @click.option("--tree-size", type=click.IntRange(1), help="A published tree size (default: now).")
-def log_inclusion(evaluation_id: str, url: str, tree_size: int | None) -> None:
+@click.option("--api-key", envvar="ARKA_API_KEY", help=API_KEY_HELP)
+def log_inclusion(evaluation_id: str, url: str, tree_size: int | None,
+                  api_key: str | None) -> None:
     """Print an evaluation's inclusion proof with the signed tree head it leads to;
     save it for `arka-cli verify --inclusion`."""
     q = f"?evaluation_id={evaluation_id}" + (f"&tree_size={tree_size}" if tree_size else "")
-    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/inclusion" + q), indent=2))
+    click.echo(json.dumps(_get_json(url.rstrip("/") + "/api/v1/log/inclusion" + q, api_key),
+                          indent=2))
 
 
 @main.group()
@@ -455,15 +526,16 @@ def rtvm() -> None:
 @click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
               help=DATA_DIR_HELP)
 @click.option("--database-url", envvar="ARKA_DATABASE_URL")
+@click.option("--tenant", default="default", show_default=True)
 def rtvm_debug(evaluation_id: str, show_trace: bool, data_dir: str,
-               database_url: str | None) -> None:
+               database_url: str | None, tenant: str) -> None:
     """Re-run a stored evaluation on the bytecode interpreter with its recorded rule and
     table versions; report whether it reproduces, each rule's conditions and, with
     --show-trace, every instruction."""
     from arka.errors import ArkaError as _ArkaError
-    from arka.service.core import Core
     try:
-        out = Core(_settings(data_dir, database_url)).replay(evaluation_id, trace="full")
+        out = _core(_settings(data_dir, database_url)).replay(tenant, evaluation_id,
+                                                              trace="full")
     except _ArkaError as exc:
         _fail(exc.message)
         raise
@@ -536,7 +608,188 @@ def keys_rotate(data_dir: str) -> None:
     from arka.proofs import KeyRing
     ring = KeyRing.open(Path(data_dir) / "keys")
     old = ring.active_id
-    click.echo(f"active key: {ring.rotate()} (was {old})")
+    new = ring.rotate()
+    click.echo(f"active key: {new} (was {old})")
+    _audit_offline(data_dir, None, "signing_key.rotate", f"signing_key:{new}",
+                   {"previous": old})
+
+
+def _audit_offline(data_dir: str, database_url: str | None, action: str, resource: str,
+                   details: dict[str, Any], tenant: str | None = None) -> None:
+    """An audit event for an operator command (actor: the OS user)."""
+    import getpass
+
+    from arka.security.principal import SYSTEM_TENANT, Actor
+    from arka.service.core import Core
+    from arka.store import Store
+    try:
+        store = Store(_settings(data_dir, database_url).database_url)
+        store.append_audit(Core.audit_event(tenant or SYSTEM_TENANT, action, resource,
+                                            actor=Actor(f"cli:{getpass.getuser()}"),
+                                            details=details))
+    except Exception as exc:  # noqa: BLE001 - the command itself succeeded
+        click.echo(f"warning: could not write the audit event ({type(exc).__name__}); is the "
+                   "database migrated?", err=True)
+
+
+# ---------------------------------------------------------------- API keys, audit, config
+
+@main.group()
+def apikey() -> None:
+    """API keys (X-API-Key): create, list, revoke. Works on the database directly, so an
+    operator can make the first key of any tenant."""
+
+
+def _db_options(f: Any) -> Any:
+    f = click.option("--database-url", envvar="ARKA_DATABASE_URL")(f)
+    f = click.option("--data-dir", default=".arka", show_default=True, envvar="ARKA_DATA_DIR",
+                     help=DATA_DIR_HELP)(f)
+    return click.option("--config", "config_file", envvar="ARKA_CONFIG",
+                        help="Configuration file (for the database settings).")(f)
+
+
+def _operator_core(data_dir: str, database_url: str | None, config_file: str | None) -> Any:
+    core = _core(_settings(data_dir, database_url, config_file))
+    if not core.store.status()["up_to_date"]:
+        _fail("the database is not migrated; run `arka-cli db migrate --confirm`", 2)
+    return core
+
+
+def _operator() -> Any:
+    import getpass
+
+    from arka.security.principal import Actor
+    return Actor(f"cli:{getpass.getuser()}")
+
+
+@apikey.command("create")
+@click.option("--name", required=True, help="What the key is for, e.g. 'payments-service'.")
+@click.option("--role", "roles", multiple=True, required=True,
+              help="A role (repeat for several): admin, compliance_officer, analyst, auditor, "
+                   "service, viewer.")
+@click.option("--tenant", default="default", show_default=True)
+@click.option("--expires-in-days", type=click.IntRange(1, 3650),
+              help="Expiry; without it the key does not expire.")
+@click.option("--key-only", is_flag=True,
+              help="Print only the key (for `export ARKA_API_KEY=$(...)`).")
+@_db_options
+def apikey_create(name: str, roles: tuple[str, ...], tenant: str,
+                  expires_in_days: int | None, key_only: bool, data_dir: str,
+                  database_url: str | None, config_file: str | None) -> None:
+    """Create an API key and print it once (only its hash is stored)."""
+    from datetime import UTC, datetime, timedelta
+
+    from arka.errors import ArkaError as _ArkaError
+    core = _operator_core(data_dir, database_url, config_file)
+    expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        view = core.create_api_key(tenant, name, list(roles), expires, _operator())
+    except _ArkaError as exc:
+        _fail(exc.message, 2)
+        raise
+    if key_only:
+        click.echo(view["key"])
+        return
+    click.echo(json.dumps(view, indent=2))
+    click.echo("The key is shown only now; send it as 'X-API-Key: <key>'.", err=True)
+
+
+@apikey.command("list")
+@click.option("--tenant", default="default", show_default=True)
+@_db_options
+def apikey_list(tenant: str, data_dir: str, database_url: str | None,
+                config_file: str | None) -> None:
+    """List a tenant's API keys (never the keys themselves)."""
+    core = _operator_core(data_dir, database_url, config_file)
+    click.echo(json.dumps(core.list_api_keys(tenant)["items"], indent=2))
+
+
+@apikey.command("revoke")
+@click.argument("key_id")
+@click.option("--tenant", default="default", show_default=True)
+@_db_options
+def apikey_revoke(key_id: str, tenant: str, data_dir: str, database_url: str | None,
+                  config_file: str | None) -> None:
+    """Revoke an API key by its id (running servers refuse it within seconds)."""
+    from arka.errors import ArkaError as _ArkaError
+    core = _operator_core(data_dir, database_url, config_file)
+    try:
+        view = core.revoke_api_key(tenant, key_id.removeprefix("arka_").split("_")[0],
+                                   _operator())
+    except _ArkaError as exc:
+        _fail(exc.message)
+        raise
+    click.echo(json.dumps(view, indent=2))
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The hash-chained audit log: list events, verify the chains."""
+
+
+@audit_group.command("verify")
+@click.option("--tenant", help="One tenant's chain (default: every chain).")
+@_db_options
+def audit_verify(tenant: str | None, data_dir: str, database_url: str | None,
+                 config_file: str | None) -> None:
+    """Recompute every event's hash; exit 1 naming the first event that does not check."""
+    core = _operator_core(data_dir, database_url, config_file)
+    tenants = [tenant] if tenant else core.store.audit_tenants()
+    bad = False
+    for t in tenants:
+        out = core.verify_audit(t)
+        bad |= not out["valid"]
+        status = "ok" if out["valid"] else "BROKEN"
+        click.echo(f"{t}: {status}, {out['events']} events, head {out['head']}"
+                   + (f"\n  {out['error']}" if out["error"] else ""))
+    if not tenants:
+        click.echo("no audit events yet")
+    sys.exit(1 if bad else 0)
+
+
+@audit_group.command("list")
+@click.option("--tenant", default="default", show_default=True,
+              help="Tenant chain; _system holds failed logins and operator events.")
+@click.option("--action", help="Only this action, e.g. rule.deploy or auth.failure.")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+@_db_options
+def audit_list(tenant: str, action: str | None, limit: int, data_dir: str,
+               database_url: str | None, config_file: str | None) -> None:
+    """Print the newest audit events of a tenant as JSON lines."""
+    core = _operator_core(data_dir, database_url, config_file)
+    items = core.audit_events(tenant, 1, limit, action, None)["items"]
+    for item in items:
+        click.echo(json.dumps(item, ensure_ascii=False))
+
+
+@main.group("config")
+def config_group() -> None:
+    """Configuration files: validate, show the effective configuration."""
+
+
+@config_group.command("validate")
+@click.argument("path")
+def config_validate(path: str) -> None:
+    """Load the file with ${VAR} substitution and the ARKA_* overrides; exit 2 naming the
+    first bad key."""
+    from arka.errors import ArkaError as _ArkaError
+    from arka.service.core import Settings
+    config = _config(path)
+    try:
+        Settings.from_config(config).check()
+    except _ArkaError as exc:
+        _fail(f"{path}: {exc.message}", 2)
+    click.echo(f"{path}: valid ({config.environment})")
+
+
+@config_group.command("show")
+@click.argument("path")
+def config_show(path: str) -> None:
+    """Print the effective configuration (defaults filled in, secrets masked) as YAML."""
+    import yaml
+
+    from arka.config import masked
+    click.echo(yaml.safe_dump(masked(_config(path)), sort_keys=False), nl=False)
 
 
 @main.command("backup")

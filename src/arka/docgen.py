@@ -1,7 +1,9 @@
 """Generated documentation: `python -m arka.docgen` rewrites the generated parts of docs/.
 
 - docs/functions.md from the builtin table (`arka.lang.builtins.BUILTINS`);
-- the opcode table in docs/rtvm-bytecode.md from `arka.rtvm.bytecode.OPS`.
+- the opcode table in docs/rtvm-bytecode.md from `arka.rtvm.bytecode.OPS`;
+- the role → permission table in docs/security.md from
+  `arka.security.principal.ROLE_PERMISSIONS`.
 
 A test fails when the checked-in docs differ from what this module generates.
 """
@@ -58,14 +60,23 @@ def opcodes_markdown() -> str:
     return "\n".join(out + ["", END])
 
 
+def _splice(path: Path, name: str, body: str) -> str:
+    begin, end = f"<!-- BEGIN GENERATED: {name} -->", f"<!-- END GENERATED: {name} -->"
+    text = path.read_text(encoding="utf-8")
+    start, stop = text.index(begin), text.index(end) + len(end)
+    return text[:start] + begin + "\n\n" + body + "\n" + end + text[stop:]
+
+
 def render(docs: Path) -> dict[Path, str]:
     """The generated files' full new contents."""
+    from arka.security.principal import role_table_markdown
     bytecode_doc = docs / "rtvm-bytecode.md"
     text = bytecode_doc.read_text(encoding="utf-8")
     start, end = text.index(BEGIN), text.index(END) + len(END)
     return {
         docs / "functions.md": functions_markdown(),
         bytecode_doc: text[:start] + opcodes_markdown() + text[end:],
+        docs / "security.md": _splice(docs / "security.md", "roles", role_table_markdown()),
     }
 
 

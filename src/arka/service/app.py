@@ -16,14 +16,29 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(Core(settings))
 
 
-def app_from_env() -> FastAPI:
-    """For `uvicorn --factory` with several workers: settings from the environment."""
-    settings = Settings.embedded(Path(os.environ.get("ARKA_DATA_DIR", ".arka")),
-                                 os.environ.get("ARKA_DATABASE_URL"))
-    config = os.environ.get("ARKA_BLOCKCHAIN_CONFIG")
-    if config:
+def settings_from_env() -> Settings:
+    """What `arka-cli serve` hands its workers: ARKA_CONFIG (a configuration file) or the
+    embedded defaults in ARKA_DATA_DIR, ARKA_BLOCKCHAIN_CONFIG, and ARKA_NO_AUTH=1."""
+    config_file = os.environ.get("ARKA_CONFIG")
+    if config_file:
+        from arka.config import load_config
+        settings = Settings.from_config(load_config(config_file),
+                                        database_url=os.environ.get("ARKA_DATABASE_URL"))
+    else:
+        settings = Settings.embedded(Path(os.environ.get("ARKA_DATA_DIR", ".arka")),
+                                     os.environ.get("ARKA_DATABASE_URL"))
+    blockchain = os.environ.get("ARKA_BLOCKCHAIN_CONFIG")
+    if blockchain:
         from arka.anchor.config import load_blockchain_file
-        chains, policy, poll = load_blockchain_file(config)
+        chains, policy, poll = load_blockchain_file(blockchain)
         settings = dataclasses.replace(settings, chains=tuple(chains), anchor_policy=policy,
                                        anchor_poll_seconds=poll)
-    return build_app(settings)
+    if os.environ.get("ARKA_NO_AUTH") == "1":
+        settings = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth,
+                                                                          enabled=False))
+    return settings
+
+
+def app_from_env() -> FastAPI:
+    """For `uvicorn --factory` with several workers: settings from the environment."""
+    return build_app(settings_from_env())

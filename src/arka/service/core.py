@@ -3,14 +3,17 @@ replay and verify. HTTP-free; the API layer (`arka.service.api`) only parses and
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import secrets
 import threading
 import time
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -22,8 +25,9 @@ from arka import values as V
 from arka.anchor.chain import ChainConfig
 from arka.anchor.service import AnchorPolicy, AnchorService, anchor_view
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
+from arka.config import Config, masked
 from arka.engine import ENGINE_VERSION, STRATEGIES, RuleSet, normalize_context
-from arka.errors import CompileError, Diagnostic, InputError, Span
+from arka.errors import ArkaError, CompileError, Diagnostic, InputError, Span
 from arka.log import merkle
 from arka.proofs import (
     KeyRing,
@@ -38,7 +42,19 @@ from arka.proofs import (
 from arka.rtvm.disasm import disassemble
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import SourceFault, load_document
-from arka.store import Conflict, NotFound, RuleRow, Store
+from arka.security import audit
+from arka.security.auth import (
+    Authenticator,
+    AuthSettings,
+    check_roles,
+    check_tenant,
+    hash_key,
+    new_api_key,
+)
+from arka.security.crypto import RecordCipher
+from arka.security.principal import SYSTEM_ACTOR, SYSTEM_TENANT, Actor
+from arka.security.ratelimit import RateLimitSettings
+from arka.store import DEFAULT_TENANT, SYSTEM, Conflict, NotFound, RuleRow, Store
 from arka.tables import TableSet, parse_table
 
 RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
@@ -50,23 +66,118 @@ HEAD_CACHE_SECONDS = 1.0
 class Settings:
     database_url: str
     key_dir: Path | None
-    signing_key_pem: str | None = None
+    signing_key_pem: str | None = field(default=None, repr=False)
     max_request_size: int = 10 * 1024 * 1024
     max_batch: int = 10_000
     chains: tuple[ChainConfig, ...] = ()
     anchor_policy: AnchorPolicy = AnchorPolicy()
     anchor_poll_seconds: float = 15.0
+    environment: str = "development"
+    auth: AuthSettings = AuthSettings()
+    rate_limit: RateLimitSettings = RateLimitSettings()
+    cors: dict[str, Any] | None = None  # CORSMiddleware arguments; None: no CORS headers
+    read_timeout: float = 30.0
+    redis_url: str | None = None
+    redis_max_connections: int = 50
+    # AES-256-GCM key for stored records; None: the key directory's `encryption.key`
+    # (made on first start), or no encryption when there is no key directory either
+    encryption_key: str | None = field(default=None, repr=False)
+    previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    config_digest: str | None = None
 
     @classmethod
     def embedded(cls, data_dir: Path, database_url: str | None = None) -> Settings:
         """Embedded defaults: SQLite file and key directory inside `data_dir`.
 
-        `ARKA_SIGNING_KEY` (PEM) supplies the signing key instead of the key directory.
+        `ARKA_SIGNING_KEY` (PEM) supplies the signing key instead of the key directory;
+        `ARKA_JWT_SECRET` enables HS256 bearer tokens; `ARKA_ENCRYPTION_KEY` sets the
+        record encryption key.
         """
+        from arka.config import encryption_keys, jwt_secret
         data_dir.mkdir(parents=True, exist_ok=True)
         url = database_url or os.environ.get("ARKA_DATABASE_URL") or \
             f"sqlite:///{(data_dir / 'pact.db').resolve()}"
-        return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"))
+        current, previous = encryption_keys(os.environ)
+        return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"),
+                   environment=os.environ.get("ARKA_ENVIRONMENT", "development").lower(),
+                   auth=AuthSettings(jwt_secret=jwt_secret(os.environ)),
+                   redis_url=os.environ.get("ARKA_REDIS_URL") or None,
+                   encryption_key=current, previous_encryption_keys=tuple(previous))
+
+    @classmethod
+    def from_config(cls, config: Config, env: Mapping[str, str] | None = None,
+                    database_url: str | None = None) -> Settings:
+        """Settings from a validated configuration file (`arka.config`)."""
+        from arka.anchor.config import parse_blockchain
+        from arka.config import encryption_keys, jwt_secret
+        env = os.environ if env is None else env
+        data_dir = Path(config.storage.data_dir)
+        base = cls.embedded(data_dir, database_url or config.database.sqlalchemy_url())
+        a = config.api
+        current, previous = encryption_keys(env)
+        chains, policy, poll = parse_blockchain(config.blockchain, env) if config.blockchain \
+            else ([], AnchorPolicy(), 15.0)
+        cors = None
+        if a.cors.allowed_origins:
+            cors = {"allow_origins": list(a.cors.allowed_origins),
+                    "allow_methods": list(a.cors.allowed_methods),
+                    "allow_headers": list(a.cors.allowed_headers),
+                    "allow_credentials": a.cors.allow_credentials,
+                    "max_age": int(a.cors.max_age),
+                    "expose_headers": ["X-Request-ID", "X-RateLimit-Limit",
+                                       "X-RateLimit-Remaining", "X-RateLimit-Reset",
+                                       "Retry-After"]}
+        auth = AuthSettings(
+            enabled=a.auth.enabled, jwt_secret=jwt_secret(env), jwks_url=a.auth.jwks_url,
+            issuer=a.auth.jwt_issuer, audience=a.auth.jwt_audience,
+            leeway_seconds=int(a.auth.leeway), tenant_claim=a.auth.tenant_claim,
+            roles_claim=a.auth.roles_claim, jwks_cache_seconds=int(a.auth.jwks_cache))
+        digest_ = hashlib.sha256(json.dumps(masked(config), sort_keys=True).encode()
+                                 ).hexdigest()
+        return dataclasses.replace(
+            base, max_request_size=a.max_request_size, chains=tuple(chains),
+            anchor_policy=policy, anchor_poll_seconds=poll, environment=config.environment,
+            auth=auth, rate_limit=RateLimitSettings(
+                a.rate_limiting.enabled, a.rate_limiting.requests_per_minute,
+                a.rate_limiting.burst),
+            cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
+            redis_max_connections=config.redis.max_connections,
+            encryption_key=current, previous_encryption_keys=tuple(previous),
+            config_digest=digest_)
+
+    def check(self) -> None:
+        """Refuse settings that are unsafe in production."""
+        self.auth.check()
+        if self.environment == "production":
+            if not self.auth.enabled:
+                raise ArkaError("authentication cannot be disabled when ARKA_ENVIRONMENT is "
+                                "production")
+            if self.encryption_key is None:
+                raise ArkaError("production needs an encryption key for stored records: set "
+                                "ARKA_ENCRYPTION_KEY (or the encryption-key secret)")
+
+
+def _record_cipher(settings: Settings) -> RecordCipher | None:
+    if settings.encryption_key is not None:
+        return RecordCipher.from_texts(settings.encryption_key,
+                                       settings.previous_encryption_keys)
+    if settings.key_dir is None:
+        return None
+    settings.key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = settings.key_dir / "encryption.key"
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # another process may be writing it right now
+            text = path.read_text().strip()
+            if text:
+                break
+            time.sleep(0.02)
+        return RecordCipher.from_texts(text, settings.previous_encryption_keys)
+    text = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text + "\n")
+    return RecordCipher.from_texts(text, settings.previous_encryption_keys)
 
 
 def _content_hash(text: str) -> str:
@@ -79,9 +190,14 @@ def _rfc3339(t: datetime) -> str:
 
 class Core:
     def __init__(self, settings: Settings, store: Store | None = None):
+        settings.check()
         self.settings = settings
-        self.store = store or Store(settings.database_url)
+        cipher = _record_cipher(settings)
+        self.store = store or Store(settings.database_url, cipher)
+        if self.store.cipher is None:
+            self.store.cipher = cipher
         self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)
+        self.auth = Authenticator(settings.auth, self.store)
         self._compiled: dict[str, CompiledRule] = {}
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
@@ -89,42 +205,124 @@ class Core:
         M.watch_connections(self.store.connections_available)
         self.anchoring = AnchorService(self.store, self.sth, list(settings.chains),
                                        settings.anchor_policy) if settings.chains else None
-        self._rows: tuple[tuple[int, int], list[RuleRow]] = ((-1, -1), [])
-        self._rows_checked = -1e9
-        self._tables: tuple[tuple[int, int], TableSet] = ((-1, -1), TableSet())
-        self._tables_checked = -1e9
+        # per tenant: (generation, rows) and when the store was last asked
+        self._rows: dict[str, tuple[tuple[int, int], list[RuleRow]]] = {}
+        self._rows_checked: dict[str, float] = {}
+        self._tables: dict[str, tuple[tuple[int, int], TableSet]] = {}
+        self._tables_checked: dict[str, float] = {}
         self._head_cache: tuple[float, dict[str, Any] | None] = (-1e9, None)
 
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
-        rows = self.store.all_rules()
+        rows = self.store.all_rules(SYSTEM)
         for row in rows:
             self._program(row)
         self.rules_loaded = True
         M.RULES_LOADED.set(len(self._compiled))
         return len(rows)
 
+    # ------------------------------------------------------------ audit log
+    @staticmethod
+    def audit_event(tenant: str, action: str, resource: str, *, actor: Actor,
+                    outcome: str = "success", details: dict[str, Any] | None = None
+                    ) -> dict[str, Any]:
+        return {"id": "aud_" + uuid.uuid4().hex, "tenant": tenant, "at": now_rfc3339(),
+                "actor": actor.subject, "action": action, "resource": resource,
+                "outcome": outcome, "request_id": actor.request_id, "details": details or {}}
+
+    def audit(self, tenant: str, action: str, resource: str, *, actor: Actor,
+              outcome: str = "success", details: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+        return self.store.append_audit(self.audit_event(tenant, action, resource, actor=actor,
+                                                        outcome=outcome, details=details))
+
+    def audit_events(self, tenant: str, page: int, per_page: int, action: str | None,
+                     outcome: str | None) -> dict[str, Any]:
+        items, total = self.store.audit_events(tenant, page=page, per_page=per_page,
+                                               action=action, outcome=outcome)
+        return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+    def verify_audit(self, tenant: str) -> dict[str, Any]:
+        return dict(audit.verify_chain(self.store.audit_chain(tenant)), tenant=tenant)
+
+    def record_config(self) -> None:
+        """Audit a configuration change: the digest of the effective (masked) configuration
+        is recorded when it differs from the last one recorded."""
+        digest_ = self.settings.config_digest
+        if digest_ is None:
+            return
+        last, _ = self.store.audit_events(SYSTEM_TENANT, page=1, per_page=1,
+                                          action="config.applied")
+        if not last or last[0]["details"].get("digest") != digest_:
+            self.audit(SYSTEM_TENANT, "config.applied", "config", actor=SYSTEM_ACTOR,
+                       details={"digest": digest_, "environment": self.settings.environment})
+
+    # ------------------------------------------------------------ API keys
+    def create_api_key(self, tenant: str, name: str, roles: list[str],
+                       expires_at: datetime | None, actor: Actor = SYSTEM_ACTOR
+                       ) -> dict[str, Any]:
+        """A new API key; the returned view holds the key itself, shown only this once."""
+        check_tenant(tenant)
+        roles = check_roles(roles)
+        if not name or len(name) > 128:
+            raise InputError("name must be 1-128 characters")
+        if expires_at is not None and expires_at <= datetime.now(UTC):
+            raise InputError("expires_at must be in the future")
+        key_id, key = new_api_key()
+        row = {"id": key_id, "tenant": tenant, "name": name, "roles": " ".join(roles),
+               "secret_hash": hash_key(key), "created_at": datetime.now(UTC),
+               "created_by": actor.subject, "expires_at": expires_at, "revoked_at": None,
+               "last_used_at": None}
+        self.store.put_api_key(row, audit=self.audit_event(
+            tenant, "apikey.create", f"apikey:{key_id}", actor=actor,
+            details={"name": name, "roles": roles,
+                     "expires_at": _rfc3339(expires_at) if expires_at else None}))
+        return dict(_key_view(dict(row, roles=roles)), key=key)
+
+    def list_api_keys(self, tenant: str) -> dict[str, Any]:
+        items = [_key_view(k) for k in self.store.list_api_keys(tenant)]
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
+    def revoke_api_key(self, tenant: str, key_id: str, actor: Actor = SYSTEM_ACTOR
+                       ) -> dict[str, Any]:
+        row = self.store.revoke_api_key(tenant, key_id, audit=self.audit_event(
+            tenant, "apikey.revoke", f"apikey:{key_id}", actor=actor))
+        self.auth.forget(key_id)  # other processes: within KEY_CACHE_SECONDS
+        return _key_view(row)
+
+    def bootstrap_admin_key(self) -> dict[str, Any] | None:
+        """On first start with no API keys at all: an admin key for the default tenant."""
+        if self.store.count_api_keys():
+            return None
+        return self.create_api_key(DEFAULT_TENANT, "bootstrap admin", ["admin"], None,
+                                   Actor("system:bootstrap"))
+
     # ------------------------------------------------------------ rules
     def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
         return compile_rule(text, file)
 
-    def deploy_rule(self, text: str, source_format: str) -> tuple[dict[str, Any], bool]:
+    def deploy_rule(self, tenant: str, text: str, source_format: str,
+                    actor: Actor = SYSTEM_ACTOR) -> tuple[dict[str, Any], bool]:
         compiled = compile_rule(text, "request")
         meta = compiled.metadata
         for dep in meta.get("depends_on", ()):
-            if not self.store.rule_versions(dep):
+            if not self.store.rule_versions(tenant, dep):
                 raise CompileError([Diagnostic("E_DEPENDENCY", Span("request", 1, 1),
                                                f"depends_on names {dep!r}, which is not "
                                                "deployed; deploy it first")], text)
         row, created = self.store.put_rule(
-            name=compiled.name, version=compiled.version, source=text,
+            tenant, name=compiled.name, version=compiled.version, source=text,
             source_format=source_format, source_hash=_content_hash(text),
             bytecode=compiled.bytecode, bytecode_hash=compiled.bytecode_hash,
             jurisdiction=meta.get("jurisdiction") or "ALL", domain=meta.get("domain"),
-            effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"))
+            effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"),
+            audit=self.audit_event(tenant, "rule.deploy", f"rule:{compiled.name}@"
+                                   f"{compiled.version}", actor=actor,
+                                   details={"bytecode_hash": compiled.bytecode_hash,
+                                            "source_hash": _content_hash(text)}))
         self._compiled.setdefault(row.bytecode_hash, compiled)
         M.RULES_LOADED.set(len(self._compiled))
-        self._rows_checked = -1e9  # this process sees its own deploys at once
+        self._rows_checked.pop(tenant, None)  # this process sees its own deploys at once
         return self.rule_version_view(row), created
 
     def _program(self, row: RuleRow) -> CompiledRule:
@@ -145,11 +343,11 @@ class Core:
             out["disassembly"] = disassemble(self._program(row).program)
         return out
 
-    def list_rules(self, page: int, per_page: int) -> dict[str, Any]:
-        names, total = self.store.rule_names(page, per_page)
+    def list_rules(self, tenant: str, page: int, per_page: int) -> dict[str, Any]:
+        names, total = self.store.rule_names(tenant, page, per_page)
         items = []
         for name in names:
-            versions = self.store.rule_versions(name)
+            versions = self.store.rule_versions(tenant, name)
             latest = max(versions, key=lambda r: _version_key(r.version))
             item = latest.summary()
             item["versions"] = [v.version for v in sorted(versions,
@@ -157,8 +355,8 @@ class Core:
             items.append(item)
         return {"items": items, "page": page, "per_page": per_page, "total": total}
 
-    def rule(self, name: str) -> dict[str, Any]:
-        versions = self.store.rule_versions(name)
+    def rule(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = self.store.rule_versions(tenant, name)
         if not versions:
             raise NotFound(f"rule {name} not found")
         latest = max(versions, key=lambda r: _version_key(r.version))
@@ -166,31 +364,35 @@ class Core:
         out["versions"] = [v.version for v in sorted(versions, key=lambda r: _version_key(r.version))]
         return out
 
-    def rule_versions(self, name: str) -> dict[str, Any]:
-        versions = sorted(self.store.rule_versions(name), key=lambda r: _version_key(r.version))
+    def rule_versions(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = sorted(self.store.rule_versions(tenant, name), key=lambda r: _version_key(r.version))
         if not versions:
             raise NotFound(f"rule {name} not found")
         items = [v.summary() for v in versions]
         return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
 
-    def rule_version(self, name: str, version: str) -> dict[str, Any]:
-        row = self.store.get_rule(name, version)
+    def rule_version(self, tenant: str, name: str, version: str) -> dict[str, Any]:
+        row = self.store.get_rule(tenant, name, version)
         assert row is not None
         return self.rule_version_view(row, detail=True)
 
     # ------------------------------------------------------------ reference tables
-    def deploy_table(self, text: str) -> tuple[dict[str, Any], bool]:
+    def deploy_table(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
+                     ) -> tuple[dict[str, Any], bool]:
         table, diags = parse_table(text, "request")
         if table is None:
             raise CompileError(diags, text)
         stored, created = self.store.put_table(
-            name=table.name, version=table.version, kind=table.kind, source=text,
-            source_hash=_content_hash(text), content_hash=table.content_hash)
-        self._tables_checked = -1e9
+            tenant, name=table.name, version=table.version, kind=table.kind, source=text,
+            source_hash=_content_hash(text), content_hash=table.content_hash,
+            audit=self.audit_event(tenant, "table.deploy", f"table:{table.name}@"
+                                   f"{table.version}", actor=actor,
+                                   details={"content_hash": table.content_hash}))
+        self._tables_checked.pop(tenant, None)
         return _table_view(stored), created
 
-    def table(self, name: str) -> dict[str, Any]:
-        versions = [t for t in self.store.all_tables() if t["name"] == name]
+    def table(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = [t for t in self.store.all_tables(tenant) if t["name"] == name]
         if not versions:
             raise NotFound(f"table {name} not found")
         out = _table_view(versions[-1])
@@ -198,33 +400,34 @@ class Core:
         out["source"] = versions[-1]["source"]
         return out
 
-    def list_tables(self) -> dict[str, Any]:
+    def list_tables(self, tenant: str) -> dict[str, Any]:
         latest: dict[str, dict[str, Any]] = {}
-        for t in self.store.all_tables():
+        for t in self.store.all_tables(tenant):
             latest[t["name"]] = t
         items = [_table_view(t) for t in latest.values()]
         return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
 
-    def _current_tables(self) -> TableSet:
-        """The latest version of every deployed table (refreshed like the rules)."""
+    def _current_tables(self, tenant: str) -> TableSet:
+        """The latest version of every table of the tenant (refreshed like the rules)."""
         now = time.monotonic()
-        generation, tables = self._tables
-        if now - self._tables_checked > RULES_REFRESH_SECONDS:
-            self._tables_checked = now
-            current = self.store.tables_generation()
+        generation, tables = self._tables.get(tenant, ((-1, -1), TableSet()))
+        if now - self._tables_checked.get(tenant, -1e9) > RULES_REFRESH_SECONDS:
+            self._tables_checked[tenant] = now
+            current = self.store.tables_generation(tenant)
             if current != generation:
                 latest: dict[str, dict[str, Any]] = {}
-                for row in self.store.all_tables():
+                for row in self.store.all_tables(tenant):
                     latest[row["name"]] = row
                 tables = _table_set(latest.values())
-                self._tables = (current, tables)
+                self._tables[tenant] = (current, tables)
         return tables
 
     # ------------------------------------------------------------ rulesets
-    def deploy_ruleset(self, text: str) -> tuple[dict[str, Any], bool]:
+    def deploy_ruleset(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
+                       ) -> tuple[dict[str, Any], bool]:
         spec = parse_ruleset(text)
         for entry in spec["rules"]:
-            versions = [r.version for r in self.store.rule_versions(entry["ref"])]
+            versions = [r.version for r in self.store.rule_versions(tenant, entry["ref"])]
             if not versions:
                 if entry["required"]:
                     raise _ruleset_error(f"required rule {entry['ref']!r} is not deployed", text)
@@ -234,13 +437,16 @@ class Core:
                                      f"{entry['version']!r} (deployed: {', '.join(versions)})",
                                      text)
         meta = spec["metadata"]
-        stored, created = self.store.put_ruleset(name=meta["name"], version=meta["version"],
-                                                 source=text, source_hash=_content_hash(text),
-                                                 spec=spec)
+        stored, created = self.store.put_ruleset(
+            tenant, name=meta["name"], version=meta["version"], source=text,
+            source_hash=_content_hash(text), spec=spec,
+            audit=self.audit_event(tenant, "ruleset.deploy",
+                                   f"ruleset:{meta['name']}@{meta['version']}", actor=actor,
+                                   details={"source_hash": _content_hash(text)}))
         return _ruleset_view(stored), created
 
-    def ruleset(self, name: str) -> dict[str, Any]:
-        versions = self.store.ruleset_versions(name)
+    def ruleset(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = self.store.ruleset_versions(tenant, name)
         if not versions:
             raise NotFound(f"ruleset {name} not found")
         latest = max(versions, key=lambda r: _version_key(r["version"]))
@@ -248,19 +454,19 @@ class Core:
         out["versions"] = [v["version"] for v in versions]
         return out
 
-    def list_rulesets(self) -> dict[str, Any]:
-        items = [self.ruleset(n) for n in self.store.ruleset_names()]
+    def list_rulesets(self, tenant: str) -> dict[str, Any]:
+        items = [self.ruleset(tenant, n) for n in self.store.ruleset_names(tenant)]
         return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
 
     # ------------------------------------------------------------ selection
-    def _select(self, ctx: dict[str, Any]
+    def _select(self, tenant: str, ctx: dict[str, Any]
                 ) -> tuple[list[CompiledRule], str, dict[str, Any] | None, dict[str, tuple[str, ...]]]:
         ref = ctx.get("ruleset")
         if ref:
-            return self._select_ruleset(str(ref))
+            return self._select_ruleset(tenant, str(ref))
         on: date = ctx["timestamp"].date()
         by_name: dict[str, list[RuleRow]] = {}
-        for row in self._all_rules():
+        for row in self._all_rules(tenant):
             by_name.setdefault(row.name, []).append(row)
         chosen = []
         for rows in by_name.values():
@@ -276,20 +482,20 @@ class Core:
                     names.add(dep)
         return [self._program(r) for r in chosen], "most_severe", None, {}
 
-    def _select_ruleset(self, ref: str
+    def _select_ruleset(self, tenant: str, ref: str
                         ) -> tuple[list[CompiledRule], str, dict[str, Any], dict[str, tuple[str, ...]]]:
         name, _, rng = ref.partition("@")
-        versions = [v["version"] for v in self.store.ruleset_versions(name)]
+        versions = [v["version"] for v in self.store.ruleset_versions(tenant, name)]
         if not versions:
             raise InputError(f"context.ruleset: no ruleset named {name!r}")
         chosen = _max_satisfying(versions, rng or "*")
         if chosen is None:
             raise InputError(f"context.ruleset: no version of {name!r} satisfies {rng!r}")
-        spec = self.store.get_ruleset(name, chosen)
+        spec = self.store.get_ruleset(tenant, name, chosen)
         assert spec is not None
         rules = []
         for entry in spec["spec"]["rules"]:
-            rows = self.store.rule_versions(entry["ref"])
+            rows = self.store.rule_versions(tenant, entry["ref"])
             version = _max_satisfying([r.version for r in rows], entry["version"])
             if version is None:
                 if entry["required"]:
@@ -303,23 +509,24 @@ class Core:
                  for e in spec["spec"]["rules"] if e["ref"] in present}
         return rules, strategy, {"name": name, "version": chosen}, order
 
-    def _all_rules(self) -> list[RuleRow]:
-        """Every rule version. A deploy here is seen at once; a deploy through another
-        process is seen within RULES_REFRESH_SECONDS (the store is asked whether rules changed)."""
+    def _all_rules(self, tenant: str) -> list[RuleRow]:
+        """Every rule version of the tenant. A deploy here is seen at once; a deploy through
+        another process is seen within RULES_REFRESH_SECONDS (the store is asked whether
+        rules changed)."""
         now = time.monotonic()
-        generation, rows = self._rows
-        if now - self._rows_checked > RULES_REFRESH_SECONDS:
-            self._rows_checked = now
-            current = self.store.rules_generation()
+        generation, rows = self._rows.get(tenant, ((-1, -1), []))
+        if now - self._rows_checked.get(tenant, -1e9) > RULES_REFRESH_SECONDS:
+            self._rows_checked[tenant] = now
+            current = self.store.rules_generation(tenant)
             if current != generation:
-                rows = self.store.all_rules()
-                self._rows = (current, rows)
+                rows = self.store.all_rules(tenant)
+                self._rows[tenant] = (current, rows)
         return rows
 
-    def _ruleset_for(self, rules: list[CompiledRule], strategy: str,
+    def _ruleset_for(self, tenant: str, rules: list[CompiledRule], strategy: str,
                      tables: TableSet | None = None,
                      order: dict[str, tuple[str, ...]] | None = None) -> RuleSet:
-        tables = tables if tables is not None else self._current_tables()
+        tables = tables if tables is not None else self._current_tables(tenant)
         order = order or {}
         key = (strategy, tuple(sorted(t.content_hash for t in tables.tables.values())),
                tuple(sorted(order.items()))) + tuple(sorted(r.bytecode_hash for r in rules))
@@ -336,13 +543,13 @@ class Core:
         return rs
 
     # ------------------------------------------------------------ evaluation
-    def _evaluate_record(self, context: dict[str, Any], input: Any, trace: str,
+    def _evaluate_record(self, tenant: str, context: dict[str, Any], input: Any, trace: str,
                          received: datetime) -> dict[str, Any]:
         if not isinstance(input, dict):
             raise InputError("input must be a JSON object of named inputs")
         ctx = normalize_context(context, received)
-        rules, strategy, ruleset, order = self._select(ctx)
-        rs = self._ruleset_for(rules, strategy, order=order)
+        rules, strategy, ruleset, order = self._select(tenant, ctx)
+        rs = self._ruleset_for(tenant, rules, strategy, order=order)
         res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
         out = res.to_json()
         evaluation_id = "eval_" + uuid.uuid4().hex
@@ -373,11 +580,11 @@ class Core:
             trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
         return record
 
-    def evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def evaluate(self, tenant: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         """One evaluation, stored with its proof. Returns (record, created)."""
         started = time.perf_counter()
         try:
-            record, created = self._evaluate(body)
+            record, created = self._evaluate(tenant, body)
         except InputError:
             M.EVALUATION_ERRORS.labels("input").inc()
             raise
@@ -386,24 +593,24 @@ class Core:
             M.EVALUATION_DURATION.observe(time.perf_counter() - started)
         return record, created
 
-    def _evaluate(self, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def _evaluate(self, tenant: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
         context, input, options = _request_parts(body)
         key = options.get("idempotency_key")
         request_hash = digest(V.to_json(V.from_json({"context": context, "input": input}))) \
             if key is not None else None
         if key is not None:
-            prior = self.store.find_idempotent(str(key), request_hash)
+            prior = self.store.find_idempotent(tenant, str(key), request_hash)
             if prior is not None:
                 return prior, False
-        record = self._evaluate_record(context, input, str(options.get("trace", "none")),
+        record = self._evaluate_record(tenant, context, input, str(options.get("trace", "none")),
                                        datetime.now(UTC))
         if key is None:  # group commit with concurrent requests
-            self.store.append_evaluation(record, _leaf(record))
+            self.store.append_evaluation(tenant, record, _leaf(record))
             return record, True
-        return self.store.put_evaluation(record, leaf_hash=_leaf(record), idempotency_key=key,
+        return self.store.put_evaluation(tenant, record, leaf_hash=_leaf(record), idempotency_key=key,
                                          request_hash=request_hash)
 
-    def evaluate_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+    def evaluate_batch(self, tenant: str, body: dict[str, Any]) -> dict[str, Any]:
         context = body.get("context") or {}
         inputs = body.get("inputs")
         options = body.get("options") or {}
@@ -424,7 +631,7 @@ class Core:
             try:
                 if not isinstance(item, dict) or "input" not in item:
                     raise InputError(f"inputs[{i}] must be an object with an input")
-                record = self._evaluate_record(context, item["input"],
+                record = self._evaluate_record(tenant, context, item["input"],
                                                str(options.get("trace", "none")), received)
                 records.append(record)
                 items.append({"id": item_id, "status": 201, "evaluation": record})
@@ -432,7 +639,8 @@ class Core:
                 items.append({"id": item_id, "status": 400, "error": {
                     "code": "VALIDATION_ERROR", "message": exc.message}})
         # all stored with their log leaves, in one transaction, before answering
-        self.store.put_evaluations(records, [_leaf(r) for r in records])
+        self.store.put_evaluations([tenant] * len(records), records,
+                                   [_leaf(r) for r in records])
         for r in records:
             _count(r)
         if len(records) < len(items):
@@ -440,13 +648,13 @@ class Core:
         ok = len(records)
         return {"items": items, "succeeded": ok, "failed": len(items) - ok}
 
-    def replay(self, evaluation_id: str, trace: str = "basic") -> dict[str, Any]:
+    def replay(self, tenant: str, evaluation_id: str, trace: str = "basic") -> dict[str, Any]:
         """Re-run a stored evaluation with its recorded rule and table versions."""
-        record = self.store.get_evaluation(evaluation_id)
+        record = self.store.get_evaluation(tenant, evaluation_id)
         meta = record["metadata"]
         rules = []
         for ref in meta.get("rules", []):
-            row = self.store.get_rule(ref["rule_id"], ref["version"])
+            row = self.store.get_rule(tenant, ref["rule_id"], ref["version"])
             assert row is not None
             if row.bytecode_hash != ref["bytecode_hash"]:
                 raise Conflict(f"rule {ref['rule_id']}@{ref['version']} no longer has the "
@@ -454,15 +662,15 @@ class Core:
             rules.append(self._program(row))
         used = []
         for ref in meta.get("tables", []):
-            table_row = self.store.get_table(ref["table"], ref["version"])
+            table_row = self.store.get_table(tenant, ref["table"], ref["version"])
             assert table_row is not None
             if table_row["content_hash"] != ref["content_hash"]:
                 raise Conflict(f"table {ref['table']}@{ref['version']} no longer has the content "
                                "the evaluation used")
             used.append(table_row)
         order = {k: tuple(v) for k, v in meta.get("order_after", {}).items()}
-        rs = self._ruleset_for(rules, meta.get("strategy", "most_severe"), _table_set(used),
-                               order)
+        rs = self._ruleset_for(tenant, rules, meta.get("strategy", "most_severe"),
+                               _table_set(used), order)
         executor = "interpreter" if trace == "full" else "vm"
         res = rs.evaluate(record["input"], record["context"], trace=trace, executor=executor)
         replay_hash = digest(res.result)
@@ -503,7 +711,9 @@ class Core:
         nodes = self.store.log_nodes(set(merkle.decompose(0, size)))
         return merkle.range_hash(0, size, nodes)
 
-    def inclusion(self, evaluation_id: str, tree_size: int | None) -> dict[str, Any]:
+    def inclusion(self, tenant: str, evaluation_id: str, tree_size: int | None
+                  ) -> dict[str, Any]:
+        self.store.get_evaluation(tenant, evaluation_id)  # NotFound outside the tenant
         index, leaf = self.store.log_leaf(evaluation_id)
         if tree_size is None:  # the latest published head, or a new one if it lacks the leaf
             head = self._latest_head()
@@ -534,9 +744,9 @@ class Core:
                 "consistency_path": [merkle.range_hash(a, b, nodes).hex() for a, b in ranges]}
 
     # ------------------------------------------------------------ anchors
-    def evaluation(self, evaluation_id: str) -> dict[str, Any]:
+    def evaluation(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
         """A stored record, with the confirmed anchors that cover it (one per chain)."""
-        record = self.store.get_evaluation(evaluation_id)
+        record = self.store.get_evaluation(tenant, evaluation_id)
         if "log_index" in record:
             record["anchors"] = [anchor_view(a) for a in
                                  self.store.covering_anchors(int(record["log_index"]))]
@@ -557,11 +767,21 @@ class Core:
     def anchor(self, anchor_id: int) -> dict[str, Any]:
         return anchor_view(self.store.get_anchor(anchor_id))
 
-    def verify(self, evaluation_id: str) -> dict[str, Any]:
-        record = self.store.get_evaluation(evaluation_id)
+    def verify(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
+        record = self.store.get_evaluation(tenant, evaluation_id)
         out = verify_record(record, self.keys.public_keys()).to_json()
         out["evaluation_id"] = evaluation_id
         return out
+
+
+def _key_view(row: dict[str, Any]) -> dict[str, Any]:
+    def t(v: datetime | None) -> str | None:
+        return _rfc3339(v) if v is not None else None
+    return {"id": row["id"], "tenant": row["tenant"], "name": row["name"],
+            "roles": list(row["roles"]), "prefix": f"arka_{row['id']}_",
+            "created_at": t(row["created_at"]), "created_by": row["created_by"],
+            "expires_at": t(row["expires_at"]), "revoked_at": t(row["revoked_at"]),
+            "last_used_at": t(row["last_used_at"])}
 
 
 def _count(record: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from alembic import command
 from alembic.config import Config
@@ -26,7 +26,16 @@ from sqlalchemy.exc import IntegrityError
 from arka.errors import ArkaError
 from arka.log import merkle
 from arka.log.merkle import NodeKey
+from arka.security import audit
 from arka.store import schema as S
+from arka.store.schema import DEFAULT_TENANT
+
+if TYPE_CHECKING:
+    from arka.security.crypto import RecordCipher
+
+SYSTEM = "*"  # the store's scope for work across tenants (row-level security)
+__all__ = ["DEFAULT_TENANT", "SYSTEM", "Conflict", "NotFound", "RuleRow", "Store",
+           "StoreError", "copy_store"]
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -76,7 +85,7 @@ def _semver_key(version: str) -> tuple[int, int, int]:
 
 
 class Store:
-    def __init__(self, url: str):
+    def __init__(self, url: str, cipher: RecordCipher | None = None):
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
@@ -91,6 +100,8 @@ class Store:
         self._write_lock: threading.Lock | contextlib.nullcontext[None] = (
             threading.Lock() if url.startswith("sqlite") else contextlib.nullcontext())
         self._write_engine = self.engine
+        self._postgres = self.engine.dialect.name == "postgresql"
+        self.cipher = cipher
         self._group = _GroupCommit(self)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -106,9 +117,21 @@ class Store:
         return float(size + overflow - checked_out)
 
     @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
+    def _write(self, tenant: str = SYSTEM) -> Iterator[Connection]:
         with self._write_lock, self._write_engine.begin() as conn:
+            self._scope(conn, tenant)
             yield conn
+
+    @contextlib.contextmanager
+    def _read(self, tenant: str) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            self._scope(conn, tenant)
+            yield conn
+
+    def _scope(self, conn: Connection, tenant: str) -> None:
+        """On PostgreSQL, name the tenant for row-level security (transaction-local)."""
+        if self._postgres:
+            conn.exec_driver_sql("SELECT set_config('arka.tenant', %s, true)", (tenant,))
 
     @property
     def dialect(self) -> str:
@@ -149,9 +172,10 @@ class Store:
             return False
 
     # ------------------------------------------------------------ rules
-    def _put_versioned(self, table: Table, what: str, name: str, version: str,
+    def _put_versioned(self, tenant: str, table: Table, what: str, name: str, version: str,
                        source_hash: str, values: dict[str, Any], fetch: Callable[[], Any],
-                       hash_of: Callable[[Any], str]) -> tuple[Any, bool]:
+                       hash_of: Callable[[Any], str], audit: dict[str, Any] | None = None
+                       ) -> tuple[Any, bool]:
         """Store one immutable version of a named document; (stored, created).
 
         The same content again is idempotent; other content under an existing version is
@@ -168,10 +192,12 @@ class Store:
             return settle(existing)
         major, minor, patch = _semver_key(version)
         try:
-            with self._write() as conn:
+            with self._write(tenant) as conn:
                 conn.execute(table.insert().values(
-                    name=name, version=version, major=major, minor=minor, patch=patch,
-                    source_hash=source_hash, created_at=_now(), **values))
+                    tenant=tenant, name=name, version=version, major=major, minor=minor,
+                    patch=patch, source_hash=source_hash, created_at=_now(), **values))
+                if audit is not None:
+                    self._append_audit(conn, audit)
         except IntegrityError:
             existing = fetch()
             if existing is None:
@@ -179,21 +205,24 @@ class Store:
             return settle(existing)
         return fetch(), True
 
-    def put_rule(self, *, name: str, version: str, source: str, source_format: str,
+    def put_rule(self, tenant: str, *, name: str, version: str, source: str, source_format: str,
                  source_hash: str, bytecode: bytes, bytecode_hash: str, jurisdiction: str,
-                 domain: str | None, effective_date: str | None, expiry_date: str | None
-                 ) -> tuple[RuleRow, bool]:
+                 domain: str | None, effective_date: str | None, expiry_date: str | None,
+                 audit: dict[str, Any] | None = None) -> tuple[RuleRow, bool]:
         """Store a rule version; (row, created). Same version with other content: Conflict."""
         return self._put_versioned(
-            S.rules, "rule", name, version, source_hash,
+            tenant, S.rules, "rule", name, version, source_hash,
             dict(source=source, source_format=source_format, bytecode=bytecode,
                  bytecode_hash=bytecode_hash, jurisdiction=jurisdiction, domain=domain,
                  effective_date=effective_date, expiry_date=expiry_date),
-            lambda: self.get_rule(name, version, missing_ok=True), lambda r: r.source_hash)
+            lambda: self.get_rule(tenant, name, version, missing_ok=True),
+            lambda r: r.source_hash, audit)
 
-    def get_rule(self, name: str, version: str, missing_ok: bool = False) -> RuleRow | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S.rules).where(S.rules.c.name == name,
+    def get_rule(self, tenant: str, name: str, version: str, missing_ok: bool = False
+                 ) -> RuleRow | None:
+        with self._read(tenant) as conn:
+            row = conn.execute(select(S.rules).where(S.rules.c.tenant == tenant,
+                                                     S.rules.c.name == name,
                                                      S.rules.c.version == version)).first()
         if row is None:
             if missing_ok:
@@ -201,45 +230,54 @@ class Store:
             raise NotFound(f"rule {name} version {version} not found")
         return _rule_row(row)
 
-    def rule_versions(self, name: str) -> list[RuleRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.rules).where(S.rules.c.name == name).order_by(
+    def rule_versions(self, tenant: str, name: str) -> list[RuleRow]:
+        with self._read(tenant) as conn:
+            rows = conn.execute(select(S.rules).where(
+                S.rules.c.tenant == tenant, S.rules.c.name == name).order_by(
                 S.rules.c.major, S.rules.c.minor, S.rules.c.patch, S.rules.c.id)).all()
         return [_rule_row(r) for r in rows]
 
-    def all_rules(self) -> list[RuleRow]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.rules).order_by(
+    def all_rules(self, tenant: str) -> list[RuleRow]:
+        """Every rule version of a tenant; SYSTEM (`*`) for all tenants (warm-up)."""
+        cond = [] if tenant == SYSTEM else [S.rules.c.tenant == tenant]
+        with self._read(tenant) as conn:
+            rows = conn.execute(select(S.rules).where(*cond).order_by(
                 S.rules.c.name, S.rules.c.major, S.rules.c.minor, S.rules.c.patch,
                 S.rules.c.id)).all()
         return [_rule_row(r) for r in rows]
 
-    def rules_generation(self) -> tuple[int, int]:
-        """Changes whenever a rule version is added: (count, highest id)."""
-        with self.engine.connect() as conn:
-            row = conn.execute(select(func.count(), func.max(S.rules.c.id))).one()
+    def rules_generation(self, tenant: str) -> tuple[int, int]:
+        """Changes whenever a rule version of the tenant is added: (count, highest id)."""
+        with self._read(tenant) as conn:
+            row = conn.execute(select(func.count(), func.max(S.rules.c.id))
+                               .where(S.rules.c.tenant == tenant)).one()
         return int(row[0]), int(row[1] or 0)
 
-    def rule_names(self, page: int, per_page: int) -> tuple[list[str], int]:
-        with self.engine.connect() as conn:
-            total = conn.execute(select(func.count(func.distinct(S.rules.c.name)))).scalar_one()
-            names = conn.execute(select(S.rules.c.name).distinct().order_by(S.rules.c.name)
+    def rule_names(self, tenant: str, page: int, per_page: int) -> tuple[list[str], int]:
+        mine = S.rules.c.tenant == tenant
+        with self._read(tenant) as conn:
+            total = conn.execute(select(func.count(func.distinct(S.rules.c.name))).where(mine)
+                                 ).scalar_one()
+            names = conn.execute(select(S.rules.c.name).where(mine).distinct()
+                                 .order_by(S.rules.c.name)
                                  .limit(per_page).offset((page - 1) * per_page)).scalars().all()
         return list(names), int(total)
 
     # ------------------------------------------------------------ rulesets
-    def put_ruleset(self, *, name: str, version: str, source: str, source_hash: str,
-                    spec: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    def put_ruleset(self, tenant: str, *, name: str, version: str, source: str, source_hash: str,
+                    spec: dict[str, Any], audit: dict[str, Any] | None = None
+                    ) -> tuple[dict[str, Any], bool]:
         return self._put_versioned(
-            S.rulesets, "ruleset", name, version, source_hash,
+            tenant, S.rulesets, "ruleset", name, version, source_hash,
             dict(source=source, spec=json.dumps(spec, sort_keys=True)),
-            lambda: self.get_ruleset(name, version, missing_ok=True),
-            lambda r: r["source_hash"])
+            lambda: self.get_ruleset(tenant, name, version, missing_ok=True),
+            lambda r: r["source_hash"], audit)
 
-    def get_ruleset(self, name: str, version: str, missing_ok: bool = False
+    def get_ruleset(self, tenant: str, name: str, version: str, missing_ok: bool = False
                     ) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S.rulesets).where(S.rulesets.c.name == name,
+        with self._read(tenant) as conn:
+            row = conn.execute(select(S.rulesets).where(S.rulesets.c.tenant == tenant,
+                                                        S.rulesets.c.name == name,
                                                         S.rulesets.c.version == version)).first()
         if row is None:
             if missing_ok:
@@ -247,48 +285,148 @@ class Store:
             raise NotFound(f"ruleset {name} version {version} not found")
         return _ruleset_row(row)
 
-    def ruleset_versions(self, name: str) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.rulesets).where(S.rulesets.c.name == name).order_by(
+    def ruleset_versions(self, tenant: str, name: str) -> list[dict[str, Any]]:
+        with self._read(tenant) as conn:
+            rows = conn.execute(select(S.rulesets).where(
+                S.rulesets.c.tenant == tenant, S.rulesets.c.name == name).order_by(
                 S.rulesets.c.major, S.rulesets.c.minor, S.rulesets.c.patch)).all()
         return [_ruleset_row(r) for r in rows]
 
-    def ruleset_names(self) -> list[str]:
-        with self.engine.connect() as conn:
-            return list(conn.execute(select(S.rulesets.c.name).distinct()
+    def ruleset_names(self, tenant: str) -> list[str]:
+        with self._read(tenant) as conn:
+            return list(conn.execute(select(S.rulesets.c.name).where(
+                S.rulesets.c.tenant == tenant).distinct()
                                      .order_by(S.rulesets.c.name)).scalars().all())
 
     # ------------------------------------------------------------ reference tables
-    def put_table(self, *, name: str, version: str, kind: str, source: str, source_hash: str,
-                  content_hash: str) -> tuple[dict[str, Any], bool]:
+    def put_table(self, tenant: str, *, name: str, version: str, kind: str, source: str, source_hash: str,
+                  content_hash: str, audit: dict[str, Any] | None = None
+                  ) -> tuple[dict[str, Any], bool]:
         return self._put_versioned(
-            S.reference_tables, "table", name, version, source_hash,
+            tenant, S.reference_tables, "table", name, version, source_hash,
             dict(kind=kind, source=source, content_hash=content_hash),
-            lambda: self.get_table(name, version, missing_ok=True),
-            lambda t: t["source_hash"])
+            lambda: self.get_table(tenant, name, version, missing_ok=True),
+            lambda t: t["source_hash"], audit)
 
-    def get_table(self, name: str, version: str, missing_ok: bool = False
+    def get_table(self, tenant: str, name: str, version: str, missing_ok: bool = False
                   ) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
+        with self._read(tenant) as conn:
             row = conn.execute(select(S.reference_tables).where(
-                S.reference_tables.c.name == name, S.reference_tables.c.version == version)).first()
+                S.reference_tables.c.tenant == tenant, S.reference_tables.c.name == name, S.reference_tables.c.version == version)).first()
         if row is None:
             if missing_ok:
                 return None
             raise NotFound(f"table {name} version {version} not found")
         return _table_row(row)
 
-    def all_tables(self) -> list[dict[str, Any]]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(S.reference_tables).order_by(
+    def all_tables(self, tenant: str) -> list[dict[str, Any]]:
+        with self._read(tenant) as conn:
+            rows = conn.execute(select(S.reference_tables).where(
+                S.reference_tables.c.tenant == tenant).order_by(
                 S.reference_tables.c.name, S.reference_tables.c.major,
                 S.reference_tables.c.minor, S.reference_tables.c.patch)).all()
         return [_table_row(r) for r in rows]
 
-    def tables_generation(self) -> tuple[int, int]:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(func.count(), func.max(S.reference_tables.c.id))).one()
+    def tables_generation(self, tenant: str) -> tuple[int, int]:
+        with self._read(tenant) as conn:
+            row = conn.execute(select(func.count(), func.max(S.reference_tables.c.id)).where(
+                S.reference_tables.c.tenant == tenant)).one()
         return int(row[0]), int(row[1] or 0)
+
+    # ------------------------------------------------------------ API keys
+    def put_api_key(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> None:
+        with self._write(row["tenant"]) as conn:
+            conn.execute(S.api_keys.insert(), row)
+            if audit is not None:
+                self._append_audit(conn, audit)
+
+    def api_key_by_hash(self, secret_hash: str) -> dict[str, Any] | None:
+        """Look a presented key up by its hash (before its tenant is known: system scope)."""
+        with self._read(SYSTEM) as conn:
+            row = conn.execute(select(S.api_keys).where(
+                S.api_keys.c.secret_hash == secret_hash)).mappings().first()
+        return _key_row(row) if row else None
+
+    def list_api_keys(self, tenant: str) -> list[dict[str, Any]]:
+        with self._read(tenant) as conn:
+            rows = conn.execute(select(S.api_keys).where(S.api_keys.c.tenant == tenant)
+                                .order_by(S.api_keys.c.created_at, S.api_keys.c.id)).mappings()
+            return [_key_row(r) for r in rows]
+
+    def revoke_api_key(self, tenant: str, key_id: str, audit: dict[str, Any] | None = None
+                       ) -> dict[str, Any]:
+        k = S.api_keys.c
+        with self._write(tenant) as conn:
+            row = conn.execute(select(S.api_keys).where(k.tenant == tenant, k.id == key_id)
+                               ).mappings().first()
+            if row is None:
+                raise NotFound(f"API key {key_id} not found")
+            if row["revoked_at"] is None:
+                conn.execute(S.api_keys.update().where(k.id == key_id).values(
+                    revoked_at=_now()))
+                if audit is not None:
+                    self._append_audit(conn, audit)
+            row = conn.execute(select(S.api_keys).where(k.id == key_id)).mappings().one()
+        return _key_row(row)
+
+    def touch_api_key(self, key_id: str, at: datetime) -> None:
+        with self._write(SYSTEM) as conn:
+            conn.execute(S.api_keys.update().where(S.api_keys.c.id == key_id)
+                         .values(last_used_at=at))
+
+    def count_api_keys(self) -> int:
+        with self._read(SYSTEM) as conn:
+            return int(conn.execute(select(func.count()).select_from(S.api_keys)).scalar_one())
+
+    # ------------------------------------------------------------ audit log
+    def append_audit(self, event: dict[str, Any]) -> dict[str, Any]:
+        """Append an event to its tenant's hash chain (sets idx, prev_hash, hash)."""
+        with self._write(event["tenant"]) as conn:
+            return self._append_audit(conn, event)
+
+    def _append_audit(self, conn: Connection, event: dict[str, Any]) -> dict[str, Any]:
+        a = S.audit_events.c
+        if self._postgres:  # one appender per tenant chain at a time, across processes
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(9162, hashtext(%s))",
+                                 (event["tenant"],))
+        last = conn.execute(select(a.idx, a.hash).where(a.tenant == event["tenant"])
+                            .order_by(a.idx.desc()).limit(1)).first()
+        event = dict(event, idx=0 if last is None else int(last.idx) + 1,
+                     prev_hash=audit.GENESIS if last is None else last.hash)
+        event["hash"] = audit.chain_hash(event["prev_hash"], event)
+        conn.execute(S.audit_events.insert(),
+                     dict(event, details=audit.details_text(event["details"])))
+        return event
+
+    def audit_events(self, tenant: str, *, page: int, per_page: int,
+                     action: str | None = None, outcome: str | None = None
+                     ) -> tuple[list[dict[str, Any]], int]:
+        a = S.audit_events.c
+        cond = [a.tenant == tenant]
+        if action:
+            cond.append(a.action == action)
+        if outcome:
+            cond.append(a.outcome == outcome)
+        with self._read(tenant) as conn:
+            total = conn.execute(select(func.count()).select_from(S.audit_events)
+                                 .where(*cond)).scalar_one()
+            rows = conn.execute(select(S.audit_events).where(*cond).order_by(a.idx.desc())
+                                .limit(per_page).offset((page - 1) * per_page)).mappings()
+            return [_audit_row(r) for r in rows], int(total)
+
+    def audit_chain(self, tenant: str, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """A tenant's whole chain in order, streamed."""
+        a = S.audit_events.c
+        with self._read(tenant) as conn:
+            result = conn.execute(select(S.audit_events).where(a.tenant == tenant)
+                                  .order_by(a.idx)).mappings()
+            while chunk := result.fetchmany(batch):
+                yield from (_audit_row(r) for r in chunk)
+
+    def audit_tenants(self) -> list[str]:
+        with self._read(SYSTEM) as conn:
+            return list(conn.execute(select(S.audit_events.c.tenant).distinct()
+                                     .order_by(S.audit_events.c.tenant)).scalars())
 
     # ------------------------------------------------------------ anchors
     def create_anchor(self, chain: str, tree_size: int, root_hash: str) -> dict[str, Any] | None:
@@ -373,58 +511,76 @@ class Store:
         return list(out.values())
 
     # ------------------------------------------------------------ evaluations
-    def put_evaluation(self, record: dict[str, Any], *, leaf_hash: bytes,
+    def _seal(self, record: dict[str, Any]) -> tuple[str, str | None]:
+        text = json.dumps(record, sort_keys=True, ensure_ascii=False)
+        if self.cipher is None:
+            return text, None
+        return self.cipher.seal(text, record["evaluation_id"])
+
+    def _open(self, text: str, key_id: str | None, evaluation_id: str) -> dict[str, Any]:
+        if key_id is not None:
+            if self.cipher is None:
+                raise StoreError(f"evaluation {evaluation_id} is encrypted with key {key_id}, "
+                                 "but no encryption key is configured")
+            text = self.cipher.open(text, key_id, evaluation_id)
+        return json.loads(text)
+
+    def _row(self, tenant: str, record: dict[str, Any], now: datetime,
+             idempotency_key: str | None, request_hash: str | None) -> dict[str, Any]:
+        text, key_id = self._seal(record)
+        return dict(id=record["evaluation_id"], tenant=tenant, timestamp=record["timestamp"],
+                    created_at=now, decision=record["result"]["decision"],
+                    rule_ids=_rule_ids(record), idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    output_hash=record["trust_proof"]["output_hash"], record=text,
+                    key_id=key_id)
+
+    def put_evaluation(self, tenant: str, record: dict[str, Any], *, leaf_hash: bytes,
                        idempotency_key: str | None, request_hash: str | None
                        ) -> tuple[dict[str, Any], bool]:
         """Append an evaluation and its proof's log leaf (setting `log_index`), atomically.
         With an idempotency key already used, return the stored evaluation (same request)
         or raise Conflict (a different request)."""
         if idempotency_key is not None:
-            prior = self.find_idempotent(idempotency_key, request_hash)
+            prior = self.find_idempotent(tenant, idempotency_key, request_hash)
             if prior is not None:
                 return prior, False
         try:
-            with self._write() as conn:
+            with self._write(tenant) as conn:
                 record["log_index"] = self._append_leaves(
                     conn, [(record["evaluation_id"], leaf_hash)])
-                row = dict(id=record["evaluation_id"], timestamp=record["timestamp"],
-                           created_at=_now(), decision=record["result"]["decision"],
-                           rule_ids=_rule_ids(record), idempotency_key=idempotency_key,
-                           request_hash=request_hash,
-                           output_hash=record["trust_proof"]["output_hash"],
-                           record=json.dumps(record, sort_keys=True, ensure_ascii=False))
-                conn.execute(S.evaluations.insert(), row)
+                conn.execute(S.evaluations.insert(),
+                             self._row(tenant, record, _now(), idempotency_key, request_hash))
         except IntegrityError:
             if idempotency_key is not None:
-                prior = self.find_idempotent(idempotency_key, request_hash)
+                prior = self.find_idempotent(tenant, idempotency_key, request_hash)
                 if prior is not None:
                     return prior, False
             raise
         return record, True
 
-    def append_evaluation(self, record: dict[str, Any], leaf_hash: bytes) -> None:
+    def append_evaluation(self, tenant: str, record: dict[str, Any], leaf_hash: bytes) -> None:
         """Append one evaluation (no idempotency key), committed together with whatever
         other threads of this process are appending at the same moment (group commit):
         one transaction and one log append for the whole group. Returns once it is
         durable, with `log_index` set."""
-        self._group.submit(record, leaf_hash)
+        self._group.submit(tenant, record, leaf_hash)
 
-    def put_evaluations(self, records: list[dict[str, Any]], leaf_hashes: list[bytes]) -> None:
-        """Append many evaluations (no idempotency keys) and their log leaves, atomically."""
+    def put_evaluations(self, tenants: list[str], records: list[dict[str, Any]],
+                        leaf_hashes: list[bytes]) -> None:
+        """Append many evaluations (no idempotency keys; each of its tenant) and their log
+        leaves, atomically."""
         if not records:
             return
         now = _now()
-        with self._write() as conn:
+        scope = tenants[0] if len(set(tenants)) == 1 else SYSTEM
+        with self._write(scope) as conn:
             first = self._append_leaves(conn, [(r["evaluation_id"], h) for r, h in
                                                zip(records, leaf_hashes, strict=True)])
             for k, r in enumerate(records):
                 r["log_index"] = first + k
-            rows = [dict(id=r["evaluation_id"], timestamp=r["timestamp"], created_at=now,
-                         decision=r["result"]["decision"], rule_ids=_rule_ids(r),
-                         idempotency_key=None, request_hash=None,
-                         output_hash=r["trust_proof"]["output_hash"],
-                         record=json.dumps(r, sort_keys=True, ensure_ascii=False))
-                    for r in records]
+            rows = [self._row(t, r, now, None, None)
+                    for t, r in zip(tenants, records, strict=True)]
             conn.execute(S.evaluations.insert(), rows)
 
     # ------------------------------------------------------------ transparency log
@@ -518,29 +674,32 @@ class Store:
             return existing
         return head
 
-    def find_idempotent(self, key: str, request_hash: str | None) -> dict[str, Any] | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S.evaluations.c.record, S.evaluations.c.request_hash)
-                               .where(S.evaluations.c.idempotency_key == key)).first()
+    def find_idempotent(self, tenant: str, key: str, request_hash: str | None
+                        ) -> dict[str, Any] | None:
+        e = S.evaluations.c
+        with self._read(tenant) as conn:
+            row = conn.execute(select(e.id, e.record, e.key_id, e.request_hash).where(
+                e.tenant == tenant, e.idempotency_key == key)).first()
         if row is None:
             return None
         if row.request_hash != request_hash:
             raise Conflict(f"idempotency key {key!r} was used for a different request")
-        return json.loads(row.record)
+        return self._open(row.record, row.key_id, row.id)
 
-    def get_evaluation(self, evaluation_id: str) -> dict[str, Any]:
-        with self.engine.connect() as conn:
-            row = conn.execute(select(S.evaluations.c.record)
-                               .where(S.evaluations.c.id == evaluation_id)).first()
+    def get_evaluation(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
+        e = S.evaluations.c
+        with self._read(tenant) as conn:
+            row = conn.execute(select(e.record, e.key_id).where(
+                e.tenant == tenant, e.id == evaluation_id)).first()
         if row is None:
             raise NotFound(f"evaluation {evaluation_id} not found")
-        return json.loads(row.record)
+        return self._open(row.record, row.key_id, evaluation_id)
 
-    def list_evaluations(self, *, decision: str | None, rule_id: str | None,
+    def list_evaluations(self, tenant: str, *, decision: str | None, rule_id: str | None,
                          start: str | None, end: str | None, page: int, per_page: int
                          ) -> tuple[list[dict[str, Any]], int]:
-        cond = []
         e = S.evaluations.c
+        cond = [e.tenant == tenant]
         if decision:
             cond.append(e.decision == decision)
         if rule_id:
@@ -549,16 +708,18 @@ class Store:
             cond.append(e.timestamp >= start)
         if end:
             cond.append(e.timestamp <= end)
-        with self.engine.connect() as conn:
+        with self._read(tenant) as conn:
             total = conn.execute(select(func.count()).select_from(S.evaluations)
                                  .where(*cond)).scalar_one()
-            rows = conn.execute(select(e.record).where(*cond).order_by(e.seq)
+            rows = conn.execute(select(e.id, e.record, e.key_id).where(*cond).order_by(e.seq)
                                 .limit(per_page).offset((page - 1) * per_page)).all()
-        return [json.loads(r.record) for r in rows], int(total)
+        return [self._open(r.record, r.key_id, r.id) for r in rows], int(total)
 
-    def count_evaluations(self) -> int:
-        with self.engine.connect() as conn:
-            return int(conn.execute(select(func.count()).select_from(S.evaluations)).scalar_one())
+    def count_evaluations(self, tenant: str = SYSTEM) -> int:
+        cond = [] if tenant == SYSTEM else [S.evaluations.c.tenant == tenant]
+        with self._read(tenant) as conn:
+            return int(conn.execute(select(func.count()).select_from(S.evaluations)
+                                    .where(*cond)).scalar_one())
 
 
 _INDEX_MASK = (1 << 48) - 1
@@ -568,10 +729,10 @@ def _node_key(key: NodeKey) -> int:
 
 
 class _Pending:
-    __slots__ = ("record", "leaf", "event", "lead", "error")
+    __slots__ = ("tenant", "record", "leaf", "event", "lead", "error")
 
-    def __init__(self, record: dict[str, Any], leaf: bytes):
-        self.record, self.leaf = record, leaf
+    def __init__(self, tenant: str, record: dict[str, Any], leaf: bytes):
+        self.tenant, self.record, self.leaf = tenant, record, leaf
         self.event = threading.Event()
         self.lead = False
         self.error: BaseException | None = None
@@ -591,8 +752,8 @@ class _GroupCommit:
         self.queue: list[_Pending] = []
         self.busy = False
 
-    def submit(self, record: dict[str, Any], leaf: bytes) -> None:
-        item = _Pending(record, leaf)
+    def submit(self, tenant: str, record: dict[str, Any], leaf: bytes) -> None:
+        item = _Pending(tenant, record, leaf)
         with self.lock:
             self.queue.append(item)
             if not self.busy:
@@ -607,7 +768,8 @@ class _GroupCommit:
             group = self.queue[:self.MAX_GROUP]
             del self.queue[:self.MAX_GROUP]
         try:
-            self.store.put_evaluations([g.record for g in group], [g.leaf for g in group])
+            self.store.put_evaluations([g.tenant for g in group], [g.record for g in group],
+                                       [g.leaf for g in group])
         except BaseException as exc:  # every writer of the group learns of the failure
             for g in group:
                 g.error = exc
@@ -635,11 +797,11 @@ def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target._write() as dst:
         for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations, S.log_leaves,
-                      S.log_nodes, S.log_heads, S.anchors):
+                      S.log_nodes, S.log_heads, S.anchors, S.api_keys, S.audit_events):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
-            order_by = {"evaluations": ("seq",), "log_leaves": ("idx",),
+            order_by = {"evaluations": ("seq",), "audit_events": ("seq",), "log_leaves": ("idx",),
                         "log_nodes": ("key",), "log_heads": ("tree_size",)}
             order = [table.c[name] for name in order_by.get(table.name, ("id",))]
             counts[table.name] = 0
@@ -650,7 +812,7 @@ def copy_store(source: Store, target: Store, batch: int = 1000) -> dict[str, int
         if target.dialect == "postgresql":  # keep the id sequences past the copied ids
             for table, column in ((S.rules, "id"), (S.rulesets, "id"),
                                   (S.reference_tables, "id"), (S.evaluations, "seq"),
-                                  (S.anchors, "id")):
+                                  (S.anchors, "id"), (S.audit_events, "seq")):
                 dst.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
                     f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false)")
@@ -668,6 +830,23 @@ def _rule_row(r: Any) -> RuleRow:
     return RuleRow(r.name, r.version, r.source, r.source_format, r.source_hash, bytes(r.bytecode),
                    r.bytecode_hash, r.jurisdiction, r.domain, r.effective_date, r.expiry_date,
                    created)
+
+
+def _key_row(r: Any) -> dict[str, Any]:
+    out = dict(r)
+    out["roles"] = out["roles"].split()
+    for k in ("created_at", "expires_at", "revoked_at", "last_used_at"):
+        if out[k] is not None and out[k].tzinfo is None:
+            out[k] = out[k].replace(tzinfo=UTC)
+    return out
+
+
+def _audit_row(r: Any) -> dict[str, Any]:
+    out = dict(r)
+    out.pop("seq", None)
+    out["idx"] = int(out["idx"])
+    out["details"] = json.loads(out["details"])
+    return out
 
 
 def _table_row(r: Any) -> dict[str, Any]:

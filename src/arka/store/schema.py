@@ -21,11 +21,19 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+DEFAULT_TENANT = "default"
+
+
+def _tenant() -> Column[Any]:
+    return Column("tenant", String(64), nullable=False, server_default=DEFAULT_TENANT)
+
+
 def _versioned(name: str, *columns: Column[Any]) -> Table:
     """An immutable, semver-versioned named document (rules, rulesets, reference tables)."""
     return Table(
         name, metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
+        _tenant(),
         Column("name", String(128), nullable=False),
         Column("version", String(64), nullable=False),
         Column("major", Integer, nullable=False),
@@ -35,7 +43,7 @@ def _versioned(name: str, *columns: Column[Any]) -> Table:
         Column("source_hash", String(80), nullable=False),
         *columns,
         Column("created_at", DateTime(timezone=True), nullable=False),
-        UniqueConstraint("name", "version", name=f"uq_{name}_name_version"),
+        UniqueConstraint("tenant", "name", "version", name=f"uq_{name}_tenant_name_version"),
     )
 
 
@@ -61,11 +69,16 @@ evaluations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decision", String(32), nullable=False),
     Column("rule_ids", Text, nullable=False),  # " name1 name2 " for filtering
-    Column("idempotency_key", String(256), unique=True),
+    Column("idempotency_key", String(256)),
     Column("request_hash", String(80)),
     Column("output_hash", String(80), nullable=False),
-    Column("record", Text, nullable=False),  # the whole evaluation record, JSON
+    # the whole evaluation record: JSON, or its AES-256-GCM envelope when key_id is set
+    Column("record", Text, nullable=False),
+    _tenant(),
+    Column("key_id", String(32)),
+    UniqueConstraint("tenant", "idempotency_key", name="uq_evaluations_tenant_idempotency_key"),
 )
+Index("ix_evaluations_tenant_seq", evaluations.c.tenant, evaluations.c.seq)
 Index("ix_evaluations_timestamp", evaluations.c.timestamp)
 Index("ix_evaluations_decision", evaluations.c.decision)
 
@@ -118,3 +131,38 @@ anchors = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("chain", "tree_size", name="uq_anchors_chain_tree_size"),
 )
+
+api_keys = Table(
+    "api_keys", metadata,
+    Column("id", String(40), primary_key=True),
+    _tenant(),
+    Column("name", String(128), nullable=False),
+    Column("roles", String(256), nullable=False),  # space-separated
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("last_used_at", DateTime(timezone=True)),
+)
+
+audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ...)
+    "audit_events", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    _tenant(),
+    Column("idx", BigInteger, nullable=False),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("resource", String(256), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("request_id", String(128)),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("tenant", "idx", name="uq_audit_events_tenant_idx"),
+)
+
+TENANT_TABLES = (rules, rulesets, reference_tables, evaluations, api_keys, audit_events)

@@ -1,0 +1,87 @@
+"""Who is asking: principals, the roles of SPEC §8 and the permissions each role grants.
+
+`ROLE_PERMISSIONS` is the one table of role → permissions; the API checks permissions,
+never role names, and `docs/security.md` shows this table (generated from it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+SYSTEM_TENANT = "_system"  # audit events that belong to no tenant (failed logins)
+
+PERMISSIONS: dict[str, str] = {
+    "rules:read": "read rules, rulesets and reference tables; validate a rule",
+    "rules:write": "deploy rules, rulesets and reference tables",
+    "evaluations:create": "evaluate (single and batch)",
+    "evaluations:read": "read and list evaluations (with their inputs), replay them",
+    "proofs:read": "verify trust proofs, get inclusion proofs",
+    "log:read": "read signed tree heads, consistency proofs and anchors",
+    "audit:read": "read the audit log and verify its hash chain",
+    "keys:manage": "create, list and revoke API keys",
+}
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "admin": frozenset(PERMISSIONS),
+    "compliance_officer": frozenset({"rules:read", "rules:write", "evaluations:create",
+                                     "evaluations:read", "proofs:read", "log:read"}),
+    "analyst": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read"}),
+    "auditor": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",
+                          "audit:read"}),
+    "service": frozenset({"evaluations:create"}),
+    "viewer": frozenset({"rules:read", "log:read"}),
+}
+ROLES = tuple(ROLE_PERMISSIONS)
+
+
+def permissions_of(roles: frozenset[str] | set[str] | tuple[str, ...]) -> frozenset[str]:
+    out: set[str] = set()
+    for role in roles:
+        out |= ROLE_PERMISSIONS.get(role, frozenset())
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who did something, for the audit log."""
+    subject: str
+    request_id: str | None = None
+
+
+SYSTEM_ACTOR = Actor("system")
+
+
+@dataclass(frozen=True)
+class Principal:
+    tenant: str
+    subject: str  # "apikey:<id>", "jwt:<sub>" or "dev:no-auth"
+    roles: frozenset[str]
+    method: str  # "api_key", "jwt" or "none"
+    key_id: str | None = None
+    permissions: frozenset[str] = field(default=frozenset())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "permissions", permissions_of(self.roles))
+
+    def can(self, permission: str) -> bool:
+        return permission in self.permissions
+
+    @property
+    def bucket(self) -> str:
+        """The rate-limit bucket: one per credential within its tenant."""
+        return f"{self.tenant}:{self.subject}"
+
+    def actor(self, request_id: str | None = None) -> Actor:
+        return Actor(self.subject, request_id)
+
+
+def role_table_markdown() -> str:
+    perms = list(PERMISSIONS)
+    head = "| role | " + " | ".join(f"`{p}`" for p in perms) + " |"
+    sep = "|---|" + "---|" * len(perms)
+    rows = [f"| {role} | " + " | ".join("yes" if p in granted else "" for p in perms) + " |"
+            for role, granted in ROLE_PERMISSIONS.items()]
+    legend = "\n".join(f"- `{p}`: {text}" for p, text in PERMISSIONS.items())
+    return "\n".join([head, sep, *rows]) + "\n\n" + legend + "\n"
