@@ -33,6 +33,7 @@ CLI = str(Path(sys.executable).parent / "arka-cli")
 LUA = """
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
+wrk.headers["X-API-Key"] = "%(key)s"
 wrk.body = [[%(body)s]]
 %(delay)s
 done = function(summary, latency, requests)
@@ -49,11 +50,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def wrk(url: str, body: str, seconds: int, connections: int, threads: int,
+def wrk(url: str, key: str, body: str, seconds: int, connections: int, threads: int,
         delay_ms: float | None = None) -> dict[str, float]:
     delay = f"function delay() return {delay_ms:.3f} end" if delay_ms else ""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as fh:
-        fh.write(LUA % {"body": body, "delay": delay})
+        fh.write(LUA % {"body": body, "delay": delay, "key": key})
         script = fh.name
     out = subprocess.run(["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s",
                           "--latency", "-s", script, url], capture_output=True, text=True,
@@ -81,36 +82,46 @@ def main() -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
-    cmd = [CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data),
+    # authentication and rate limiting stay on (their cost is part of the measurement), with
+    # a limit high enough not to refuse the load generator's single key
+    config = data / "bench.yaml"
+    config.write_text(f"storage: {{data_dir: '{data}'}}\n"
+                      "api: {rate_limiting: {requests_per_minute: 100000000, burst: 1000000}}\n")
+    cmd = [CLI, "serve", "--host", "127.0.0.1", "--port", str(port), "--config", str(config),
            "--workers", str(args.workers)]
     if args.database_url:
         env["ARKA_DATABASE_URL"] = args.database_url
-        subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", str(data)], env=env,
-                       check=True)
+    subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", str(data)], env=env,
+                   check=True, stdout=subprocess.DEVNULL)
+    key = subprocess.run([CLI, "apikey", "create", "--name", "bench", "--role", "admin",
+                          "--key-only", "--data-dir", str(data)], env=env, check=True,
+                         capture_output=True, text=True).stdout.strip()
+    auth = {"X-API-Key": key}
     server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         subprocess.run([CLI, "health", "--url", url, "--wait", "60"], check=True,
                        stdout=subprocess.DEVNULL)
         rule = (ROOT / "examples" / "rules" / "ctr-threshold-flag.yaml").read_bytes()
         httpx.post(f"{url}/api/v1/rules", content=rule,
-                   headers={"content-type": "application/x-yaml"}).raise_for_status()
+                   headers={"content-type": "application/x-yaml", **auth}).raise_for_status()
         body = json.dumps({"context": {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"},
                            "input": {"transaction": {"id": "t1", "amount": 12500,
                                                      "currency": "USD", "type": "cash"}}})
-        httpx.post(f"{url}/api/v1/evaluate", content=body).raise_for_status()
-        full = wrk(f"{url}/api/v1/evaluate", body, args.duration, 32, 2)
+        httpx.post(f"{url}/api/v1/evaluate", content=body, headers=auth).raise_for_status()
+        full = wrk(f"{url}/api/v1/evaluate", key, body, args.duration, 32, 2)
         connections = 32
         # each connection waits `delay` before its next request: rate ~ c / (delay + latency)
         delay_ms = max(connections * 1000 / args.rate - full["mean_ms"] * 0.2, 0.1)
-        paced = wrk(f"{url}/api/v1/evaluate", body, args.duration, connections, 2, delay_ms)
+        paced = wrk(f"{url}/api/v1/evaluate", key, body, args.duration, connections, 2,
+                    delay_ms)
         items = [{"id": str(i), "input": {"transaction": {"id": f"t{i}", "amount": 500 + i,
                                                           "currency": "USD", "type": "cash"}}}
                  for i in range(args.batch)]
         batch_body = json.dumps({"context": {"jurisdiction": "US",
                                              "timestamp": "2024-01-15T14:00:00Z"},
                                  "inputs": items})
-        batch = wrk(f"{url}/api/v1/evaluate/batch", batch_body, args.duration, 4, 2)
-        stored = httpx.get(f"{url}/api/v1/evaluations?per_page=1").json()["total"]
+        batch = wrk(f"{url}/api/v1/evaluate/batch", key, batch_body, args.duration, 4, 2)
+        stored = httpx.get(f"{url}/api/v1/evaluations?per_page=1", headers=auth).json()["total"]
     finally:
         server.send_signal(signal.SIGTERM)
         try:

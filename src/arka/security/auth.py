@@ -109,6 +109,21 @@ class Authenticator:
                 if row is not None and row["id"] == key_id:
                     del self._keys[h]
 
+    def needs_io(self, authorization: str | None, api_key: str | None) -> bool:
+        """Whether authenticating these headers may touch the database or the network
+        (so the caller should not do it on an event loop)."""
+        if authorization:
+            return self._jwks is not None
+        if not api_key or not api_key.startswith("arka_"):
+            return False
+        now = time.monotonic()
+        with self._lock:
+            cached = self._keys.get(hash_key(api_key.strip()))
+        if cached is None or now - cached[0] >= KEY_CACHE_SECONDS:
+            return True
+        row = cached[1]
+        return row is not None and now - self._touched.get(row["id"], -1e9) > TOUCH_SECONDS
+
     def api_key(self, presented: str) -> Principal:
         if not presented.startswith("arka_") or len(presented) > 200:
             raise AuthError("X-API-Key is not an ARKA API key (they start with arka_)")

@@ -29,10 +29,12 @@ DEV_PRINCIPAL = Principal("default", "dev:no-auth", frozenset(ROLES), "none")
 class Refused(ArkaError):
     """An HTTP refusal with its SPEC §8 code and extra response headers."""
 
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None,
+                 audit: tuple[str, str, str, str, dict[str, Any]] | None = None):
         super().__init__(message)
         self.code = code
         self.headers = headers or {}
+        self.audit = audit  # (tenant, action, resource, actor, details) to record
 
 
 def make_limiter(core: Core) -> Limiter | None:
@@ -65,7 +67,7 @@ class Guard:
                           f"burst {self.limiter.settings.burst}; retry after "
                           f"{verdict.retry_after} s")  # headers: from request.state
 
-    def _audit(self, tenant: str, action: str, resource: str, actor: str, request: Request,
+    def _audit(self, request: Request, tenant: str, action: str, resource: str, actor: str,
                details: dict[str, Any]) -> None:
         from arka.security.principal import Actor
         try:
@@ -83,7 +85,16 @@ class Guard:
         if not self.enabled:
             request.state.principal = DEV_PRINCIPAL
             return DEV_PRINCIPAL
-        return await run_in_threadpool(self._check, request, permission)
+        h = request.headers
+        try:
+            if isinstance(self.limiter, RedisLimiter) or \
+                    self.auth.needs_io(h.get("authorization"), h.get("x-api-key")):
+                return await run_in_threadpool(self._check, request, permission)
+            return self._check(request, permission)  # memory only: no thread hop
+        except Refused as refusal:
+            if refusal.audit is not None:
+                await run_in_threadpool(self._audit, request, *refusal.audit)
+            raise
 
     def _check(self, request: Request, permission: str) -> Principal:
         h = request.headers
@@ -91,20 +102,22 @@ class Guard:
             principal = self.auth.authenticate(h.get("authorization"), h.get("x-api-key"))
         except AuthError as exc:
             self._limit(request, "ip:" + _client(request))
-            self._audit(SYSTEM_TENANT, "auth.failure", f"{request.method} {request.url.path}",
-                        "anonymous", request, {"reason": exc.message,
-                                               "client": _client(request)})
             raise Refused("AUTHENTICATION_ERROR", exc.message,
-                          {"WWW-Authenticate": 'Bearer realm="arka"'}) from None
+                          {"WWW-Authenticate": 'Bearer realm="arka"'},
+                          audit=(SYSTEM_TENANT, "auth.failure",
+                                 f"{request.method} {request.url.path}", "anonymous",
+                                 {"reason": exc.message, "client": _client(request)})
+                          ) from None
         request.state.principal = principal
         self._limit(request, principal.bucket)
         if not principal.can(permission):
-            self._audit(principal.tenant, "access.denied",
-                        f"{request.method} {request.url.path}", principal.subject, request,
-                        {"permission": permission, "roles": sorted(principal.roles)})
             roles = ", ".join(sorted(principal.roles)) or "none"
             raise Refused("AUTHORIZATION_ERROR", f"this needs the {permission} permission, "
-                          f"which your roles ({roles}) do not grant")
+                          f"which your roles ({roles}) do not grant",
+                          audit=(principal.tenant, "access.denied",
+                                 f"{request.method} {request.url.path}", principal.subject,
+                                 {"permission": permission,
+                                  "roles": sorted(principal.roles)}))
         return principal
 
 
