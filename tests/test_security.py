@@ -37,6 +37,11 @@ FX = (EXAMPLES / "tables" / "fx-rates.yaml").read_text()
 CASH = {"transaction": {"id": "t1", "amount": 12500, "currency": "USD", "type": "cash"}}
 CTX = {"jurisdiction": "US", "domain": "AML", "timestamp": "2024-01-15T14:00:00Z"}
 YAML = {"content-type": "application/x-yaml"}
+RULESET = """ruleset:
+  metadata: { name: a-only, jurisdiction: US, domain: AML, version: 1.0.0 }
+  rules:
+    - { ref: ctr-threshold-flag, version: "^1.0.0", required: true }
+"""
 SECRET = "test-jwt-secret-" + "s" * 40
 ISSUER, AUDIENCE = "https://idp.example.test/", "arka-core"
 REDIS_URL = os.environ.get("ARKA_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -347,6 +352,10 @@ def test_tenants_cannot_see_each_other(core: Core) -> None:
     b = api_client(core, tenant="bank-b")
     assert a.post("/api/v1/rules", content=CTR, headers=YAML).status_code == 201
     assert a.post("/api/v1/tables", content=FX, headers=YAML).status_code == 201
+    assert a.post("/api/v1/rulesets", content=RULESET, headers=YAML).status_code == 201
+    # B cannot evaluate against A's ruleset: it does not exist for B
+    r = b.post("/api/v1/evaluate", json={"context": dict(CTX, ruleset="a-only"), "input": CASH})
+    assert r.status_code == 400 and "no ruleset named 'a-only'" in r.text
     rec = a.post("/api/v1/evaluate", json={"context": CTX, "input": CASH,
                                            "options": {"idempotency_key": "k-1"}}).json()
     eid = rec["evaluation_id"]
@@ -355,6 +364,7 @@ def test_tenants_cannot_see_each_other(core: Core) -> None:
     # B sees none of it, and cannot tell it exists (404, as for what does not exist)
     for path in ("/api/v1/rules/ctr-threshold-flag", "/api/v1/rules/ctr-threshold-flag/versions",
                  "/api/v1/rules/ctr-threshold-flag/versions/1.0.0", "/api/v1/tables/fx-rates",
+                 "/api/v1/rulesets/a-only",
                  f"/api/v1/evaluations/{eid}", f"/api/v1/log/inclusion?evaluation_id={eid}"):
         r = b.get(path)
         assert r.status_code == 404, (path, r.text)
