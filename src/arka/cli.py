@@ -404,6 +404,12 @@ def serve(host: str | None, port: int | None, data_dir: str, database_url: str |
                        f"shown only now; keep it safe):\n\n    {created['key']}\n\nSend it as "
                        "'X-API-Key: <key>'. Create more with `arka-cli apikey create`.\n",
                        err=True)
+    if workers > 1 and settings.metrics_enabled:  # one aggregated view of all workers
+        import tempfile
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="arka-metrics-")
+    if settings.metrics_enabled and settings.metrics_port is not None:
+        from arka.metrics import serve_metrics
+        serve_metrics(host, settings.metrics_port, settings.metrics_path)
     if workers > 1:
         os.environ["ARKA_DATA_DIR"] = str(Path(data_dir).resolve())
         os.environ["ARKA_DATABASE_URL"] = settings.database_url

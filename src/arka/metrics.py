@@ -1,15 +1,31 @@
 """Prometheus metrics (SPEC §9 names; the deployment guide's alerts use them).
 
-One registry per process (`REGISTRY`); `GET /metrics` on ARKA Core exposes it. With several
-uvicorn workers each reports its own counters.
+One process: the metrics live in `REGISTRY`. Several uvicorn workers (`arka-cli serve
+--workers N`): `serve` sets `PROMETHEUS_MULTIPROC_DIR` before the workers start, each
+worker writes its values there, and every exposition (`/metrics` on any worker, or the
+separate metrics port served by the parent) aggregates all workers: counters and
+histograms add up, `pact_database_connections_available` is the sum over live workers and
+`pact_rules_loaded` the maximum.
 """
 
 from __future__ import annotations
 
+import os
+import re
+import threading
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 EVALUATIONS = Counter("pact_evaluations_total", "Evaluations stored, by decision",
@@ -28,16 +44,69 @@ PROOFS_GENERATED = Counter("pact_proofs_generated_total", "Trust proofs signed",
 PROOFS_ANCHORED = Counter("pact_proofs_anchored_total",
                           "Anchor transitions of signed tree heads, by chain and status",
                           ["chain", "status"], registry=REGISTRY)
-RULES_LOADED = Gauge("pact_rules_loaded", "Rule versions loaded in this process",
-                     registry=REGISTRY)
+RULES_LOADED = Gauge("pact_rules_loaded", "Rule versions loaded", registry=REGISTRY,
+                     multiprocess_mode="livemax")
 DB_CONNECTIONS = Gauge("pact_database_connections_available",
-                       "Database connections available in this process's pool",
-                       registry=REGISTRY)
+                       "Database connections available in the connection pools",
+                       registry=REGISTRY, multiprocess_mode="livesum")
 
 
-def watch_connections(available: Callable[[], float]) -> None:
-    DB_CONNECTIONS.set_function(available)
+def watch_connections(engine: Any, available: Callable[[], float]) -> None:
+    """Keep the pool gauge current: set now and on every checkout and checkin."""
+    from sqlalchemy import event
+
+    def update(*_: Any) -> None:
+        DB_CONNECTIONS.set(available())
+
+    update()
+    event.listen(engine, "checkout", update)
+    event.listen(engine, "checkin", update)
+
+
+def _forget_dead_workers(directory: str) -> None:
+    from prometheus_client import multiprocess
+    for path in Path(directory).glob("gauge_live*_*.db"):
+        m = re.search(r"_(\d+)\.db$", path.name)
+        if m is None:
+            continue
+        pid = int(m.group(1))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid, directory)
+        except PermissionError:
+            pass
 
 
 def exposition() -> bytes:
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        from prometheus_client import multiprocess
+        _forget_dead_workers(directory)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, directory)
+        return generate_latest(registry)
     return generate_latest(REGISTRY)
+
+
+def serve_metrics(host: str, port: int, path: str = "/metrics") -> threading.Thread:
+    """Serve the exposition on its own port (`observability.metrics.port`), in a thread."""
+    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("PATH_INFO") != path:
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [f"metrics are at {path}\n".encode()]
+        body = exposition()
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE),
+                                  ("Content-Length", str(len(body)))])
+        return [body]
+
+    class Quiet(WSGIRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server: WSGIServer = make_server(host, port, app, handler_class=Quiet)
+    thread = threading.Thread(target=server.serve_forever, name="arka-metrics", daemon=True)
+    thread.start()
+    return thread

@@ -512,9 +512,10 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
     async def audit_verify(p: Principal = need("audit:read")) -> Response:
         return _json(await run_in_threadpool(core.verify_audit, p.tenant))
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(M.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+    if core.settings.metrics_enabled and core.settings.metrics_port is None:
+        @app.get(core.settings.metrics_path, include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(M.exposition(), media_type=M.CONTENT_TYPE)
 
     # ------------------------------------------------------------ health
     @app.get("/health/live")

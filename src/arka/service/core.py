@@ -84,6 +84,9 @@ class Settings:
     encryption_key: str | None = field(default=None, repr=False)
     previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     config_digest: str | None = None
+    metrics_enabled: bool = True
+    metrics_port: int | None = None  # None: /metrics on the API port
+    metrics_path: str = "/metrics"
 
     @classmethod
     def embedded(cls, data_dir: Path, database_url: str | None = None) -> Settings:
@@ -143,7 +146,9 @@ class Settings:
             cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),
-            config_digest=digest_)
+            config_digest=digest_, metrics_enabled=config.observability.metrics.enabled,
+            metrics_port=config.observability.metrics.port,
+            metrics_path=config.observability.metrics.path)
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""
@@ -202,7 +207,7 @@ class Core:
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
         self.rules_loaded = False
-        M.watch_connections(self.store.connections_available)
+        M.watch_connections(self.store.engine, self.store.connections_available)
         self.anchoring = AnchorService(self.store, self.sth, list(settings.chains),
                                        settings.anchor_policy) if settings.chains else None
         # per tenant: (generation, rows) and when the store was last asked
