@@ -369,7 +369,7 @@ def serve(host: str | None, port: int | None, data_dir: str, database_url: str |
 
     import uvicorn
 
-    from arka.service.app import build_app
+    from arka.service.app import build_app, setup_process
     settings = _settings(data_dir, database_url, config_file)
     config = _config(config_file)
     host = host or (config.api.host if config else "0.0.0.0")
@@ -413,10 +413,12 @@ def serve(host: str | None, port: int | None, data_dir: str, database_url: str |
     if workers > 1:
         os.environ["ARKA_DATA_DIR"] = str(Path(data_dir).resolve())
         os.environ["ARKA_DATABASE_URL"] = settings.database_url
+        setup_process(dataclasses.replace(settings, tracing_enabled=False))
         uvicorn.run("arka.service.app:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="info")
+                    workers=workers, log_config=None, access_log=False)
         return
-    uvicorn.run(build_app(settings), host=host, port=port, log_level="info")
+    setup_process(settings)
+    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False)
 
 
 @main.group()

@@ -19,6 +19,7 @@ from typing import Any
 import holidays
 import yaml
 
+from arka import observability as OBS
 from arka import values as V
 from arka.compiler import CompiledRule, compile_file, load_bytecode
 from arka.errors import (
@@ -265,8 +266,15 @@ class RuleSet:
                                "bytecode_hash": info.rule.bytecode_hash})
             runtime.allowed = info.depends_on
             runtime.division_scale = info.division_scale
-            entry, outcome, emitted = self._run_rule(info, inputs, ctx, runtime, trace,
-                                                     executor, acc)
+            if OBS.ENABLED:
+                with OBS.span(f"rule {info.name}", {"arka.rule": info.name,
+                                                    "arka.rule_version": info.version}) as sp:
+                    entry, outcome, emitted = self._run_rule(info, inputs, ctx, runtime, trace,
+                                                             executor, acc)
+                    sp.set_attribute("arka.rule_status", entry["status"])
+            else:
+                entry, outcome, emitted = self._run_rule(info, inputs, ctx, runtime, trace,
+                                                         executor, acc)
             rule_results.append(entry)
             if info.referenced:
                 runtime.results[info.name] = _dependency_view(

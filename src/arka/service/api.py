@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -21,6 +22,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from starlette.concurrency import run_in_threadpool
 
 from arka import metrics as M
+from arka import observability as OBS
 from arka import values as V
 from arka.errors import ArkaError, CompileError, InputError
 from arka.security.crypto import KeyError_
@@ -31,6 +33,7 @@ from arka.store import Conflict, NotFound
 from arka.version import __version__
 
 log = logging.getLogger("arka.api")
+access_log = logging.getLogger("arka.access")
 
 STATUS = {"VALIDATION_ERROR": 400, "AUTHENTICATION_ERROR": 401, "AUTHORIZATION_ERROR": 403,
           "NOT_FOUND": 404, "REQUEST_TIMEOUT": 408, "CONFLICT": 409, "PAYLOAD_TOO_LARGE": 413,
@@ -113,8 +116,11 @@ class RequestContext:
             await response(scope, receive, send)
             return
 
+        status = [500]
+
         async def send_with_id(message: Any) -> None:
             if message["type"] == "http.response.start":
+                status[0] = message["status"]
                 extra = [(b"x-request-id", request_id.encode("latin-1"))]
                 for k, v in (state.get("ratelimit_headers") or {}).items():
                     extra.append((k.lower().encode("latin-1"), v.encode("latin-1")))
@@ -135,7 +141,23 @@ class RequestContext:
             body_done = message.get("type") != "http.request" or not message.get("more_body")
             return message
 
-        await self.app(scope, receive_in_time, send_with_id)
+        token = OBS.REQUEST_ID.set(request_id)
+        started = time.perf_counter()
+        method, path = scope.get("method", ""), scope.get("path", "")
+
+        async def run() -> None:
+            try:
+                await self.app(scope, receive_in_time, send_with_id)
+            finally:
+                if access_log.isEnabledFor(logging.INFO) and not path.startswith("/health"):
+                    access_log.info("%s %s %s", method, path, status[0], extra={
+                        "method": method, "path": path, "status": status[0],
+                        "duration_ms": round((time.perf_counter() - started) * 1000, 3)})
+
+        try:
+            await run()  # inside FastAPI's request span when tracing is on
+        finally:
+            OBS.REQUEST_ID.reset(token)
 
 
 def _int_param(value: str | None, name: str) -> int | None:
@@ -175,7 +197,7 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
 
     app = FastAPI(title="ARKA Core", version=__version__, openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, responses=ERROR_RESPONSES,
-                  lifespan=lifespan)
+                  lifespan=lifespan, telemetry=OBS.fastapi_telemetry())
     limit = core.settings.max_request_size
 
     if core.settings.cors:

@@ -16,6 +16,16 @@ def build_app(settings: Settings) -> FastAPI:
     return create_app(Core(settings))
 
 
+def setup_process(settings: Settings) -> None:
+    """Process-wide logging and tracing, from the settings."""
+    from arka import observability
+    observability.configure_logging(settings.log_level, settings.log_format,
+                                    settings.log_output)
+    if settings.tracing_enabled:
+        observability.configure_tracing(settings.tracing_exporter, settings.tracing_endpoint,
+                                        settings.tracing_sample_rate)
+
+
 def settings_from_env() -> Settings:
     """What `arka-cli serve` hands its workers: ARKA_CONFIG (a configuration file) or the
     embedded defaults in ARKA_DATA_DIR, ARKA_BLOCKCHAIN_CONFIG, and ARKA_NO_AUTH=1."""
@@ -41,4 +51,6 @@ def settings_from_env() -> Settings:
 
 def app_from_env() -> FastAPI:
     """For `uvicorn --factory` with several workers: settings from the environment."""
-    return build_app(settings_from_env())
+    settings = settings_from_env()
+    setup_process(settings)
+    return build_app(settings)

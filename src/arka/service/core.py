@@ -21,6 +21,7 @@ from typing import Any
 import nodesemver
 
 from arka import metrics as M
+from arka import observability as OBS
 from arka import values as V
 from arka.anchor.chain import ChainConfig
 from arka.anchor.service import AnchorPolicy, AnchorService, anchor_view
@@ -87,6 +88,13 @@ class Settings:
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
+    log_level: str = "info"
+    log_format: str = "text"
+    log_output: str = "stdout"
+    tracing_enabled: bool = False
+    tracing_exporter: str = "otlp"
+    tracing_endpoint: str | None = None
+    tracing_sample_rate: float = 0.1
 
     @classmethod
     def embedded(cls, data_dir: Path, database_url: str | None = None) -> Settings:
@@ -103,6 +111,8 @@ class Settings:
         current, previous = encryption_keys(os.environ)
         return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"),
                    environment=os.environ.get("ARKA_ENVIRONMENT", "development").lower(),
+                   log_level=os.environ.get("ARKA_LOG_LEVEL", "info").lower(),
+                   log_format=os.environ.get("ARKA_LOG_FORMAT", "text").lower(),
                    auth=AuthSettings(jwt_secret=jwt_secret(os.environ)),
                    redis_url=os.environ.get("ARKA_REDIS_URL") or None,
                    encryption_key=current, previous_encryption_keys=tuple(previous))
@@ -148,7 +158,12 @@ class Settings:
             encryption_key=current, previous_encryption_keys=tuple(previous),
             config_digest=digest_, metrics_enabled=config.observability.metrics.enabled,
             metrics_port=config.observability.metrics.port,
-            metrics_path=config.observability.metrics.path)
+            metrics_path=config.observability.metrics.path, log_level=config.log_level,
+            log_format=config.log_format, log_output=config.observability.logging.output,
+            tracing_enabled=config.observability.tracing.enabled,
+            tracing_exporter=config.observability.tracing.exporter,
+            tracing_endpoint=config.observability.tracing.endpoint,
+            tracing_sample_rate=config.observability.tracing.sample_rate)
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""
@@ -553,9 +568,13 @@ class Core:
         if not isinstance(input, dict):
             raise InputError("input must be a JSON object of named inputs")
         ctx = normalize_context(context, received)
-        rules, strategy, ruleset, order = self._select(tenant, ctx)
-        rs = self._ruleset_for(tenant, rules, strategy, order=order)
-        res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
+        with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
+            rules, strategy, ruleset, order = self._select(tenant, ctx)
+            rs = self._ruleset_for(tenant, rules, strategy, order=order)
+            if sp is not None:
+                sp.set_attribute("arka.rules", [f"{r.name}@{r.version}" for r in rules])
+        with OBS.span("evaluate"):
+            res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
         out = res.to_json()
         evaluation_id = "eval_" + uuid.uuid4().hex
         meta = out["metadata"]
@@ -579,10 +598,11 @@ class Core:
         if trace == "full":
             record["full_trace"] = out.get("trace", [])
         M.PROOFS_GENERATED.inc()
-        record["trust_proof"] = build_proof(
-            evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
-            context=record["context"], metadata=meta, result=record["result"],
-            trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
+        with OBS.span("proof", {"arka.evaluation_id": evaluation_id}):
+            record["trust_proof"] = build_proof(
+                evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
+                context=record["context"], metadata=meta, result=record["result"],
+                trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
         return record
 
     def evaluate(self, tenant: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
@@ -609,6 +629,11 @@ class Core:
                 return prior, False
         record = self._evaluate_record(tenant, context, input, str(options.get("trace", "none")),
                                        datetime.now(UTC))
+        with OBS.span("store"):
+            return self._store(tenant, record, key, request_hash)
+
+    def _store(self, tenant: str, record: dict[str, Any], key: Any, request_hash: str | None
+               ) -> tuple[dict[str, Any], bool]:
         if key is None:  # group commit with concurrent requests
             self.store.append_evaluation(tenant, record, _leaf(record))
             return record, True
