@@ -528,6 +528,45 @@ def rtvm() -> None:
     """The RTVM: debug a stored evaluation."""
 
 
+@rtvm.command("serve")
+@click.option("--host", default="0.0.0.0", show_default=True)
+@click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+              envvar="ARKA_RTVM_WORKERS", help="Worker processes (the guide's workerThreads).")
+@click.option("--max-stack-depth", default=1000, show_default=True,
+              type=click.IntRange(16, 1_000_000), envvar="ARKA_RTVM_MAX_STACK_DEPTH")
+@click.option("--max-heap-size", default="64MB", show_default=True,
+              envvar="ARKA_RTVM_MAX_HEAP_SIZE", help="Per evaluation, e.g. 64MB or 8GB.")
+@click.option("--max-instructions", default=10_000_000, show_default=True,
+              type=click.IntRange(1000), envvar="ARKA_RTVM_MAX_INSTRUCTIONS")
+@click.option("--max-execution-time", default="30s", show_default=True,
+              envvar="ARKA_RTVM_MAX_EXECUTION_TIME", help="Per evaluation, e.g. 30s.")
+@click.option("--redis-url", envvar="ARKA_REDIS_URL",
+              help="Share validated bytecode and tables between RTVM processes and replicas.")
+def rtvm_serve(host: str, port: int, workers: int, max_stack_depth: int, max_heap_size: str,
+               max_instructions: int, max_execution_time: str, redis_url: str | None) -> None:
+    """Run the RTVM as a gRPC service for ARKA Core (`rtvm.host` in its configuration)."""
+    from arka.config import _duration, _size
+    from arka.rtvm.remote import RemoteError, serve
+    from arka.rtvm.vm import Limits
+    try:
+        limits = Limits(max_stack_depth=max_stack_depth, max_instructions=max_instructions,
+                        max_heap_size=_size(max_heap_size),
+                        max_execution_time=_duration(max_execution_time))
+    except ValueError as exc:
+        _fail(str(exc), 2)
+        raise
+    import os
+
+    from arka.observability import configure_logging
+    configure_logging(os.environ.get("ARKA_LOG_LEVEL", "info").lower(),
+                      os.environ.get("ARKA_LOG_FORMAT", "text").lower())
+    try:
+        serve(host, port, workers, limits, redis_url)
+    except RemoteError as exc:
+        _fail(exc.message, 2)
+
+
 @rtvm.command("debug")
 @click.option("--evaluation-id", required=True)
 @click.option("--show-trace", is_flag=True, help="Print every instruction (pc, opcode, stack top).")

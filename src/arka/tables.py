@@ -142,6 +142,7 @@ def _row_json(row: dict[str, Any]) -> dict[str, Any]:
 @dataclass
 class TableSet:
     tables: dict[str, Table] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)  # name -> document (remote RTVM)
 
     @classmethod
     def from_paths(cls, paths: list[Path]) -> TableSet:

@@ -547,7 +547,8 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
     @app.get("/health/ready")
     async def ready(request: Request) -> Response:
         store_ok = await run_in_threadpool(core.store.ping)
-        checks = {"store": store_ok, "rtvm": True}
+        rtvm_ok = True if core.rtvm is None else await run_in_threadpool(core.rtvm.ping)
+        checks = {"store": store_ok, "rtvm": rtvm_ok}
         status = 200 if all(checks.values()) else 503
         return _json({"status": "ok" if status == 200 else "unavailable", "checks": checks},
                      status)

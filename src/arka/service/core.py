@@ -27,7 +27,7 @@ from arka.anchor.chain import ChainConfig
 from arka.anchor.service import AnchorPolicy, AnchorService, anchor_view
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.config import Config, masked
-from arka.engine import ENGINE_VERSION, STRATEGIES, RuleSet, normalize_context
+from arka.engine import ENGINE_VERSION, STRATEGIES, EvaluationResult, RuleSet, normalize_context
 from arka.errors import ArkaError, CompileError, Diagnostic, InputError, Span
 from arka.log import merkle
 from arka.proofs import (
@@ -41,6 +41,7 @@ from arka.proofs import (
     verify_record,
 )
 from arka.rtvm.disasm import disassemble
+from arka.rtvm.remote import Group, Item, RemoteRTVM
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import SourceFault, load_document
 from arka.security import audit
@@ -88,6 +89,10 @@ class Settings:
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
+    rtvm_host: str | None = None  # None: the RTVM runs in process
+    rtvm_port: int = 8081
+    rtvm_timeout: float = 30.0
+    rtvm_max_concurrent: int = 1000
     log_level: str = "info"
     log_format: str = "text"
     log_output: str = "stdout"
@@ -163,7 +168,9 @@ class Settings:
             tracing_enabled=config.observability.tracing.enabled,
             tracing_exporter=config.observability.tracing.exporter,
             tracing_endpoint=config.observability.tracing.endpoint,
-            tracing_sample_rate=config.observability.tracing.sample_rate)
+            tracing_sample_rate=config.observability.tracing.sample_rate,
+            rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
+            rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""
@@ -218,6 +225,8 @@ class Core:
             self.store.cipher = cipher
         self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)
         self.auth = Authenticator(settings.auth, self.store)
+        self.rtvm = RemoteRTVM(settings.rtvm_host, settings.rtvm_port, settings.rtvm_timeout,
+                               settings.rtvm_max_concurrent) if settings.rtvm_host else None
         self._compiled: dict[str, CompiledRule] = {}
         self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
         self._lock = threading.Lock()
@@ -563,18 +572,44 @@ class Core:
         return rs
 
     # ------------------------------------------------------------ evaluation
-    def _evaluate_record(self, tenant: str, context: dict[str, Any], input: Any, trace: str,
-                         received: datetime) -> dict[str, Any]:
-        if not isinstance(input, dict):
-            raise InputError("input must be a JSON object of named inputs")
-        ctx = normalize_context(context, received)
-        with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
-            rules, strategy, ruleset, order = self._select(tenant, ctx)
-            rs = self._ruleset_for(tenant, rules, strategy, order=order)
-            if sp is not None:
-                sp.set_attribute("arka.rules", [f"{r.name}@{r.version}" for r in rules])
+    def _evaluate_records(self, tenant: str, context: dict[str, Any], inputs: list[Any],
+                          trace: str, received: datetime) -> list[dict[str, Any] | InputError]:
+        """Evaluate inputs under one context: select the rules once, run every input (in
+        process, or in one call to the remote RTVM), and build each record with its proof.
+        A rejected input is its InputError in the list."""
+        level = "full" if trace == "full" else "basic"
+        try:
+            ctx = normalize_context(context, received)
+            with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
+                rules, strategy, ruleset, order = self._select(tenant, ctx)
+                if sp is not None:
+                    sp.set_attribute("arka.rules", [f"{r.name}@{r.version}" for r in rules])
+        except InputError as exc:
+            return [exc] * len(inputs)
+        results: list[EvaluationResult | InputError] = [
+            InputError("input must be a JSON object of named inputs")] * len(inputs)
+        todo = [i for i, inp in enumerate(inputs) if isinstance(inp, dict)]
         with OBS.span("evaluate"):
-            res = rs.evaluate(input, ctx, trace="full" if trace == "full" else "basic")
+            if self.rtvm is not None and todo:
+                remote = self.rtvm.evaluate(Group(
+                    rules, self._current_tables(tenant), strategy, order,
+                    [Item(inputs[i], ctx, level) for i in todo]))
+                for i, res in zip(todo, remote, strict=True):
+                    results[i] = res
+            elif todo:
+                rs = self._ruleset_for(tenant, rules, strategy, order=order)
+                for i in todo:
+                    try:
+                        results[i] = rs.evaluate(inputs[i], ctx, trace=level)
+                    except InputError as exc:
+                        results[i] = exc
+        return [res if isinstance(res, InputError) else
+                self._record(res, ctx, inputs[i], trace, strategy, ruleset, order)
+                for i, res in enumerate(results)]
+
+    def _record(self, res: EvaluationResult, ctx: dict[str, Any], input: Any, trace: str,
+                strategy: str, ruleset: dict[str, Any] | None,
+                order: dict[str, tuple[str, ...]]) -> dict[str, Any]:
         out = res.to_json()
         evaluation_id = "eval_" + uuid.uuid4().hex
         meta = out["metadata"]
@@ -627,8 +662,10 @@ class Core:
             prior = self.store.find_idempotent(tenant, str(key), request_hash)
             if prior is not None:
                 return prior, False
-        record = self._evaluate_record(tenant, context, input, str(options.get("trace", "none")),
-                                       datetime.now(UTC))
+        (record,) = self._evaluate_records(tenant, context, [input],
+                                           str(options.get("trace", "none")), datetime.now(UTC))
+        if isinstance(record, InputError):
+            raise record
         with OBS.span("store"):
             return self._store(tenant, record, key, request_hash)
 
@@ -654,20 +691,22 @@ class Core:
         if unknown:
             raise InputError(f"unknown batch option {unknown[0]!r}; use trace")
         received = datetime.now(UTC)
+        well_formed = [i for i, item in enumerate(inputs)
+                       if isinstance(item, dict) and "input" in item]
+        done = dict(zip(well_formed, self._evaluate_records(
+            tenant, context, [inputs[i]["input"] for i in well_formed],
+            str(options.get("trace", "none")), received), strict=True))
         items = []
         records = []
         for i, item in enumerate(inputs):
             item_id = item.get("id") if isinstance(item, dict) else None
-            try:
-                if not isinstance(item, dict) or "input" not in item:
-                    raise InputError(f"inputs[{i}] must be an object with an input")
-                record = self._evaluate_record(tenant, context, item["input"],
-                                               str(options.get("trace", "none")), received)
-                records.append(record)
-                items.append({"id": item_id, "status": 201, "evaluation": record})
-            except InputError as exc:
+            outcome = done.get(i, InputError(f"inputs[{i}] must be an object with an input"))
+            if isinstance(outcome, InputError):
                 items.append({"id": item_id, "status": 400, "error": {
-                    "code": "VALIDATION_ERROR", "message": exc.message}})
+                    "code": "VALIDATION_ERROR", "message": outcome.message}})
+            else:
+                records.append(outcome)
+                items.append({"id": item_id, "status": 201, "evaluation": outcome})
         # all stored with their log leaves, in one transaction, before answering
         self.store.put_evaluations([tenant] * len(records), records,
                                    [_leaf(r) for r in records])
@@ -699,10 +738,18 @@ class Core:
                                "the evaluation used")
             used.append(table_row)
         order = {k: tuple(v) for k, v in meta.get("order_after", {}).items()}
-        rs = self._ruleset_for(tenant, rules, meta.get("strategy", "most_severe"),
-                               _table_set(used), order)
+        strategy = meta.get("strategy", "most_severe")
         executor = "interpreter" if trace == "full" else "vm"
-        res = rs.evaluate(record["input"], record["context"], trace=trace, executor=executor)
+        if self.rtvm is not None:
+            (res,) = self.rtvm.evaluate(Group(rules, _table_set(used), strategy, order, [
+                Item(record["input"], normalize_context(record["context"]), trace,
+                     executor)]))
+            if isinstance(res, InputError):
+                raise res
+        else:
+            rs = self._ruleset_for(tenant, rules, strategy, _table_set(used), order)
+            res = rs.evaluate(record["input"], record["context"], trace=trace,
+                              executor=executor)
         replay_hash = digest(res.result)
         original = record["trust_proof"]["output_hash"]
         out = {"evaluation_id": evaluation_id, "original_output_hash": original,
@@ -888,6 +935,7 @@ def _table_set(rows: Any) -> TableSet:
             raise RuntimeError(f"stored table {row['name']}@{row['version']} does not parse: "
                                f"{diags[0].message if diags else ''}")
         out.tables[table.name] = table
+        out.sources[table.name] = row["source"]
     return out
 
 
