@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from arka.anchor.config import ConfigError
 from arka.cli import main
@@ -15,6 +17,9 @@ from arka.config import load_config, masked, parse_config
 from arka.service.core import Core, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
+PEM = Ed25519PrivateKey.generate().private_bytes(
+    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+    serialization.NoEncryption()).decode()
 SEED = ROOT.parent / "shared" / "seeds" / "000_c8967e378da85986.txt"
 ENV = {"DATABASE_HOST": "db.internal", "DATABASE_USER": "pact",
        "DATABASE_PASSWORD": "p@ss:word/1", "REDIS_HOST": "redis.internal",
@@ -47,7 +52,8 @@ def test_production_file_loads_as_written() -> None:
     assert config.rtvm.host == "arka-rtvm" and config.rtvm.max_concurrent == 1000
     assert config.observability.metrics.port == 9090
     assert config.observability.tracing.endpoint == "http://jaeger-collector:14268/api/traces"
-    settings = Settings.from_config(config, dict(ENV, ARKA_ENCRYPTION_KEY="55" * 32))
+    settings = Settings.from_config(config, dict(ENV, ARKA_ENCRYPTION_KEY="55" * 32,
+                                                 ARKA_SIGNING_KEY=PEM))
     assert [c.name for c in settings.chains] == ["ethereum", "polygon"]
     assert [c.confirmation_blocks for c in settings.chains] == [12, 128]
     assert settings.cors is not None
@@ -112,12 +118,17 @@ def test_cli_config_validate_and_show(tmp_path: Path, monkeypatch: pytest.Monkey
     for k, v in ENV.items():
         monkeypatch.setenv(k, v)
     monkeypatch.setenv("ARKA_ENCRYPTION_KEY", "55" * 32)
+    monkeypatch.setenv("ARKA_SIGNING_KEY", PEM)
+    monkeypatch.chdir(tmp_path)
     runner = CliRunner()
     out = runner.invoke(main, ["config", "validate", str(ROOT / "config" / "production.yaml")])
     assert out.exit_code == 0 and "valid (production)" in out.output
     shown = runner.invoke(main, ["config", "show", str(ROOT / "config" / "production.yaml")])
     assert shown.exit_code == 0 and "redis-secret" not in shown.output
     assert "p@ss:word/1" not in shown.output and "password: '***'" in shown.output
+    monkeypatch.delenv("ARKA_SIGNING_KEY")
+    out = runner.invoke(main, ["config", "validate", str(ROOT / "config" / "production.yaml")])
+    assert out.exit_code == 2 and "signing key" in out.output
     monkeypatch.delenv("ARKA_ENCRYPTION_KEY")
     out = runner.invoke(main, ["config", "validate", str(ROOT / "config" / "production.yaml")])
     assert out.exit_code == 2 and "encryption key" in out.output

@@ -176,6 +176,8 @@ class KeyRing:
 
     @classmethod
     def open(cls, directory: Path | None, env_pem: str | None = None) -> KeyRing:
+        if env_pem and directory is not None and not directory.is_dir():
+            directory = None  # the key comes from the environment; nothing to read or write
         ring = cls(directory)
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -110,9 +110,10 @@ class Settings:
         record encryption key.
         """
         from arka.config import encryption_keys, jwt_secret
-        data_dir.mkdir(parents=True, exist_ok=True)
-        url = database_url or os.environ.get("ARKA_DATABASE_URL") or \
-            f"sqlite:///{(data_dir / 'pact.db').resolve()}"
+        url = database_url or os.environ.get("ARKA_DATABASE_URL")
+        if url is None:  # the embedded SQLite file lives in the data directory
+            data_dir.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{(data_dir / 'pact.db').resolve()}"
         current, previous = encryption_keys(os.environ)
         return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"),
                    environment=os.environ.get("ARKA_ENVIRONMENT", "development").lower(),
@@ -153,7 +154,8 @@ class Settings:
         digest_ = hashlib.sha256(json.dumps(masked(config), sort_keys=True).encode()
                                  ).hexdigest()
         return dataclasses.replace(
-            base, max_request_size=a.max_request_size, chains=tuple(chains),
+            base, signing_key_pem=env.get("ARKA_SIGNING_KEY") or None,
+            max_request_size=a.max_request_size, chains=tuple(chains),
             anchor_policy=policy, anchor_poll_seconds=poll, environment=config.environment,
             auth=auth, rate_limit=RateLimitSettings(
                 a.rate_limiting.enabled, a.rate_limiting.requests_per_minute,
@@ -182,6 +184,11 @@ class Settings:
             if self.encryption_key is None:
                 raise ArkaError("production needs an encryption key for stored records: set "
                                 "ARKA_ENCRYPTION_KEY (or the encryption-key secret)")
+            if self.signing_key_pem is None and not (
+                    self.key_dir is not None and any(self.key_dir.glob("*.pem"))):
+                raise ArkaError("production needs the proof signing key: set "
+                                "ARKA_SIGNING_KEY (Ed25519 PEM) or mount a key directory; a "
+                                "key generated into a container would be lost on restart")
 
 
 def _record_cipher(settings: Settings) -> RecordCipher | None:

@@ -1,0 +1,179 @@
+"""Deployment artefacts: the Helm chart's values schema (the guide's production-values.yaml
+passes as written, broken values fail), the chart's templates only use values that exist,
+the plain-YAML (kustomize) rendering validates against Kubernetes' schemas, and the
+container files keep their promises. No helm binary and no Docker daemon are available
+here: docs/deployment.md says exactly what is and is not verified."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+import yaml
+
+from arka.config import parse_config
+from tests.service_fixtures import _require_or_skip
+
+ROOT = Path(__file__).resolve().parent.parent
+CHART = ROOT / "deploy" / "helm" / "arka-engine"
+SEED = ROOT.parent / "shared" / "seeds" / "000_c8967e378da85986.txt"
+SCHEMA = json.loads((CHART / "values.schema.json").read_text())
+K8S_VERSION = "1.32.0"
+
+
+def seed_values() -> dict[str, Any]:
+    if not SEED.exists():
+        pytest.skip("the deployment guide is not beside this checkout")
+    text = SEED.read_text()
+    start = text.index("# production-values.yaml")
+    return yaml.safe_load(text[start:text.index("```", start)])  # type: ignore[no-any-return]
+
+
+def test_guide_values_and_defaults_pass_the_schema() -> None:
+    jsonschema.validate(seed_values(), SCHEMA)
+    jsonschema.validate(yaml.safe_load((CHART / "values.yaml").read_text()), SCHEMA)
+
+
+def _broken(path: str, value: Any) -> dict[str, Any]:
+    values = copy.deepcopy(seed_values())
+    *parents, last = path.split(".")
+    node = values
+    for p in parents:
+        node = node.setdefault(p, {})
+    node[last] = value
+    return values
+
+
+@pytest.mark.parametrize("path, value", [
+    ("core.replica", 3),                              # typo
+    ("core.replicas", "three"),
+    ("core.autoscaling.targetCPUUtilization", 170),
+    ("core.resources.requests.cpu", "two"),
+    ("core.env", [{"value": "no name"}]),
+    ("rtvm.config.maxHeapSize", "8 gigs"),
+    ("rtvm.config.maxExecutionTime", "soon"),
+    ("rtvm.config.workerThreads", 0),
+    ("global.imagePullPolicy", "Sometimes"),
+    ("ingress.hosts", [{"host": "x", "paths": [{"path": "/", "pathType": "Any"}]}]),
+    ("security.networkPolicy.enable", True),
+    ("monitoring.prometheus.serviceMonitor.interval", 15),
+    ("telemetry", {}),
+])
+def test_broken_values_fail_the_schema(path: str, value: Any) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_broken(path, value), SCHEMA)
+
+
+def test_templates_only_use_values_that_exist() -> None:
+    defaults = yaml.safe_load((CHART / "values.yaml").read_text())
+    used = set()
+    for template in (CHART / "templates").glob("*"):
+        text = template.read_text()
+        assert text.count("{{") == text.count("}}"), template.name
+        used |= set(re.findall(r"\.Values\.([A-Za-z0-9_.]+)", text))
+    assert used
+    for path in sorted(used):
+        node: Any = defaults
+        for part in path.split("."):
+            assert isinstance(node, dict) and part in node, f".Values.{path} is not in values.yaml"
+            node = node[part]
+
+
+def test_chart_alerts_are_the_shipped_alerts() -> None:
+    assert (CHART / "files" / "alerts.yaml").read_text() == \
+        (ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text()
+
+
+def _rendered() -> list[dict[str, Any]]:
+    kubectl = shutil.which("kubectl")
+    if kubectl is None:
+        _require_or_skip("kubectl is not installed (for kubectl kustomize)")
+    assert kubectl is not None
+    out = subprocess.run([kubectl, "kustomize", str(ROOT / "deploy" / "kustomize" / "base")],
+                         capture_output=True, text=True, check=True).stdout
+    return [d for d in yaml.safe_load_all(out) if d]
+
+
+def test_rendered_manifests_validate_against_kubernetes_schemas() -> None:
+    docs = _rendered()
+    kinds = {d["kind"] for d in docs}
+    assert kinds >= {"Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+                     "Ingress", "NetworkPolicy", "ServiceAccount", "ConfigMap",
+                     "ServiceMonitor", "PrometheusRule"}
+    for doc in docs:
+        assert doc["metadata"]["namespace"] == "arka-system"
+        if doc["apiVersion"].startswith("monitoring.coreos.com"):
+            continue  # CRDs: checked below
+        kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+    by = {(d["kind"], d["metadata"]["name"]): d for d in docs}
+    core = by[("Deployment", "arka-core")]["spec"]["template"]["spec"]
+    container = core["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert core["securityContext"]["runAsNonRoot"] is True
+    assert {v["mountPath"] for v in container["volumeMounts"]} == {"/etc/arka/config", "/tmp"}
+    assert [container[p]["httpGet"]["path"] for p in ("livenessProbe", "readinessProbe",
+                                                      "startupProbe")] == [
+        "/health/live", "/health/ready", "/health/startup"]
+    assert {"secretRef": {"name": "arka-api-secrets"}} in container["envFrom"]
+    # the ServiceMonitor finds the Service's metrics port; the PDB and policy find the pods
+    monitor = by[("ServiceMonitor", "arka-core")]["spec"]
+    service = by[("Service", "arka-core")]
+    assert monitor["selector"]["matchLabels"].items() <= service["metadata"]["labels"].items()
+    assert monitor["endpoints"][0]["port"] in {p["name"] for p in service["spec"]["ports"]}
+    pod_labels = by[("Deployment", "arka-core")]["spec"]["template"]["metadata"]["labels"]
+    for kind, name in (("PodDisruptionBudget", "arka-core-pdb"),):
+        assert by[(kind, name)]["spec"]["selector"]["matchLabels"].items() <= pod_labels.items()
+    policy = by[("NetworkPolicy", "arka-core-network-policy")]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    egress_ports = {p["port"] for rule in policy["egress"] for p in rule["ports"]}
+    assert egress_ports >= {5432, 6379, 8081, 53}
+    # the PrometheusRule carries the guide's alerts, and Prometheus accepts them
+    rule = by[("PrometheusRule", "arka-alerts")]["spec"]
+    assert rule == yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text())
+
+
+def test_rendered_core_configuration_loads() -> None:
+    config_map = next(d for d in _rendered() if d["kind"] == "ConfigMap")
+    env = {"DATABASE_HOST": "db", "DATABASE_USER": "pact", "DATABASE_PASSWORD": "pw",
+           "REDIS_HOST": "redis"}
+    config = parse_config(yaml.safe_load(config_map["data"]["production.yaml"]), env)
+    assert config.rtvm.host == "arka-rtvm" and config.observability.metrics.port == 9090
+    assert config.database.sqlalchemy_url() is not None
+
+
+def test_promtool_accepts_the_alerts() -> None:
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        _require_or_skip("promtool is not installed (apt-get install prometheus)")
+    assert promtool is not None
+    out = subprocess.run([promtool, "check", "rules",
+                          str(ROOT / "deploy" / "prometheus" / "alerts.yaml")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and "3 rules found" in out.stdout, out.stdout + out.stderr
+
+
+def test_container_files() -> None:
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    users = re.findall(r"^USER\s+(\S+)", dockerfile, re.M)
+    assert users and all(not u.startswith(("0", "root")) for u in users)
+    assert re.search(r"^FROM .* AS core$", dockerfile, re.M)
+    assert re.search(r"^FROM .* AS rtvm$", dockerfile, re.M)
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert {"core", "rtvm", "postgres", "redis", "s3", "migrate"} <= set(services)
+    anchor = compose["x-arka"]
+    assert anchor["read_only"] is True and "/tmp" in anchor["tmpfs"]
+    assert services["core"]["depends_on"]["migrate"]["condition"] == \
+        "service_completed_successfully"
+    env = {"DATABASE_PASSWORD": "pw"}
+    config = parse_config(yaml.safe_load((ROOT / "deploy" / "compose" / "arka.yaml")
+                                         .read_text()), env)
+    assert config.rtvm.host == "rtvm" and config.redis.client_url() == "redis://redis:6379/0"
