@@ -65,6 +65,15 @@ def _run(db_url: str, tmp_path: Path) -> None:
     base = f"http://127.0.0.1:{port}"
     headers = {"X-API-Key": key}
     proc = _serve(data, port, env)
+    try:
+        _load(data, port, env, base, headers, proc, db_url)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _load(data: Path, port: int, env: dict[str, str], base: str, headers: dict[str, str],
+          proc: subprocess.Popen[bytes], db_url: str) -> None:
     httpx.post(f"{base}/api/v1/rules", headers={**headers, "content-type": "application/x-yaml"},
                content=(EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_bytes()
                ).raise_for_status()
