@@ -61,3 +61,33 @@ def api_client(core: Any, roles: tuple[str, ...] = ("admin",), tenant: str = "de
                                             rate_limit=RateLimitSettings(enabled=False))
     key = core.create_api_key(tenant, "test", list(roles), None)["key"]
     return TestClient(create_app(core, **app_args), headers={"X-API-Key": key})
+
+
+def s3_server(bucket: str) -> Iterator[str]:
+    """moto's S3-compatible server on 127.0.0.1 with one bucket; yields its endpoint."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    import boto3
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H",
+                               "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        client = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="test",
+                              aws_secret_access_key="test", region_name="us-east-1")
+        for _ in range(100):
+            try:
+                client.create_bucket(Bucket=bucket)
+                break
+            except Exception:  # noqa: BLE001 - the server is still starting
+                time.sleep(0.1)
+        yield endpoint
+    finally:
+        server.terminate()
+        server.wait(10)

@@ -285,6 +285,10 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("POST", "/api/v1/evaluate/replay", "evaluations:read", {"evaluation_id": eval_id}),
         ("GET", f"/api/v1/evaluations/{eval_id}", "evaluations:read", None),
         ("GET", "/api/v1/evaluations", "evaluations:read", None),
+        ("GET", f"/api/v1/evaluations/{eval_id}/trace", "evaluations:read", None),
+        ("POST", "/api/v1/exports", "evaluations:read", {}),
+        ("GET", f"/api/v1/exports/exp_{'0' * 32}", "evaluations:read", None),
+        ("GET", f"/api/v1/exports/exp_{'0' * 32}/download", "evaluations:read", None),
         ("POST", f"/api/v1/proofs/{eval_id}/verify", "proofs:read", None),
         ("GET", "/api/v1/log/sth", "log:read", None),
         ("GET", f"/api/v1/log/inclusion?evaluation_id={eval_id}", "proofs:read", None),
@@ -321,7 +325,8 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
               ("GET", "/health/startup")}
     generic = {(m, p.replace("ctr-threshold-flag", "{name}").replace("fx-rates", "{name}")
                 .replace("/x", "/{name}").replace("1.0.0", "{version}")
-                .replace("/anchors/1", "/anchors/{anchor_id}")) for m, p in covered}
+                .replace("/anchors/1", "/anchors/{anchor_id}")
+                .replace(f"exp_{'0' * 32}", "{export_id}")) for m, p in covered}
     assert documented - public <= generic, documented - public - generic
     assert {perm for _, _, perm, _ in endpoints} == set(PERMISSIONS)
     for role in ROLES:

@@ -850,8 +850,9 @@ def backup_cmd(directory: str, data_dir: str, database_url: str | None) -> None:
     """Back up the store (SQLite online backup or pg_dump) with a checksummed manifest."""
     import tempfile
 
+    from arka.objects import is_s3
     from arka.store import Store, StoreError
-    from arka.store.backup import backup, is_s3, upload
+    from arka.store.backup import backup, upload
     try:
         store = Store(_settings(data_dir, database_url).database_url)
         if is_s3(directory):
@@ -878,8 +879,9 @@ def restore_cmd(directory: str, confirm: bool, data_dir: str, database_url: str 
     """Restore a backup into a new, empty database, checking it against its manifest."""
     import tempfile
 
+    from arka.objects import is_s3
     from arka.store import Store, StoreError
-    from arka.store.backup import download, is_s3, read_manifest, restore
+    from arka.store.backup import download, read_manifest, restore
     try:
         with tempfile.TemporaryDirectory(prefix="arka-restore-") as tmp:
             local = Path(directory)

@@ -10,7 +10,7 @@
     rtvm:          host, port, timeout, max_concurrent
     blockchain:    see arka.anchor.config
     observability: metrics {enabled, port, path}, tracing {...}, logging {format, level, output}
-    storage:       data_dir                                                   (ARKA addition)
+    storage:       data_dir, objects                                          (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -190,6 +190,9 @@ class Observability(_Model):
 
 class Storage(_Model):
     data_dir: str = ".arka"
+    # full traces and exports: s3://bucket/prefix or a directory; unset: none (full traces
+    # stay in the database record, exports are unavailable)
+    objects: str | None = None
 
 
 class Config(_Model):

@@ -25,9 +25,11 @@ from arka import metrics as M
 from arka import observability as OBS
 from arka import values as V
 from arka.errors import ArkaError, CompileError, InputError
+from arka.objects import ObjectMissing, ObjectStoreError
+from arka.rtvm.remote import RemoteError
 from arka.security.crypto import KeyError_
 from arka.security.principal import ROLES, Actor, Principal, permissions_of
-from arka.service.core import Core
+from arka.service.core import Core, ServiceUnavailable
 from arka.service.guard import Guard, Refused
 from arka.store import Conflict, NotFound
 from arka.version import __version__
@@ -209,6 +211,24 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
         log.error("record encryption: %s (request %s)", exc.message,
                   getattr(request.state, "request_id", "-"))
         return _error(request, "INTERNAL_ERROR", exc.message)
+
+    @app.exception_handler(ServiceUnavailable)
+    async def unavailable(request: Request, exc: ServiceUnavailable) -> JSONResponse:
+        return _error(request, "SERVICE_UNAVAILABLE", exc.message)
+
+    @app.exception_handler(ObjectMissing)
+    async def object_missing(request: Request, exc: ObjectMissing) -> JSONResponse:
+        log.error("object storage: %s (request %s)", exc.message,
+                  getattr(request.state, "request_id", "-"))
+        return _error(request, "INTERNAL_ERROR", exc.message)
+
+    @app.exception_handler(ObjectStoreError)
+    async def object_store(request: Request, exc: ObjectStoreError) -> JSONResponse:
+        return _error(request, "SERVICE_UNAVAILABLE", exc.message)
+
+    @app.exception_handler(RemoteError)
+    async def rtvm_down(request: Request, exc: RemoteError) -> JSONResponse:
+        return _error(request, "SERVICE_UNAVAILABLE", exc.message)
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
@@ -433,6 +453,54 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
             page=page, per_page=per_page)
         return _json({"items": items, "page": page, "per_page": per_page, "total": total})
 
+    @app.get("/api/v1/evaluations/{evaluation_id}/trace")
+    async def evaluation_trace(evaluation_id: str, p: Principal = need("evaluations:read")
+                               ) -> Response:
+        return _json(await run_in_threadpool(core.full_trace, p.tenant, evaluation_id))
+
+    # ------------------------------------------------------------ exports
+    @app.post("/api/v1/exports", openapi_extra=JSON_BODY, status_code=201)
+    async def create_export(request: Request, p: Principal = need("evaluations:read")
+                            ) -> Response:
+        body = await json_body(request)
+        unknown = sorted(set(body) - {"from", "to", "decision", "rule_id"})
+        if unknown:
+            raise ApiError("VALIDATION_ERROR", f"unknown field {unknown[0]!r}; filters are "
+                           "from, to, decision and rule_id")
+        filters: dict[str, Any] = {}
+        for key in ("from", "to"):
+            if body.get(key) is not None:
+                try:
+                    filters[key] = V.datetime_text(V.parse_datetime(str(body[key])))
+                except ArkaError:
+                    raise ApiError("VALIDATION_ERROR", f"{key} must be an RFC 3339 datetime"
+                                   ) from None
+        if body.get("decision") is not None:
+            if body["decision"] not in ("compliant", "needs_review", "non_compliant"):
+                raise ApiError("VALIDATION_ERROR", "decision must be compliant, needs_review "
+                               "or non_compliant")
+            filters["decision"] = body["decision"]
+        if body.get("rule_id") is not None:
+            if not isinstance(body["rule_id"], str):
+                raise ApiError("VALIDATION_ERROR", "rule_id must be a string")
+            filters["rule_id"] = body["rule_id"]
+        manifest = await run_in_threadpool(core.create_export, p.tenant, filters,
+                                           actor(request, p))
+        return _json(manifest, 201)
+
+    @app.get("/api/v1/exports/{export_id}")
+    async def get_export(export_id: str, p: Principal = need("evaluations:read")) -> Response:
+        return _json(await run_in_threadpool(core.export, p.tenant, export_id))
+
+    @app.get("/api/v1/exports/{export_id}/download")
+    async def download_export(export_id: str, p: Principal = need("evaluations:read")
+                              ) -> Response:
+        manifest, text = await run_in_threadpool(core.export_content, p.tenant, export_id)
+        return Response(text, media_type="application/x-ndjson",
+                        headers={"X-Content-SHA256": manifest["sha256"],
+                                 "Content-Disposition":
+                                     f'attachment; filename="{export_id}.jsonl"'})
+
     @app.post("/api/v1/proofs/{evaluation_id}/verify")
     async def verify(evaluation_id: str, p: Principal = need("proofs:read")) -> Response:
         return _json(await run_in_threadpool(core.verify, p.tenant, evaluation_id))
@@ -549,6 +617,8 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
         store_ok = await run_in_threadpool(core.store.ping)
         rtvm_ok = True if core.rtvm is None else await run_in_threadpool(core.rtvm.ping)
         checks = {"store": store_ok, "rtvm": rtvm_ok}
+        if core.objects is not None:
+            checks["object_storage"] = await run_in_threadpool(core.objects.ping)
         status = 200 if all(checks.values()) else 503
         return _json({"status": "ok" if status == 200 else "unavailable", "checks": checks},
                      status)

@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -30,6 +31,7 @@ from arka.config import Config, masked
 from arka.engine import ENGINE_VERSION, STRATEGIES, EvaluationResult, RuleSet, normalize_context
 from arka.errors import ArkaError, CompileError, Diagnostic, InputError, Span
 from arka.log import merkle
+from arka.objects import ObjectMissing, Objects, open_objects
 from arka.proofs import (
     KeyRing,
     b64url,
@@ -61,6 +63,7 @@ from arka.tables import TableSet, parse_table
 
 RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
 RULES_REFRESH_SECONDS = 1.0
+MAX_EXPORT = 100_000
 HEAD_CACHE_SECONDS = 1.0
 
 
@@ -89,6 +92,7 @@ class Settings:
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
+    objects: str | None = None  # object storage (arka.objects); None: none
     rtvm_host: str | None = None  # None: the RTVM runs in process
     rtvm_port: int = 8081
     rtvm_timeout: float = 30.0
@@ -116,6 +120,7 @@ class Settings:
             url = f"sqlite:///{(data_dir / 'pact.db').resolve()}"
         current, previous = encryption_keys(os.environ)
         return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"),
+                   objects=os.environ.get("ARKA_OBJECTS") or str(data_dir / "objects"),
                    environment=os.environ.get("ARKA_ENVIRONMENT", "development").lower(),
                    log_level=os.environ.get("ARKA_LOG_LEVEL", "info").lower(),
                    log_format=os.environ.get("ARKA_LOG_FORMAT", "text").lower(),
@@ -171,6 +176,7 @@ class Settings:
             tracing_exporter=config.observability.tracing.exporter,
             tracing_endpoint=config.observability.tracing.endpoint,
             tracing_sample_rate=config.observability.tracing.sample_rate,
+            objects=config.storage.objects,
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
             rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 
@@ -222,6 +228,11 @@ def _rfc3339(t: datetime) -> str:
     return V.datetime_text(t)
 
 
+class ServiceUnavailable(ArkaError):
+    """503: a part the request needs is not configured or not reachable."""
+    code = "SERVICE_UNAVAILABLE"
+
+
 class Core:
     def __init__(self, settings: Settings, store: Store | None = None):
         settings.check()
@@ -232,6 +243,7 @@ class Core:
             self.store.cipher = cipher
         self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)
         self.auth = Authenticator(settings.auth, self.store)
+        self.objects = open_objects(settings.objects) if settings.objects else None
         self.rtvm = RemoteRTVM(settings.rtvm_host, settings.rtvm_port, settings.rtvm_timeout,
                                settings.rtvm_max_concurrent) if settings.rtvm_host else None
         self._compiled: dict[str, CompiledRule] = {}
@@ -611,11 +623,11 @@ class Core:
                     except InputError as exc:
                         results[i] = exc
         return [res if isinstance(res, InputError) else
-                self._record(res, ctx, inputs[i], trace, strategy, ruleset, order)
+                self._record(tenant, res, ctx, inputs[i], trace, strategy, ruleset, order)
                 for i, res in enumerate(results)]
 
-    def _record(self, res: EvaluationResult, ctx: dict[str, Any], input: Any, trace: str,
-                strategy: str, ruleset: dict[str, Any] | None,
+    def _record(self, tenant: str, res: EvaluationResult, ctx: dict[str, Any], input: Any,
+                trace: str, strategy: str, ruleset: dict[str, Any] | None,
                 order: dict[str, tuple[str, ...]]) -> dict[str, Any]:
         out = res.to_json()
         evaluation_id = "eval_" + uuid.uuid4().hex
@@ -639,6 +651,10 @@ class Core:
         }
         if trace == "full":
             record["full_trace"] = out.get("trace", [])
+            if self.objects is not None:  # kept beside the record, not in it
+                record["full_trace_ref"] = self._put_object(
+                    f"traces/{tenant}/{evaluation_id}.json", f"{evaluation_id}/trace",
+                    json.dumps(record["full_trace"], sort_keys=True, ensure_ascii=False))
         M.PROOFS_GENERATED.inc()
         with OBS.span("proof", {"arka.evaluation_id": evaluation_id}):
             record["trust_proof"] = build_proof(
@@ -678,6 +694,14 @@ class Core:
 
     def _store(self, tenant: str, record: dict[str, Any], key: Any, request_hash: str | None
                ) -> tuple[dict[str, Any], bool]:
+        full = record.pop("full_trace") if "full_trace_ref" in record else None
+        stored, created = self._store_record(tenant, record, key, request_hash)
+        if full is not None and created:  # the answer still carries the full trace
+            stored["full_trace"] = full
+        return stored, created
+
+    def _store_record(self, tenant: str, record: dict[str, Any], key: Any,
+                      request_hash: str | None) -> tuple[dict[str, Any], bool]:
         if key is None:  # group commit with concurrent requests
             self.store.append_evaluation(tenant, record, _leaf(record))
             return record, True
@@ -715,8 +739,12 @@ class Core:
                 records.append(outcome)
                 items.append({"id": item_id, "status": 201, "evaluation": outcome})
         # all stored with their log leaves, in one transaction, before answering
+        full = [r.pop("full_trace") if "full_trace_ref" in r else None for r in records]
         self.store.put_evaluations([tenant] * len(records), records,
                                    [_leaf(r) for r in records])
+        for r, f in zip(records, full, strict=True):
+            if f is not None:
+                r["full_trace"] = f
         for r in records:
             _count(r)
         if len(records) < len(items):
@@ -766,6 +794,94 @@ class Core:
             out["rule_results"] = res.rule_results
             out["trace"] = res.trace
         return out
+
+    # ------------------------------------------------------------ object storage
+    def _objects(self) -> Objects:
+        if self.objects is None:
+            raise ServiceUnavailable("object storage is not configured; set storage.objects "
+                                     "to s3://bucket/prefix or a directory")
+        return self.objects
+
+    def _put_object(self, key: str, aad: str, text: str) -> dict[str, Any]:
+        """Store text (sealed with the record key when there is one); the reference the
+        database keeps: where, the plaintext's SHA-256 and size, the key id."""
+        sha = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        payload, key_id = text, None
+        if self.store.cipher is not None:
+            payload, key_id = self.store.cipher.seal(text, aad)
+        uri = self._objects().put(key, payload.encode("utf-8"))
+        return {"uri": uri, "key": key, "sha256": sha, "bytes": len(text.encode("utf-8")),
+                "key_id": key_id}
+
+    def _get_object(self, ref: dict[str, Any], aad: str) -> str:
+        data = self._objects().get(ref["key"]).decode("utf-8")
+        if ref.get("key_id"):
+            if self.store.cipher is None:
+                raise ServiceUnavailable(f"{ref['key']} is encrypted with key {ref['key_id']}, "
+                                         "but no encryption key is configured")
+            data = self.store.cipher.open(data, ref["key_id"], aad)
+        if hashlib.sha256(data.encode("utf-8")).hexdigest() != ref["sha256"]:
+            raise ObjectMissing(f"{ref['key']} does not match the SHA-256 recorded for it "
+                                "(altered or replaced)")
+        return data
+
+    def full_trace(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
+        record = self.store.get_evaluation(tenant, evaluation_id)
+        if "full_trace" in record:
+            trace = record["full_trace"]
+        elif "full_trace_ref" in record:
+            trace = json.loads(self._get_object(record["full_trace_ref"],
+                                                f"{evaluation_id}/trace"))
+        else:
+            raise NotFound(f"evaluation {evaluation_id} has no full trace; evaluate with "
+                           "options.trace = full to record one (or replay with the full "
+                           "trace: arka-cli rtvm debug)")
+        return {"evaluation_id": evaluation_id, "trace": trace}
+
+    def create_export(self, tenant: str, filters: dict[str, Any], actor: Actor = SYSTEM_ACTOR
+                      ) -> dict[str, Any]:
+        """Every matching evaluation record of the tenant as JSON lines in object storage,
+        with a manifest (count, SHA-256). At most MAX_EXPORT records: narrow the range."""
+        self._objects()
+        export_id = "exp_" + uuid.uuid4().hex
+        lines: list[str] = []
+        page = 1
+        while True:
+            items, total = self.store.list_evaluations(
+                tenant, decision=filters.get("decision"), rule_id=filters.get("rule_id"),
+                start=filters.get("from"), end=filters.get("to"), page=page, per_page=100)
+            if total > MAX_EXPORT:
+                raise InputError(f"{total} evaluations match; an export holds at most "
+                                 f"{MAX_EXPORT}: narrow from/to")
+            lines.extend(json.dumps(r, sort_keys=True, ensure_ascii=False) for r in items)
+            if page * 100 >= total:
+                break
+            page += 1
+        text = "".join(line + "\n" for line in lines)
+        ref = self._put_object(f"exports/{tenant}/{export_id}.jsonl", export_id, text)
+        manifest = {"export_id": export_id, "tenant": tenant, "created_at": now_rfc3339(),
+                    "created_by": actor.subject, "filters": filters, "count": len(lines),
+                    "sha256": ref["sha256"], "bytes": ref["bytes"], "uri": ref["uri"],
+                    "key_id": ref["key_id"], "media_type": "application/x-ndjson"}
+        self._objects().put(f"exports/{tenant}/{export_id}.json",
+                            json.dumps(manifest, sort_keys=True).encode("utf-8"))
+        self.audit(tenant, "export.create", f"export:{export_id}", actor=actor,
+                   details={"count": len(lines), "sha256": ref["sha256"], "filters": filters})
+        return manifest
+
+    def export(self, tenant: str, export_id: str) -> dict[str, Any]:
+        if not re.fullmatch(r"exp_[0-9a-f]{32}", export_id):
+            raise NotFound(f"export {export_id} not found")
+        try:
+            return json.loads(self._objects().get(f"exports/{tenant}/{export_id}.json"))
+        except ObjectMissing:
+            raise NotFound(f"export {export_id} not found") from None
+
+    def export_content(self, tenant: str, export_id: str) -> tuple[dict[str, Any], str]:
+        manifest = self.export(tenant, export_id)
+        ref = {"key": f"exports/{tenant}/{export_id}.jsonl", "sha256": manifest["sha256"],
+               "key_id": manifest["key_id"]}
+        return manifest, self._get_object(ref, export_id)
 
     # ------------------------------------------------------------ transparency log
     def sth(self) -> dict[str, Any]:

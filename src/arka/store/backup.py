@@ -25,6 +25,7 @@ from sqlalchemy import Connection, func, select
 from sqlalchemy.engine import make_url
 
 from arka.log import merkle
+from arka.objects import ObjectStoreError, s3_client, split_s3
 from arka.store import Store, StoreError
 from arka.store import schema as S
 
@@ -164,23 +165,11 @@ def restore(directory: Path, target: Store) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ object storage (S3)
 
-def is_s3(location: str) -> bool:
-    return location.startswith("s3://")
-
-
-def _s3_client() -> Any:
-    """boto3's S3 client; `ARKA_S3_ENDPOINT_URL` points it at an S3-compatible store."""
-    import os
-
-    import boto3
-    return boto3.client("s3", endpoint_url=os.environ.get("ARKA_S3_ENDPOINT_URL") or None)
-
-
 def _split(location: str) -> tuple[str, str]:
-    bucket, _, prefix = location.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise StoreError(f"{location}: expected s3://bucket/prefix")
-    return bucket, prefix.strip("/")
+    try:
+        return split_s3(location)
+    except ObjectStoreError as exc:
+        raise StoreError(exc.message) from None
 
 
 def upload(directory: Path, location: str) -> None:
@@ -188,7 +177,7 @@ def upload(directory: Path, location: str) -> None:
     with a manifest always holds a complete backup."""
     from botocore.exceptions import BotoCoreError, ClientError
     bucket, prefix = _split(location)
-    client = _s3_client()
+    client = s3_client()
     try:
         existing = client.list_objects_v2(Bucket=bucket, Prefix=f"{prefix}/", MaxKeys=1)
         if existing.get("KeyCount", 0):
@@ -203,7 +192,7 @@ def upload(directory: Path, location: str) -> None:
 def download(location: str, directory: Path) -> None:
     from botocore.exceptions import BotoCoreError, ClientError
     bucket, prefix = _split(location)
-    client = _s3_client()
+    client = s3_client()
     try:
         manifest = json.loads(client.get_object(Bucket=bucket, Key=f"{prefix}/{MANIFEST}")
                               ["Body"].read())
