@@ -58,6 +58,7 @@ from arka.security.auth import (
 from arka.security.crypto import RecordCipher
 from arka.security.principal import SYSTEM_ACTOR, SYSTEM_TENANT, Actor
 from arka.security.ratelimit import RateLimitSettings
+from arka.service.idempotency import Idempotency
 from arka.store import DEFAULT_TENANT, SYSTEM, Conflict, NotFound, RuleRow, Store
 from arka.tables import TableSet, parse_table
 
@@ -244,6 +245,8 @@ class Core:
         self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)
         self.auth = Authenticator(settings.auth, self.store)
         self.objects = open_objects(settings.objects) if settings.objects else None
+        self.idempotency = Idempotency(settings.redis_url,
+                                       max_connections=settings.redis_max_connections)
         self.rtvm = RemoteRTVM(settings.rtvm_host, settings.rtvm_port, settings.rtvm_timeout,
                                settings.rtvm_max_concurrent) if settings.rtvm_host else None
         self._compiled: dict[str, CompiledRule] = {}
@@ -681,12 +684,29 @@ class Core:
         key = options.get("idempotency_key")
         request_hash = digest(V.to_json(V.from_json({"context": context, "input": input}))) \
             if key is not None else None
-        if key is not None:
-            prior = self.store.find_idempotent(tenant, str(key), request_hash)
-            if prior is not None:
-                return prior, False
-        (record,) = self._evaluate_records(tenant, context, [input],
-                                           str(options.get("trace", "none")), datetime.now(UTC))
+        trace = str(options.get("trace", "none"))
+        if key is None:
+            return self._evaluate_new(tenant, context, input, trace, None, None)
+        key = str(key)
+        known = self.idempotency.recall(tenant, key)
+        if known is not None:
+            if known["request_hash"] != request_hash:
+                raise Conflict(f"idempotency key {key!r} was used for a different request")
+            return self.store.get_evaluation(tenant, known["evaluation_id"]), False
+        with self.idempotency.claim(tenant, key):  # the same key, concurrently: once
+            prior = self.store.find_idempotent(tenant, key, request_hash)
+            if prior is None:
+                prior, created = self._evaluate_new(tenant, context, input, trace, key,
+                                                    request_hash)
+            else:
+                created = False
+            self.idempotency.remember(tenant, key, request_hash, prior["evaluation_id"])
+            return prior, created
+
+    def _evaluate_new(self, tenant: str, context: dict[str, Any], input: Any, trace: str,
+                      key: str | None, request_hash: str | None
+                      ) -> tuple[dict[str, Any], bool]:
+        (record,) = self._evaluate_records(tenant, context, [input], trace, datetime.now(UTC))
         if isinstance(record, InputError):
             raise record
         with OBS.span("store"):
