@@ -90,7 +90,8 @@ def test_without_redis_or_with_redis_down(tmp_path: Path) -> None:
                          .read_text(), "yaml")
         key = "k-" + uuid.uuid4().hex
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda _: core.evaluate("default", _body(key)), range(8)))
+            results = list(pool.map(lambda _, c=core, k=key: c.evaluate("default", _body(k)),
+                                    range(8)))
         assert len({rec["evaluation_id"] for rec, _ in results}) == 1
         assert sum(created for _, created in results) == 1
 
