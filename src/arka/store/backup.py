@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.engine import make_url
 
 from arka.log import merkle
@@ -31,7 +31,7 @@ from arka.store import schema as S
 
 MANIFEST = "manifest.json"
 COUNTED = ("rules", "rulesets", "reference_tables", "evaluations", "log_leaves", "log_nodes",
-           "log_heads", "anchors")
+           "log_heads", "anchors", "api_keys", "audit_events")
 
 
 def _sha256(path: Path) -> str:
@@ -49,8 +49,9 @@ def fingerprint(store: Store, conn: Connection | None = None) -> dict[str, Any]:
         with store.engine.connect() as own:
             return fingerprint(store, own)
     tables = {t.name: t for t in S.metadata.sorted_tables}
+    present = set(inspect(conn).get_table_names())  # a backup of an older schema has fewer
     counts = {name: int(conn.execute(select(func.count()).select_from(tables[name]))
-                        .scalar_one()) for name in COUNTED}
+                        .scalar_one()) for name in COUNTED if name in present}
     size = int(conn.execute(select(func.coalesce(func.max(S.log_leaves.c.idx) + 1, 0)))
                .scalar_one())
     root = merkle.range_hash(0, size, Store._fetch_nodes(conn, set(merkle.decompose(0, size)))) \
