@@ -25,7 +25,8 @@ def _app() -> Any:
     url = f"sqlite:///{tmp / 'pact.db'}"
     store = Store(url)
     store.migrate()
-    core = Core(Settings(url, tmp / "keys", rate_limit=RateLimitSettings(enabled=False)), store)
+    core = Core(Settings(url, tmp / "keys", rate_limit=RateLimitSettings(enabled=False),
+                         objects=str(tmp / "objects")), store)
     key = core.create_api_key("default", "fuzz", ["admin"], None)["key"]
     app = create_app(core)
     TestClient(app).post("/api/v1/rules", content=(EXAMPLES / "rules" / "ctr-threshold-flag.yaml")

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from arka import values as V
+from arka.proofs import digest
 from arka.service.core import Core, Settings
 from arka.service.idempotency import Idempotency
 from arka.store import Conflict, Store
@@ -114,3 +116,26 @@ def test_idempotency_unit_lock_serialises() -> None:
     idem.remember("t", key, "h", "eval_x")
     assert idem.recall("t", key) == {"request_hash": "h", "evaluation_id": "eval_x"}
     assert idem.recall("other", key) is None
+
+
+def test_a_stale_redis_entry_never_wins_over_the_database(tmp_path: Path) -> None:
+    """Redis may remember keys of another (e.g. a restored) database: only a hint."""
+    redis_url = _redis()
+    url = f"sqlite:///{tmp_path / 'pact.db'}"
+    Store(url).migrate()
+    core = Core(Settings(url, tmp_path / "keys", redis_url=redis_url), Store(url))
+    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
+                     "yaml")
+    key = "stale-" + uuid.uuid4().hex
+    core.idempotency.remember("default", key, "sha256:" + "0" * 64, "eval_gone")
+    rec, created = core.evaluate("default", _body(key))  # another request hash: not a conflict
+    assert created
+    # the same request hash, but the remembered evaluation is not in this database
+    again_key = "stale-" + uuid.uuid4().hex
+    first, _ = core.evaluate("default", _body(again_key))
+    body = _body(again_key)
+    request_hash = digest(V.to_json(V.from_json({"context": body["context"],
+                                                 "input": body["input"]})))
+    core.idempotency.remember("default", again_key, request_hash, "eval_gone")
+    second, created = core.evaluate("default", body)
+    assert not created and second["evaluation_id"] == first["evaluation_id"]

@@ -3,6 +3,7 @@ replay and verify. HTTP-free; the API layer (`arka.service.api`) only parses and
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -689,10 +690,10 @@ class Core:
             return self._evaluate_new(tenant, context, input, trace, None, None)
         key = str(key)
         known = self.idempotency.recall(tenant, key)
-        if known is not None:
-            if known["request_hash"] != request_hash:
-                raise Conflict(f"idempotency key {key!r} was used for a different request")
-            return self.store.get_evaluation(tenant, known["evaluation_id"]), False
+        if known is not None and known["request_hash"] == request_hash:
+            # a hint: the database decides (a restored or other database may not have it)
+            with contextlib.suppress(NotFound):
+                return self.store.get_evaluation(tenant, known["evaluation_id"]), False
         with self.idempotency.claim(tenant, key):  # the same key, concurrently: once
             prior = self.store.find_idempotent(tenant, key, request_hash)
             if prior is None:
