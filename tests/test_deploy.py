@@ -29,12 +29,20 @@ SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 K8S_VERSION = "1.32.0"
 
 
+GUIDE_VALUES = CHART / "examples" / "production-values.yaml"
+
+
 def seed_values() -> dict[str, Any]:
+    """The guide's production-values.yaml, shipped unchanged beside the chart."""
+    return yaml.safe_load(GUIDE_VALUES.read_text())  # type: ignore[no-any-return]
+
+
+def test_shipped_values_are_the_guides() -> None:
     if not SEED.exists():
         pytest.skip("the deployment guide is not beside this checkout")
     text = SEED.read_text()
     start = text.index("# production-values.yaml")
-    return yaml.safe_load(text[start:text.index("```", start)])  # type: ignore[no-any-return]
+    assert GUIDE_VALUES.read_text() == text[start:text.index("```", start)]
 
 
 def test_guide_values_and_defaults_pass_the_schema() -> None:
