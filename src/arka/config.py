@@ -11,6 +11,7 @@
     blockchain:    see arka.anchor.config
     observability: metrics {enabled, port, path}, tracing {...}, logging {format, level, output}
     storage:       data_dir, objects                                          (ARKA addition)
+    governance:    require_approval                                           (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -195,6 +196,10 @@ class Storage(_Model):
     objects: str | None = None
 
 
+class Governance(_Model):
+    require_approval: bool = False
+
+
 class Config(_Model):
     environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: LogLevel = "info"
@@ -206,6 +211,7 @@ class Config(_Model):
     blockchain: dict[str, Any] = {}
     observability: Observability = Observability()
     storage: Storage = Storage()
+    governance: Governance = Governance()
 
     @property
     def production(self) -> bool:

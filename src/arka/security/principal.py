@@ -15,6 +15,7 @@ SYSTEM_TENANT = "_system"  # audit events that belong to no tenant (failed login
 PERMISSIONS: dict[str, str] = {
     "rules:read": "read rules, rulesets and reference tables; validate a rule",
     "rules:write": "deploy rules, rulesets and reference tables",
+    "rules:approve": "approve or reject pending rules, rulesets and tables (not one's own)",
     "evaluations:create": "evaluate (single and batch)",
     "evaluations:read": "read and list evaluations (with their inputs), replay them",
     "proofs:read": "verify trust proofs, get inclusion proofs",
@@ -25,7 +26,8 @@ PERMISSIONS: dict[str, str] = {
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
-    "compliance_officer": frozenset({"rules:read", "rules:write", "evaluations:create",
+    "compliance_officer": frozenset({"rules:read", "rules:write", "rules:approve",
+                                     "evaluations:create",
                                      "evaluations:read", "proofs:read", "log:read"}),
     "analyst": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read"}),
     "auditor": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",

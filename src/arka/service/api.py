@@ -27,6 +27,7 @@ from arka import values as V
 from arka.errors import ArkaError, CompileError, InputError
 from arka.objects import ObjectMissing, ObjectStoreError
 from arka.rtvm.remote import RemoteError
+from arka.security.auth import Forbidden
 from arka.security.crypto import KeyError_
 from arka.security.principal import ROLES, Actor, Principal, permissions_of
 from arka.service.core import Core, ServiceUnavailable
@@ -230,6 +231,10 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
     async def rtvm_down(request: Request, exc: RemoteError) -> JSONResponse:
         return _error(request, "SERVICE_UNAVAILABLE", exc.message)
 
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        return _error(request, "AUTHORIZATION_ERROR", exc.message)
+
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> JSONResponse:
         return _error(request, exc.code, exc.message, headers=exc.headers)
@@ -370,6 +375,39 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
     async def rule_version(name: str, version: str, p: Principal = need("rules:read")
                            ) -> Response:
         return _json(await run_in_threadpool(core.rule_version, p.tenant, name, version))
+
+    # ------------------------------------------------------------ approvals
+    for kind, collection in (("rule", "rules"), ("ruleset", "rulesets"), ("table", "tables")):
+        for verdict in ("approve", "reject"):
+            def review_route(kind: str = kind, approve: bool = verdict == "approve") -> Any:
+                async def review(name: str, version: str, request: Request,
+                                 p: Principal = need("rules:approve")) -> Response:
+                    note = None
+                    raw = await body_bytes(request)
+                    if raw.strip():
+                        try:
+                            body = json.loads(raw)
+                        except (json.JSONDecodeError, UnicodeDecodeError):
+                            body = None
+                        if not isinstance(body, dict) or set(body) - {"note"} or \
+                                not isinstance(body.get("note", ""), str):
+                            raise ApiError("VALIDATION_ERROR", "the body may be empty or "
+                                           "{\"note\": \"...\"}")
+                        note = body.get("note") or None
+                    return _json(await run_in_threadpool(core.review, p.tenant, kind, name,
+                                                          version, approve, actor(request, p),
+                                                          note))
+                return review
+            app.add_api_route(f"/api/v1/{collection}/{{name}}/versions/{{version}}/{verdict}",
+                              review_route(), methods=["POST"],
+                              name=f"{verdict}_{kind}", openapi_extra={"requestBody": {
+                                  "required": False, "content": {"application/json": {
+                                      "schema": {"type": "object", "properties": {
+                                          "note": {"type": "string"}}}}}}})
+
+    @app.get("/api/v1/approvals")
+    async def approvals(p: Principal = need("rules:read")) -> Response:
+        return _json(await run_in_threadpool(core.pending, p.tenant))
 
     # ------------------------------------------------------------ reference tables
     @app.post("/api/v1/tables", openapi_extra=RULE_BODY, status_code=201)

@@ -51,6 +51,7 @@ from arka.security import audit
 from arka.security.auth import (
     Authenticator,
     AuthSettings,
+    Forbidden,
     check_roles,
     check_tenant,
     hash_key,
@@ -91,6 +92,7 @@ class Settings:
     encryption_key: str | None = field(default=None, repr=False)
     previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     config_digest: str | None = None
+    require_approval: bool = False  # new versions wait for a second person's approval
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
@@ -179,6 +181,7 @@ class Settings:
             tracing_endpoint=config.observability.tracing.endpoint,
             tracing_sample_rate=config.observability.tracing.sample_rate,
             objects=config.storage.objects,
+            require_approval=config.governance.require_approval,
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
             rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 
@@ -258,9 +261,9 @@ class Core:
         self.anchoring = AnchorService(self.store, self.sth, list(settings.chains),
                                        settings.anchor_policy) if settings.chains else None
         # per tenant: (generation, rows) and when the store was last asked
-        self._rows: dict[str, tuple[tuple[int, int], list[RuleRow]]] = {}
+        self._rows: dict[str, tuple[tuple[int, ...], list[RuleRow]]] = {}
         self._rows_checked: dict[str, float] = {}
-        self._tables: dict[str, tuple[tuple[int, int], TableSet]] = {}
+        self._tables: dict[str, tuple[tuple[int, ...], TableSet]] = {}
         self._tables_checked: dict[str, float] = {}
         self._head_cache: tuple[float, dict[str, Any] | None] = (-1e9, None)
 
@@ -349,6 +352,46 @@ class Core:
         return self.create_api_key(DEFAULT_TENANT, "bootstrap admin", ["admin"], None,
                                    Actor("system:bootstrap"))
 
+    # ------------------------------------------------------------ approvals
+    @property
+    def _new_status(self) -> str:
+        return "pending" if self.settings.require_approval else "active"
+
+    def review(self, tenant: str, kind: str, name: str, version: str, approve: bool,
+               actor: Actor = SYSTEM_ACTOR, note: str | None = None) -> dict[str, Any]:
+        """Approve or reject a pending version of a rule, ruleset or table. Four eyes: who
+        deployed it cannot review it."""
+        current = self._versioned_view(tenant, kind, name, version)
+        if current.get("deployed_by") == actor.subject:
+            raise Forbidden(f"{actor.subject} deployed {kind} {name}@{version} and cannot "
+                            "review it; another approver must")
+        action = f"{kind}.{'approve' if approve else 'reject'}"
+        self.store.review(tenant, kind, name, version, "active" if approve else "rejected",
+                          actor.subject, note, self.audit_event(
+                              tenant, action, f"{kind}:{name}@{version}", actor=actor,
+                              details={"note": note} if note else {}))
+        self._rows_checked.pop(tenant, None)
+        self._tables_checked.pop(tenant, None)
+        return self._versioned_view(tenant, kind, name, version)
+
+    def _versioned_view(self, tenant: str, kind: str, name: str, version: str
+                        ) -> dict[str, Any]:
+        if kind == "rule":
+            row = self.store.get_rule(tenant, name, version)
+            assert row is not None
+            return self.rule_version_view(row)
+        if kind == "table":
+            stored = self.store.get_table(tenant, name, version)
+            assert stored is not None
+            return _table_view(stored)
+        ruleset = self.store.get_ruleset(tenant, name, version)
+        assert ruleset is not None
+        return _ruleset_view(ruleset)
+
+    def pending(self, tenant: str) -> dict[str, Any]:
+        items = self.store.pending(tenant)
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
     # ------------------------------------------------------------ rules
     def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
         return compile_rule(text, file)
@@ -371,7 +414,9 @@ class Core:
             audit=self.audit_event(tenant, "rule.deploy", f"rule:{compiled.name}@"
                                    f"{compiled.version}", actor=actor,
                                    details={"bytecode_hash": compiled.bytecode_hash,
-                                            "source_hash": _content_hash(text)}))
+                                            "source_hash": _content_hash(text),
+                                            "status": self._new_status}),
+            status=self._new_status, deployed_by=actor.subject)
         self._compiled.setdefault(row.bytecode_hash, compiled)
         M.RULES_LOADED.set(len(self._compiled))
         self._rows_checked.pop(tenant, None)  # this process sees its own deploys at once
@@ -439,7 +484,9 @@ class Core:
             source_hash=_content_hash(text), content_hash=table.content_hash,
             audit=self.audit_event(tenant, "table.deploy", f"table:{table.name}@"
                                    f"{table.version}", actor=actor,
-                                   details={"content_hash": table.content_hash}))
+                                   details={"content_hash": table.content_hash,
+                                            "status": self._new_status}),
+            status=self._new_status, deployed_by=actor.subject)
         self._tables_checked.pop(tenant, None)
         return _table_view(stored), created
 
@@ -469,7 +516,8 @@ class Core:
             if current != generation:
                 latest: dict[str, dict[str, Any]] = {}
                 for row in self.store.all_tables(tenant):
-                    latest[row["name"]] = row
+                    if row["status"] == "active":
+                        latest[row["name"]] = row
                 tables = _table_set(latest.values())
                 self._tables[tenant] = (current, tables)
         return tables
@@ -494,7 +542,9 @@ class Core:
             source_hash=_content_hash(text), spec=spec,
             audit=self.audit_event(tenant, "ruleset.deploy",
                                    f"ruleset:{meta['name']}@{meta['version']}", actor=actor,
-                                   details={"source_hash": _content_hash(text)}))
+                                   details={"source_hash": _content_hash(text),
+                                            "status": self._new_status}),
+            status=self._new_status, deployed_by=actor.subject)
         return _ruleset_view(stored), created
 
     def ruleset(self, tenant: str, name: str) -> dict[str, Any]:
@@ -519,7 +569,8 @@ class Core:
         on: date = ctx["timestamp"].date()
         by_name: dict[str, list[RuleRow]] = {}
         for row in self._all_rules(tenant):
-            by_name.setdefault(row.name, []).append(row)
+            if row.active:  # pending or rejected versions never decide
+                by_name.setdefault(row.name, []).append(row)
         chosen = []
         for rows in by_name.values():
             in_force = [r for r in rows if _in_force(r, on)]
@@ -537,9 +588,10 @@ class Core:
     def _select_ruleset(self, tenant: str, ref: str
                         ) -> tuple[list[CompiledRule], str, dict[str, Any], dict[str, tuple[str, ...]]]:
         name, _, rng = ref.partition("@")
-        versions = [v["version"] for v in self.store.ruleset_versions(tenant, name)]
+        versions = [v["version"] for v in self.store.ruleset_versions(tenant, name)
+                    if v["status"] == "active"]
         if not versions:
-            raise InputError(f"context.ruleset: no ruleset named {name!r}")
+            raise InputError(f"context.ruleset: no ruleset named {name!r} (or none approved)")
         chosen = _max_satisfying(versions, rng or "*")
         if chosen is None:
             raise InputError(f"context.ruleset: no version of {name!r} satisfies {rng!r}")
@@ -547,7 +599,7 @@ class Core:
         assert spec is not None
         rules = []
         for entry in spec["spec"]["rules"]:
-            rows = self.store.rule_versions(tenant, entry["ref"])
+            rows = [r for r in self.store.rule_versions(tenant, entry["ref"]) if r.active]
             version = _max_satisfying([r.version for r in rows], entry["version"])
             if version is None:
                 if entry["required"]:
@@ -1067,8 +1119,11 @@ def _in_force(row: RuleRow, on: date) -> bool:
     return not (row.expiry_date and on >= date.fromisoformat(row.expiry_date))
 
 
+REVIEW_KEYS = ("status", "deployed_by", "reviewed_by", "reviewed_at", "review_note")
+
+
 def _table_view(stored: dict[str, Any]) -> dict[str, Any]:
-    return {k: stored[k] for k in ("name", "version", "kind", "content_hash")}
+    return {k: stored[k] for k in ("name", "version", "kind", "content_hash", *REVIEW_KEYS)}
 
 
 def _table_set(rows: Any) -> TableSet:
@@ -1086,7 +1141,8 @@ def _table_set(rows: Any) -> TableSet:
 def _ruleset_view(stored: dict[str, Any]) -> dict[str, Any]:
     return {"name": stored["name"], "version": stored["version"], **{
         k: stored["spec"][k] for k in ("metadata", "rules", "evaluation_order",
-                                       "aggregate_decision")}}
+                                       "aggregate_decision")},
+        **{k: stored[k] for k in REVIEW_KEYS}}
 
 
 def _ruleset_error(message: str, text: str) -> CompileError:

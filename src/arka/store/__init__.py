@@ -11,7 +11,7 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -70,12 +70,18 @@ class RuleRow:
     effective_date: str | None
     expiry_date: str | None
     created_at: datetime
+    review: dict[str, Any] = field(default_factory=dict)  # status, deployed_by, reviewed_*
+
+    @property
+    def active(self) -> bool:
+        return self.review.get("status", "active") == "active"
 
     def summary(self) -> dict[str, Any]:
         return {"name": self.name, "version": self.version, "jurisdiction": self.jurisdiction,
                 "domain": self.domain, "effective_date": self.effective_date,
                 "expiry_date": self.expiry_date, "bytecode_hash": self.bytecode_hash,
-                "created_at": self.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}
+                "created_at": self.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                **self.review}
 
 
 def _semver_key(version: str) -> tuple[int, int, int]:
@@ -174,7 +180,8 @@ class Store:
     # ------------------------------------------------------------ rules
     def _put_versioned(self, tenant: str, table: Table, what: str, name: str, version: str,
                        source_hash: str, values: dict[str, Any], fetch: Callable[[], Any],
-                       hash_of: Callable[[Any], str], audit: dict[str, Any] | None = None
+                       hash_of: Callable[[Any], str], audit: dict[str, Any] | None = None,
+                       status: str = "active", deployed_by: str | None = None
                        ) -> tuple[Any, bool]:
         """Store one immutable version of a named document; (stored, created).
 
@@ -195,7 +202,8 @@ class Store:
             with self._write(tenant) as conn:
                 conn.execute(table.insert().values(
                     tenant=tenant, name=name, version=version, major=major, minor=minor,
-                    patch=patch, source_hash=source_hash, created_at=_now(), **values))
+                    patch=patch, source_hash=source_hash, created_at=_now(), status=status,
+                    deployed_by=deployed_by, **values))
                 if audit is not None:
                     self._append_audit(conn, audit)
         except IntegrityError:
@@ -208,7 +216,8 @@ class Store:
     def put_rule(self, tenant: str, *, name: str, version: str, source: str, source_format: str,
                  source_hash: str, bytecode: bytes, bytecode_hash: str, jurisdiction: str,
                  domain: str | None, effective_date: str | None, expiry_date: str | None,
-                 audit: dict[str, Any] | None = None) -> tuple[RuleRow, bool]:
+                 audit: dict[str, Any] | None = None, status: str = "active",
+                 deployed_by: str | None = None) -> tuple[RuleRow, bool]:
         """Store a rule version; (row, created). Same version with other content: Conflict."""
         return self._put_versioned(
             tenant, S.rules, "rule", name, version, source_hash,
@@ -216,7 +225,7 @@ class Store:
                  bytecode_hash=bytecode_hash, jurisdiction=jurisdiction, domain=domain,
                  effective_date=effective_date, expiry_date=expiry_date),
             lambda: self.get_rule(tenant, name, version, missing_ok=True),
-            lambda r: r.source_hash, audit)
+            lambda r: r.source_hash, audit, status, deployed_by)
 
     def get_rule(self, tenant: str, name: str, version: str, missing_ok: bool = False
                  ) -> RuleRow | None:
@@ -246,12 +255,50 @@ class Store:
                 S.rules.c.id)).all()
         return [_rule_row(r) for r in rows]
 
-    def rules_generation(self, tenant: str) -> tuple[int, int]:
-        """Changes whenever a rule version of the tenant is added: (count, highest id)."""
+    def rules_generation(self, tenant: str) -> tuple[int, int, int]:
+        """Changes whenever a rule version of the tenant is added or reviewed."""
+        return self._generation(tenant, S.rules)
+
+    def _generation(self, tenant: str, table: Table) -> tuple[int, int, int]:
+        c = table.c
         with self._read(tenant) as conn:
-            row = conn.execute(select(func.count(), func.max(S.rules.c.id))
-                               .where(S.rules.c.tenant == tenant)).one()
-        return int(row[0]), int(row[1] or 0)
+            row = conn.execute(select(func.count(), func.max(c.id),
+                                      func.count(c.reviewed_at))
+                               .where(c.tenant == tenant)).one()
+        return int(row[0]), int(row[1] or 0), int(row[2])
+
+    def review(self, tenant: str, kind: str, name: str, version: str, status: str,
+               reviewer: str, note: str | None, audit: dict[str, Any]) -> None:
+        """Approve (`active`) or reject a pending version; Conflict when it is not pending."""
+        table = {"rule": S.rules, "ruleset": S.rulesets, "table": S.reference_tables}[kind]
+        c = table.c
+        with self._write(tenant) as conn:
+            row = conn.execute(select(c.status).where(c.tenant == tenant, c.name == name,
+                                                      c.version == version)).first()
+            if row is None:
+                raise NotFound(f"{kind} {name} version {version} not found")
+            if row.status != "pending":
+                raise Conflict(f"{kind} {name} version {version} is {row.status}, not pending "
+                               "approval")
+            conn.execute(table.update().where(c.tenant == tenant, c.name == name,
+                                              c.version == version).values(
+                status=status, reviewed_by=reviewer, reviewed_at=_now(), review_note=note))
+            self._append_audit(conn, audit)
+
+    def pending(self, tenant: str) -> list[dict[str, Any]]:
+        out = []
+        for kind, table in (("rule", S.rules), ("ruleset", S.rulesets),
+                            ("table", S.reference_tables)):
+            c = table.c
+            with self._read(tenant) as conn:
+                for r in conn.execute(select(c.name, c.version, c.deployed_by, c.created_at,
+                                             c.source_hash)
+                                      .where(c.tenant == tenant, c.status == "pending")
+                                      .order_by(c.id)):
+                    out.append({"kind": kind, "name": r.name, "version": r.version,
+                                "deployed_by": r.deployed_by, "source_hash": r.source_hash,
+                                "created_at": _ts(r.created_at)})
+        return out
 
     def rule_names(self, tenant: str, page: int, per_page: int) -> tuple[list[str], int]:
         mine = S.rules.c.tenant == tenant
@@ -265,13 +312,14 @@ class Store:
 
     # ------------------------------------------------------------ rulesets
     def put_ruleset(self, tenant: str, *, name: str, version: str, source: str, source_hash: str,
-                    spec: dict[str, Any], audit: dict[str, Any] | None = None
+                    spec: dict[str, Any], audit: dict[str, Any] | None = None,
+                    status: str = "active", deployed_by: str | None = None
                     ) -> tuple[dict[str, Any], bool]:
         return self._put_versioned(
             tenant, S.rulesets, "ruleset", name, version, source_hash,
             dict(source=source, spec=json.dumps(spec, sort_keys=True)),
             lambda: self.get_ruleset(tenant, name, version, missing_ok=True),
-            lambda r: r["source_hash"], audit)
+            lambda r: r["source_hash"], audit, status, deployed_by)
 
     def get_ruleset(self, tenant: str, name: str, version: str, missing_ok: bool = False
                     ) -> dict[str, Any] | None:
@@ -300,13 +348,14 @@ class Store:
 
     # ------------------------------------------------------------ reference tables
     def put_table(self, tenant: str, *, name: str, version: str, kind: str, source: str, source_hash: str,
-                  content_hash: str, audit: dict[str, Any] | None = None
+                  content_hash: str, audit: dict[str, Any] | None = None,
+                  status: str = "active", deployed_by: str | None = None
                   ) -> tuple[dict[str, Any], bool]:
         return self._put_versioned(
             tenant, S.reference_tables, "table", name, version, source_hash,
             dict(kind=kind, source=source, content_hash=content_hash),
             lambda: self.get_table(tenant, name, version, missing_ok=True),
-            lambda t: t["source_hash"], audit)
+            lambda t: t["source_hash"], audit, status, deployed_by)
 
     def get_table(self, tenant: str, name: str, version: str, missing_ok: bool = False
                   ) -> dict[str, Any] | None:
@@ -327,11 +376,8 @@ class Store:
                 S.reference_tables.c.minor, S.reference_tables.c.patch)).all()
         return [_table_row(r) for r in rows]
 
-    def tables_generation(self, tenant: str) -> tuple[int, int]:
-        with self._read(tenant) as conn:
-            row = conn.execute(select(func.count(), func.max(S.reference_tables.c.id)).where(
-                S.reference_tables.c.tenant == tenant)).one()
-        return int(row[0]), int(row[1] or 0)
+    def tables_generation(self, tenant: str) -> tuple[int, int, int]:
+        return self._generation(tenant, S.reference_tables)
 
     # ------------------------------------------------------------ API keys
     def put_api_key(self, row: dict[str, Any], audit: dict[str, Any] | None = None) -> None:
@@ -825,11 +871,23 @@ def _rule_ids(record: dict[str, Any]) -> str:
                           if r.get("status") != "skipped") + " "
 
 
+def _ts(t: datetime | None) -> str | None:
+    if t is None:
+        return None
+    return (t if t.tzinfo else t.replace(tzinfo=UTC)).astimezone(UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ")
+
+
+def _review(r: Any) -> dict[str, Any]:
+    return {"status": r.status, "deployed_by": r.deployed_by, "reviewed_by": r.reviewed_by,
+            "reviewed_at": _ts(r.reviewed_at), "review_note": r.review_note}
+
+
 def _rule_row(r: Any) -> RuleRow:
     created = r.created_at if r.created_at.tzinfo else r.created_at.replace(tzinfo=UTC)
     return RuleRow(r.name, r.version, r.source, r.source_format, r.source_hash, bytes(r.bytecode),
                    r.bytecode_hash, r.jurisdiction, r.domain, r.effective_date, r.expiry_date,
-                   created)
+                   created, _review(r))
 
 
 def _key_row(r: Any) -> dict[str, Any]:
@@ -851,12 +909,12 @@ def _audit_row(r: Any) -> dict[str, Any]:
 
 def _table_row(r: Any) -> dict[str, Any]:
     return {"name": r.name, "version": r.version, "kind": r.kind, "source": r.source,
-            "source_hash": r.source_hash, "content_hash": r.content_hash}
+            "source_hash": r.source_hash, "content_hash": r.content_hash, **_review(r)}
 
 
 def _ruleset_row(r: Any) -> dict[str, Any]:
     return {"name": r.name, "version": r.version, "source": r.source,
-            "source_hash": r.source_hash, "spec": json.loads(r.spec)}
+            "source_hash": r.source_hash, "spec": json.loads(r.spec), **_review(r)}
 
 
 def _sqlite_begin(conn: Connection) -> None:

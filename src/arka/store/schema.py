@@ -43,6 +43,11 @@ def _versioned(name: str, *columns: Column[Any]) -> Table:
         Column("source_hash", String(80), nullable=False),
         *columns,
         Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("status", String(16), nullable=False, server_default="active"),
+        Column("deployed_by", String(256)),
+        Column("reviewed_by", String(256)),
+        Column("reviewed_at", DateTime(timezone=True)),
+        Column("review_note", Text),
         UniqueConstraint("tenant", "name", "version", name=f"uq_{name}_tenant_name_version"),
     )
 
