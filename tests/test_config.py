@@ -152,3 +152,16 @@ def test_configuration_changes_are_audited(tmp_path: Path) -> None:
     core.record_config()
     events = core.store.audit_events("_system", page=1, per_page=10, action="config.applied")[0]
     assert len(events) == 2 and core.verify_audit("_system")["valid"]
+
+
+def test_database_pool_follows_the_configuration(tmp_path: Path) -> None:
+    config = parse_config({"storage": {"data_dir": str(tmp_path)},
+                           "database": {"url": "postgresql+psycopg://u@127.0.0.1/db",
+                                        "min_connections": 10, "max_connections": 100}}, {})
+    settings = Settings.from_config(config, {})
+    assert (settings.db_pool_size, settings.db_max_overflow) == (10, 90)
+    from arka.store import Store
+    store = Store(settings.database_url, pool_size=settings.db_pool_size,
+                  max_overflow=settings.db_max_overflow)
+    assert store.engine.pool.size() == 10  # type: ignore[attr-defined]
+    assert store.connections_available() == 100

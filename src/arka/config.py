@@ -121,7 +121,7 @@ class Database(_Model):
     ssl_mode: Literal["disable", "allow", "prefer", "require", "verify-ca",
                       "verify-full"] = "prefer"
     max_connections: Annotated[int, Field(gt=0)] = 30
-    min_connections: Annotated[int, Field(ge=0)] = 5
+    min_connections: Annotated[int, Field(ge=1)] = 10
     connection_timeout: Duration = 10
 
     def sqlalchemy_url(self) -> str | None:

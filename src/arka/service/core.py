@@ -93,6 +93,8 @@ class Settings:
     previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     config_digest: str | None = None
     require_approval: bool = False  # new versions wait for a second person's approval
+    db_pool_size: int = 10  # per process: connections kept open
+    db_max_overflow: int = 20  # per process: extra connections under load
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
@@ -182,6 +184,9 @@ class Settings:
             tracing_sample_rate=config.observability.tracing.sample_rate,
             objects=config.storage.objects,
             require_approval=config.governance.require_approval,
+            db_pool_size=config.database.min_connections,
+            db_max_overflow=max(config.database.max_connections
+                                - config.database.min_connections, 0),
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
             rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 
@@ -243,7 +248,9 @@ class Core:
         settings.check()
         self.settings = settings
         cipher = _record_cipher(settings)
-        self.store = store or Store(settings.database_url, cipher)
+        self.store = store or Store(settings.database_url, cipher,
+                                    pool_size=settings.db_pool_size,
+                                    max_overflow=settings.db_max_overflow)
         if self.store.cipher is None:
             self.store.cipher = cipher
         self.keys = KeyRing.open(settings.key_dir, settings.signing_key_pem)

@@ -91,13 +91,14 @@ def _semver_key(version: str) -> tuple[int, int, int]:
 
 
 class Store:
-    def __init__(self, url: str, cipher: RecordCipher | None = None):
+    def __init__(self, url: str, cipher: RecordCipher | None = None, *, pool_size: int = 10,
+                 max_overflow: int = 20):
         self.url = url
         kwargs: dict[str, Any] = {"future": True}
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": 30, "check_same_thread": False}
         else:
-            kwargs.update(pool_size=10, max_overflow=20, pool_pre_ping=True)
+            kwargs.update(pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True)
         self.engine: Engine = create_engine(url, **kwargs)
         # SQLite has one writer: writers of this process queue here instead of sleeping in
         # SQLite's busy handler, and a write transaction starts with BEGIN IMMEDIATE so that
