@@ -295,8 +295,10 @@ class Core:
     def audit(self, tenant: str, action: str, resource: str, *, actor: Actor,
               outcome: str = "success", details: dict[str, Any] | None = None
               ) -> dict[str, Any]:
-        return self.store.append_audit(self.audit_event(tenant, action, resource, actor=actor,
-                                                        outcome=outcome, details=details))
+        event = self.store.append_audit(self.audit_event(tenant, action, resource, actor=actor,
+                                                         outcome=outcome, details=details))
+        assert event is not None
+        return event
 
     def audit_events(self, tenant: str, page: int, per_page: int, action: str | None,
                      outcome: str | None) -> dict[str, Any]:
@@ -313,11 +315,11 @@ class Core:
         digest_ = self.settings.config_digest
         if digest_ is None:
             return
-        last, _ = self.store.audit_events(SYSTEM_TENANT, page=1, per_page=1,
-                                          action="config.applied")
-        if not last or last[0]["details"].get("digest") != digest_:
-            self.audit(SYSTEM_TENANT, "config.applied", "config", actor=SYSTEM_ACTOR,
-                       details={"digest": digest_, "environment": self.settings.environment})
+        self.store.append_audit(
+            self.audit_event(SYSTEM_TENANT, "config.applied", "config", actor=SYSTEM_ACTOR,
+                             details={"digest": digest_,
+                                      "environment": self.settings.environment}),
+            unless_same="digest")
 
     # ------------------------------------------------------------ API keys
     def create_api_key(self, tenant: str, name: str, roles: list[str],

@@ -426,16 +426,31 @@ class Store:
             return int(conn.execute(select(func.count()).select_from(S.api_keys)).scalar_one())
 
     # ------------------------------------------------------------ audit log
-    def append_audit(self, event: dict[str, Any]) -> dict[str, Any]:
-        """Append an event to its tenant's hash chain (sets idx, prev_hash, hash)."""
+    def append_audit(self, event: dict[str, Any], unless_same: str | None = None
+                     ) -> dict[str, Any] | None:
+        """Append an event to its tenant's hash chain (sets idx, prev_hash, hash). With
+        `unless_same`, nothing is appended when the newest event of the same action has
+        the same value of that detail (checked under the chain's lock)."""
         with self._write(event["tenant"]) as conn:
+            if unless_same is not None:
+                self._lock_chain(conn, event["tenant"])
+                a = S.audit_events.c
+                last = conn.execute(select(a.details).where(
+                    a.tenant == event["tenant"], a.action == event["action"])
+                    .order_by(a.idx.desc()).limit(1)).first()
+                if last is not None and json.loads(last.details).get(unless_same) == \
+                        event["details"].get(unless_same):
+                    return None
             return self._append_audit(conn, event)
+
+    def _lock_chain(self, conn: Connection, tenant: str) -> None:
+        if self._postgres:  # one appender per tenant chain at a time, across processes
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(9162, hashtext(%s))",
+                                 (tenant,))
 
     def _append_audit(self, conn: Connection, event: dict[str, Any]) -> dict[str, Any]:
         a = S.audit_events.c
-        if self._postgres:  # one appender per tenant chain at a time, across processes
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(9162, hashtext(%s))",
-                                 (event["tenant"],))
+        self._lock_chain(conn, event["tenant"])
         last = conn.execute(select(a.idx, a.hash).where(a.tenant == event["tenant"])
                             .order_by(a.idx.desc()).limit(1)).first()
         event = dict(event, idx=0 if last is None else int(last.idx) + 1,
