@@ -105,6 +105,11 @@ def test_backup_and_restore_commands(tmp_path: Path) -> None:
                            "--data-dir", str(tmp_path / "r")], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0 and "restored and verified" in done.stdout, done.stderr
+    for data, action in ((tmp_path / "d", "backup.create"), (tmp_path / "r", "backup.restore")):
+        store = Store(f"sqlite:///{(data / 'pact.db').resolve()}")
+        events = store.audit_events("_system", page=1, per_page=10, action=action)[0]
+        assert events and events[0]["details"]["counts"]["evaluations"] == 3
+        assert events[0]["actor"].startswith("cli:")
     again = subprocess.run([CLI, "restore", "--from", str(tmp_path / "bk"), "--confirm",
                             "--data-dir", str(tmp_path / "r")], env=env, capture_output=True,
                            text=True)

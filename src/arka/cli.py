@@ -864,6 +864,8 @@ def backup_cmd(directory: str, data_dir: str, database_url: str | None) -> None:
     except StoreError as exc:
         _fail(exc.message)
         raise
+    _audit_offline(data_dir, database_url, "backup.create", directory,
+                   {"counts": manifest["counts"], "log": manifest["log"]})
     click.echo(json.dumps(manifest, indent=2))
 
 
@@ -896,6 +898,8 @@ def restore_cmd(directory: str, confirm: bool, data_dir: str, database_url: str 
     except StoreError as exc:
         _fail(exc.message)
         raise
+    _audit_offline(data_dir, database_url, "backup.restore", directory,
+                   {"counts": manifest["counts"], "log": manifest["log"]})
     click.echo(f"restored and verified: {json.dumps(manifest['counts'])}, log tree size "
                f"{manifest['log']['tree_size']}")
 
