@@ -93,7 +93,11 @@ def backup(store: Store, directory: Path) -> dict[str, Any]:
         finally:
             dst.close()
             src.close()
-        copied = fingerprint(Store(f"sqlite:///{target}"))  # what the copy itself holds
+        copy = Store(f"sqlite:///{target}")
+        try:
+            copied = fingerprint(copy)  # what the copy itself holds
+        finally:
+            copy.engine.dispose()  # closes it: no -wal/-shm files left beside the copy
     elif store.dialect == "postgresql":
         # describe and dump the very same snapshot, while the service keeps writing
         target = directory / "pact.dump"
@@ -156,7 +160,11 @@ def restore(directory: Path, target: Store) -> dict[str, Any]:
         args, env = _pg_args(target.url)
         _run(["pg_restore", "--no-owner", "-d", make_url(target.url).database or "pact", *args,
               str(source)], env)
-    restored = fingerprint(Store(target.url))
+    check = Store(target.url)
+    try:
+        restored = fingerprint(check)
+    finally:
+        check.engine.dispose()
     expected = {k: manifest[k] for k in ("schema_revision", "counts", "log")}
     if restored != expected:
         raise StoreError(f"the restored database does not match the manifest: {restored} "
