@@ -709,3 +709,26 @@ def test_settings_from_environment_do_not_echo_secrets(tmp_path: Path) -> None:
                                                  "encryption-key": "55" * 32})
     assert settings.auth.jwt_secret == SECRET and settings.encryption_key == "55" * 32
     assert SECRET not in repr(settings) and "55" * 32 not in repr(settings)
+
+
+@pytest.mark.parametrize("backend", ["local", "redis"])
+def test_tenant_wide_rate_limit(backend: str, tmp_path: Path) -> None:
+    """api.rate_limiting.tenant_*: one more bucket shared by every credential of a tenant."""
+    from arka.service.guard import Guard
+    limits = RateLimitSettings(True, requests_per_minute=60, burst=10,
+                               tenant_requests_per_minute=60, tenant_burst=4)
+    core = make_core(f"sqlite:///{tmp_path / 'pact.db'}", tmp_path, rate_limit=limits)
+    limiter: Any = LocalLimiter(limits) if backend == "local" else RedisLimiter(
+        limits, _redis_client(), prefix=f"arka:test:{uuid.uuid4().hex}:")
+    app = create_app(core, guard=Guard(core, limiter))
+    keys = [core.create_api_key("default", f"k{i}", ["viewer"], None)["key"] for i in range(2)]
+    other = core.create_api_key("bank-b", "b", ["viewer"], None)["key"]
+    client = TestClient(app)
+    statuses = [client.get("/api/v1/rules", headers={"X-API-Key": keys[i % 2]}).status_code
+                for i in range(6)]
+    assert statuses == [200, 200, 200, 200, 429, 429]  # 4 for the tenant, not 10 per key
+    refused = client.get("/api/v1/rules", headers={"X-API-Key": keys[0]})
+    assert "whole tenant" in refused.json()["error"]["message"]
+    assert refused.headers["X-RateLimit-Limit"] == "60"
+    # another tenant has its own bucket
+    assert client.get("/api/v1/rules", headers={"X-API-Key": other}).status_code == 200

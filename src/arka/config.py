@@ -87,6 +87,8 @@ class RateLimiting(_Model):
     enabled: bool = True
     requests_per_minute: Annotated[int, Field(gt=0)] = 1000
     burst: Annotated[int, Field(gt=0)] = 100
+    tenant_requests_per_minute: Annotated[int, Field(gt=0)] | None = None
+    tenant_burst: Annotated[int, Field(gt=0)] | None = None
 
 
 class Auth(_Model):

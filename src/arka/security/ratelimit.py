@@ -31,6 +31,15 @@ class RateLimitSettings:
     enabled: bool = True
     requests_per_minute: int = 1000
     burst: int = 100
+    # optional: one more bucket shared by all credentials of a tenant
+    tenant_requests_per_minute: int | None = None
+    tenant_burst: int | None = None
+
+    def for_tenant(self) -> RateLimitSettings | None:
+        if self.tenant_requests_per_minute is None:
+            return None
+        return RateLimitSettings(True, self.tenant_requests_per_minute,
+                                 self.tenant_burst or self.burst)
 
 
 @dataclass(frozen=True)
@@ -52,7 +61,7 @@ class Verdict:
 class Limiter(Protocol):
     settings: RateLimitSettings
 
-    def hit(self, bucket: str) -> Verdict: ...
+    def hit(self, bucket: str, limits: RateLimitSettings | None = None) -> Verdict: ...
 
 
 def _verdict(s: RateLimitSettings, allowed: bool, tokens: float) -> Verdict:
@@ -77,8 +86,8 @@ class LocalLimiter:
         self._buckets: dict[str, tuple[float, float]] = {}
         self._lock = threading.Lock()
 
-    def hit(self, bucket: str) -> Verdict:
-        s = self.settings
+    def hit(self, bucket: str, limits: RateLimitSettings | None = None) -> Verdict:
+        s = limits or self.settings
         now = self._clock()
         with self._lock:
             tokens, at = self._buckets.get(bucket, (float(s.burst), now))
@@ -123,8 +132,8 @@ class RedisLimiter:
         self._script = client.register_script(_LUA)
         self._warned = 0.0
 
-    def hit(self, bucket: str) -> Verdict:
-        s = self.settings
+    def hit(self, bucket: str, limits: RateLimitSettings | None = None) -> Verdict:
+        s = limits or self.settings
         try:
             allowed, tokens = self._script(keys=[self.prefix + bucket],
                                            args=[s.requests_per_minute / 60.0, s.burst])

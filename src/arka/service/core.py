@@ -170,7 +170,8 @@ class Settings:
             anchor_policy=policy, anchor_poll_seconds=poll, environment=config.environment,
             auth=auth, rate_limit=RateLimitSettings(
                 a.rate_limiting.enabled, a.rate_limiting.requests_per_minute,
-                a.rate_limiting.burst),
+                a.rate_limiting.burst, a.rate_limiting.tenant_requests_per_minute,
+                a.rate_limiting.tenant_burst),
             cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),

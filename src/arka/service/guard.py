@@ -56,15 +56,24 @@ class Guard:
         self.auth = core.auth
         self.limiter = limiter if limiter is not None else make_limiter(core)
 
-    def _limit(self, request: Request, bucket: str) -> None:
+    def _limit(self, request: Request, bucket: str, tenant: str | None = None) -> None:
+        """Take a token from the bucket (and from the tenant's shared bucket when one is
+        configured); the headers describe the tighter of the two."""
         if self.limiter is None:
             return
+        s = self.limiter.settings
         verdict: Verdict = self.limiter.hit(bucket)
+        what = f"{s.requests_per_minute} requests per minute, burst {s.burst}"
+        shared = s.for_tenant()
+        if verdict.allowed and tenant is not None and shared is not None:
+            tenant_verdict = self.limiter.hit("tenant:" + tenant, shared)
+            if not tenant_verdict.allowed or tenant_verdict.remaining < verdict.remaining:
+                verdict = tenant_verdict
+                what = (f"{shared.requests_per_minute} requests per minute, burst "
+                        f"{shared.burst}, for the whole tenant")
         request.state.ratelimit_headers = verdict.headers()
         if not verdict.allowed:
-            raise Refused("RATE_LIMITED", f"rate limit exceeded: "
-                          f"{self.limiter.settings.requests_per_minute} requests per minute, "
-                          f"burst {self.limiter.settings.burst}; retry after "
+            raise Refused("RATE_LIMITED", f"rate limit exceeded: {what}; retry after "
                           f"{verdict.retry_after} s")  # headers: from request.state
 
     def _audit(self, request: Request, tenant: str, action: str, resource: str, actor: str,
@@ -109,7 +118,7 @@ class Guard:
                                  {"reason": exc.message, "client": _client(request)})
                           ) from None
         request.state.principal = principal
-        self._limit(request, principal.bucket)
+        self._limit(request, principal.bucket, principal.tenant)
         if not principal.can(permission):
             roles = ", ".join(sorted(principal.roles)) or "none"
             raise Refused("AUTHORIZATION_ERROR", f"this needs the {permission} permission, "
