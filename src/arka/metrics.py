@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,15 +53,19 @@ DB_CONNECTIONS = Gauge("pact_database_connections_available",
 
 
 def watch_connections(engine: Any, available: Callable[[], float]) -> None:
-    """Keep the pool gauge current: set now and on every checkout and checkin."""
-    from sqlalchemy import event
+    """Keep the pool gauge current. One process: read at scrape time. Several workers
+    (multiprocess mode, where a gauge cannot call back into a worker): each worker writes
+    it once a second from a daemon thread."""
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        DB_CONNECTIONS.set_function(available)
+        return
 
-    def update(*_: Any) -> None:
-        DB_CONNECTIONS.set(available())
+    def refresh() -> None:
+        while True:
+            DB_CONNECTIONS.set(available())
+            time.sleep(1.0)
 
-    update()
-    event.listen(engine, "checkout", update)
-    event.listen(engine, "checkin", update)
+    threading.Thread(target=refresh, name="arka-pool-gauge", daemon=True).start()
 
 
 def _forget_dead_workers(directory: str) -> None:
