@@ -525,7 +525,7 @@ def log_inclusion(evaluation_id: str, url: str, tree_size: int | None,
 
 @main.group()
 def rtvm() -> None:
-    """The RTVM: debug a stored evaluation."""
+    """The RTVM: run it as a service, debug a stored evaluation."""
 
 
 @rtvm.command("serve")
