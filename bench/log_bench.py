@@ -21,9 +21,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from arka.log import merkle  # noqa: E402
-from arka.service.core import Core, Settings  # noqa: E402
-from arka.store import Store  # noqa: E402
+from arka.app.core import (
+    Core,  # noqa: E402
+    Settings,
+)
+from arka.storage import Store  # noqa: E402
+from arka.trust import merkle  # noqa: E402
 
 
 def main() -> None:

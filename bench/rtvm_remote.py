@@ -23,8 +23,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from arka.service.core import Core, Settings  # noqa: E402
-from arka.store import Store  # noqa: E402
+from arka.app.core import (
+    Core,  # noqa: E402
+    Settings,
+)
+from arka.storage import Store  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "arka-cli")
 CTX = {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}

@@ -7,6 +7,8 @@ from hypothesis import HealthCheck, settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import arka.testing.reference  # noqa: E402,F401 - registers the "reference" executor
+
 # `ci` (set by .ci/run) runs the property tests at full strength; `dev` keeps local runs quick.
 settings.register_profile("ci", max_examples=1000, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])

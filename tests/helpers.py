@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import arka
-from arka import values as V
+from arka.base import values as V
+from arka.base.errors import CompileError
 from arka.engine import RuleSet
-from arka.errors import CompileError
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

@@ -54,8 +54,8 @@ def api_client(core: Any, roles: tuple[str, ...] = ("admin",), tenant: str = "de
 
     from fastapi.testclient import TestClient
 
+    from arka.interfaces.http.app import create_app
     from arka.security.ratelimit import RateLimitSettings
-    from arka.service.api import create_app
     if not limit:
         core.settings = dataclasses.replace(core.settings,
                                             rate_limit=RateLimitSettings(enabled=False))

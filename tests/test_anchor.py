@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from web3 import EthereumTesterProvider
 
-from arka.anchor.chain import ChainAdapter, ChainConfig, dev_private_key
-from arka.anchor.config import ConfigError, parse_blockchain
-from arka.anchor.service import AnchorPolicy, AnchorService
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.anchoring import AnchorPolicy, AnchorService
+from arka.app.core import Core, Settings
+from arka.settings.blockchain import ConfigError, parse_blockchain
+from arka.storage import Store
+from arka.trust.chain import ChainAdapter, ChainConfig, dev_private_key
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import api_client
 
@@ -239,7 +239,7 @@ def test_blockchain_config_from_the_deployment_guide() -> None:
 
 
 def test_contract_artifact_is_complete() -> None:
-    from arka.anchor.chain import artifact
+    from arka.trust.chain import artifact
     art = artifact()
     names = {f.get("name") for f in art["abi"]}
     assert {"anchor", "anchoredIn", "treeSizeOf", "latestTreeSize", "Anchored"} <= names

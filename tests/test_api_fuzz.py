@@ -13,10 +13,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 
+from arka.app.core import Core, Settings
+from arka.interfaces.http.app import create_app
 from arka.security.ratelimit import RateLimitSettings
-from arka.service.api import create_app
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.storage import Store
 from tests.helpers import EXAMPLES
 
 

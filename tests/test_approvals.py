@@ -8,10 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from arka.app.core import Core, Settings
+from arka.interfaces.http.app import create_app
 from arka.security.ratelimit import RateLimitSettings
-from arka.service.api import create_app
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.storage import Store
 from tests.helpers import EXAMPLES
 
 CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from arka.service.core import Core, Settings
-from arka.store import Store, StoreError
-from arka.store.backup import backup, fingerprint, restore
+from arka.app.core import Core, Settings
+from arka.storage import Store, StoreError
+from arka.storage.backup import backup, fingerprint, restore
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import database_url, postgres_database
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import arka
-from arka.errors import BytecodeError
+from arka.base.errors import BytecodeError
 from arka.rtvm import bytecode as bc
 from arka.rtvm.disasm import disassemble
 from arka.rtvm.loader import load

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 import arka
-from arka import values as V
+from arka.base import values as V
 from arka.engine import RuleSet
 from arka.rules.source import load_document
 from arka.testing import RuleTestCase, run_case

@@ -20,10 +20,10 @@ from typing import Any
 import httpx
 import pytest
 
-from arka.anchor.chain import ARTIFACT, ChainAdapter, ChainConfig
-from arka.anchor.service import AnchorPolicy, AnchorService
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.anchoring import AnchorPolicy, AnchorService
+from arka.app.core import Core, Settings
+from arka.storage import Store
+from arka.trust.chain import ARTIFACT, ChainAdapter, ChainConfig
 from tests.helpers import EXAMPLES, ROOT
 from tests.node_tools import node_tools
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from arka.cli import main
+from arka.interfaces.cli import main
 from tests.helpers import EXAMPLES
 
 RULES = str(EXAMPLES / "rules")

@@ -11,10 +11,10 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from arka.anchor.config import ConfigError
-from arka.cli import main
-from arka.config import load_config, masked, parse_config
-from arka.service.core import Core, Settings
+from arka.app.core import Core, Settings
+from arka.interfaces.cli import main
+from arka.settings.blockchain import ConfigError
+from arka.settings.file import load_config, masked, parse_config
 
 ROOT = Path(__file__).resolve().parent.parent
 PEM = Ed25519PrivateKey.generate().private_bytes(
@@ -160,7 +160,7 @@ def test_database_pool_follows_the_configuration(tmp_path: Path) -> None:
                                         "min_connections": 10, "max_connections": 100}}, {})
     settings = Settings.from_config(config, {})
     assert (settings.db_pool_size, settings.db_max_overflow) == (10, 90)
-    from arka.store import Store
+    from arka.storage import Store
     store = Store(settings.database_url, pool_size=settings.db_pool_size,
                   max_overflow=settings.db_max_overflow)
     assert store.engine.pool.size() == 10  # type: ignore[attr-defined]

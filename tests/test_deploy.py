@@ -19,7 +19,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from arka.config import parse_config
+from arka.settings.file import parse_config
 from tests.service_fixtures import _require_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ SCRIPT = r"""
 import hashlib, json, sys
 from pathlib import Path
 import arka
-from arka import values as V
+from arka.base import values as V
 root = Path(sys.argv[1])
 rules = arka.load_rules([root / "rules"])
 tables = arka.load_tables([root / "tables"])

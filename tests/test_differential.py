@@ -11,8 +11,8 @@ from typing import Any
 from hypothesis import given, settings
 
 import arka
+from arka.base.errors import CompileError
 from arka.engine import RuleSet
-from arka.errors import CompileError
 from arka.rtvm import bytecode as bc
 from arka.rtvm.disasm import disassemble
 from tests.helpers import DEFAULT_CONTEXT

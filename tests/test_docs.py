@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from arka.docgen import render
+from arka.interfaces.docgen import render
 from tests.helpers import ROOT
 
 
 def test_generated_docs_are_current() -> None:
     for path, content in render(ROOT / "docs").items():
         assert path.read_text(encoding="utf-8") == content, \
-            f"{path} is stale: run python -m arka.docgen docs"
+            f"{path} is stale: run python -m arka.interfaces.docgen docs"
 
 
 def test_documents_named_in_the_readme_exist() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import arka
-from arka.errors import CompileError, InputError
+from arka.base.errors import CompileError, InputError
 
 
 def rule(name: str, body: str, meta: str = "") -> arka.CompiledRule:

@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 import arka
-from arka.errors import CompileError
+from arka.base.errors import CompileError
 from arka.rtvm import bytecode as bc
 from arka.rtvm.fastpath import translate
 from arka.rtvm.loader import load

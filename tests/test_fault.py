@@ -121,7 +121,7 @@ def _load(data: Path, port: int, env: dict[str, str], base: str, headers: dict[s
     assert listed["total"] == TOTAL  # nothing stored twice, nothing lost
     assert sth["tree_size"] == TOTAL
 
-    from arka.service.core import Core, Settings
+    from arka.app.core import Core, Settings
     core = Core(Settings.embedded(data, db_url))
     leaves = set()
     for i in range(TOTAL):

@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import arka
-from arka.errors import ArkaError, BytecodeError, CompileError
+from arka.base.errors import ArkaError, BytecodeError, CompileError
 from arka.lang.parser import Origin, SyntaxFault, parse_expression
 from arka.rtvm.loader import load
 from arka.rtvm.vm import Limits

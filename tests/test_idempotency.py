@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from arka import values as V
-from arka.proofs import digest
-from arka.service.core import Core, Settings
-from arka.service.idempotency import Idempotency
-from arka.store import Conflict, Store
+from arka.app.core import Core, Settings
+from arka.app.idempotency import Idempotency
+from arka.base import values as V
+from arka.storage import Conflict, Store
+from arka.trust.proofs import digest
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import _require_or_skip, database_url
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import arka
-from arka import values as V
+from arka.base import values as V
 from arka.rtvm.vm import Limits
 from tests.helpers import DEFAULT_CONTEXT, expression_rule
 

@@ -12,8 +12,8 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.core import Core, Settings
+from arka.storage import Store
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import database_url
 

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from arka.objects import LocalObjects, ObjectStoreError
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.core import Core, Settings
+from arka.storage import Store
+from arka.storage.objects import LocalObjects, ObjectStoreError
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import api_client, s3_server
 
@@ -125,7 +125,7 @@ def test_exports(tmp_path: Path, objects: str) -> None:
     records = [json.loads(line) for line in content.text.splitlines()]
     assert [r["evaluation_id"] for r in records] == ids
     for record in records:  # each exported record verifies on its own
-        from arka.proofs import verify_record
+        from arka.trust.proofs import verify_record
         assert verify_record(record, core.keys.public_keys()).valid
     # filters, an empty export, tenants, bad requests
     only = client.post("/api/v1/exports", json={"decision": "compliant"}).json()

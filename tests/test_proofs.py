@@ -9,8 +9,8 @@ import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
-from arka.errors import ArkaError
-from arka.proofs import (
+from arka.base.errors import ArkaError
+from arka.trust.proofs import (
     KeyRing,
     SigningKeyError,
     canonical,

@@ -18,9 +18,9 @@ from typing import Any
 import grpc
 import pytest
 
-from arka.rtvm.remote import SERVICE, RemoteError, RtvmService, make_server
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.core import Core, Settings
+from arka.rpc.rtvm import SERVICE, RemoteError, RtvmService, make_server
+from arka.storage import Store
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import _require_or_skip
 from tests.test_server import CLI, _free_port
@@ -95,7 +95,7 @@ def test_remote_results_equal_in_process_results(cores: Any) -> None:
 
 
 def test_rejected_input_and_rulesets_remote(cores: Any) -> None:
-    from arka.errors import InputError
+    from arka.base.errors import InputError
     _, remote, _, _ = cores
     with pytest.raises(InputError, match="amount"):
         remote.evaluate("default", {"context": CTX, "input": {
@@ -240,7 +240,7 @@ def test_rtvm_serve_command_with_workers(tmp_path: Path) -> None:
 
 
 def test_settings_from_the_guides_rtvm_block(tmp_path: Path) -> None:
-    from arka.config import parse_config
+    from arka.settings.file import parse_config
     config = parse_config({"storage": {"data_dir": str(tmp_path)},
                            "rtvm": {"host": "arka-rtvm", "port": 8081, "timeout": "30s",
                                     "max_concurrent": 1000}}, {})

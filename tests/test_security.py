@@ -23,12 +23,12 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from arka.app.core import Core, Settings
+from arka.interfaces.http.app import create_app
 from arka.security.auth import AuthSettings
 from arka.security.principal import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 from arka.security.ratelimit import LocalLimiter, RateLimitSettings, RedisLimiter
-from arka.service.api import create_app
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.storage import Store
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import _require_or_skip, api_client, database_url
 
@@ -249,7 +249,7 @@ def test_jwt_rs256_and_es256_via_jwks(tmp_path: Path) -> None:
 
 
 def test_weak_jwt_secret_and_no_auth_in_production_are_refused(tmp_path: Path) -> None:
-    from arka.errors import ArkaError
+    from arka.base.errors import ArkaError
     url = f"sqlite:///{tmp_path / 'pact.db'}"
     with pytest.raises(ArkaError, match="at least 32 bytes"):
         Core(Settings(url, tmp_path / "keys", auth=AuthSettings(jwt_secret="short")))
@@ -357,7 +357,7 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
 def test_role_table_in_docs_matches_the_code() -> None:
     from arka.security.principal import role_table_markdown
     doc = (Path(__file__).resolve().parent.parent / "docs" / "security.md").read_text()
-    assert role_table_markdown() in doc, "run: python -m arka.docgen docs"
+    assert role_table_markdown() in doc, "run: python -m arka.interfaces.docgen docs"
 
 
 # ------------------------------------------------------------------ tenants
@@ -476,7 +476,7 @@ def test_rate_limit_burst_and_headers(backend: str, tmp_path: Path) -> None:
     limits = RateLimitSettings(True, requests_per_minute=60, burst=5)
     core = make_core(f"sqlite:///{tmp_path / 'pact.db'}", tmp_path, rate_limit=limits)
     if backend == "redis":
-        from arka.service.guard import Guard
+        from arka.interfaces.http.guard import Guard
         limiter: Any = RedisLimiter(limits, _redis_client(),
                                     prefix=f"arka:test:{uuid.uuid4().hex}:")
         key = core.create_api_key("default", "t", ["viewer"], None)["key"]
@@ -558,7 +558,7 @@ def test_cors_from_configuration(tmp_path: Path) -> None:
 def test_body_read_timeout(tmp_path: Path) -> None:
     import asyncio
 
-    from arka.service.api import RequestContext
+    from arka.interfaces.http.app import RequestContext
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
@@ -571,7 +571,7 @@ def test_body_read_timeout(tmp_path: Path) -> None:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    from arka.service.api import ApiError
+    from arka.interfaces.http.app import ApiError
     with pytest.raises(ApiError, match="read_timeout"):
         asyncio.run(RequestContext(app, 1000, read_timeout=0.05)(
             {"type": "http", "headers": []}, never, send))
@@ -607,7 +607,7 @@ def test_audit_chain_detects_tampering(core: Core, db_url: str) -> None:
     assert not bad["valid"] and bad["events"] == 1 and "index 1" in bad["error"]
     from click.testing import CliRunner
 
-    from arka.cli import main
+    from arka.interfaces.cli import main
     result = CliRunner().invoke(main, ["audit", "verify", "--database-url", db_url,
                                        "--data-dir", str(Path(core.settings.key_dir).parent)])
     assert result.exit_code == 1 and "BROKEN" in result.output
@@ -699,7 +699,7 @@ def test_no_secret_in_responses_or_logs(tmp_path: Path, caplog: pytest.LogCaptur
 
 
 def test_settings_from_environment_do_not_echo_secrets(tmp_path: Path) -> None:
-    from arka.config import masked, parse_config
+    from arka.settings.file import masked, parse_config
     config = parse_config({"database": {"host": "db", "user": "u", "password": "hunter2-pw"},
                            "redis": {"host": "r", "password": "redis-pw"},
                            "storage": {"data_dir": str(tmp_path / "data")}}, env={})
@@ -714,7 +714,7 @@ def test_settings_from_environment_do_not_echo_secrets(tmp_path: Path) -> None:
 @pytest.mark.parametrize("backend", ["local", "redis"])
 def test_tenant_wide_rate_limit(backend: str, tmp_path: Path) -> None:
     """api.rate_limiting.tenant_*: one more bucket shared by every credential of a tenant."""
-    from arka.service.guard import Guard
+    from arka.interfaces.http.guard import Guard
     limits = RateLimitSettings(True, requests_per_minute=60, burst=10,
                                tenant_requests_per_minute=60, tenant_burst=4)
     core = make_core(f"sqlite:///{tmp_path / 'pact.db'}", tmp_path, rate_limit=limits)

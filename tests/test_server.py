@@ -172,7 +172,7 @@ def test_db_commands(tmp_path: Path) -> None:
     assert refused.returncode == 2 and "--confirm" in refused.stderr
     done = subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", data],
                           capture_output=True, text=True, env=env)
-    from arka.store import Store
+    from arka.storage import Store
     head = Store("sqlite://").head_revision()
     assert done.returncode == 0 and f"database is at revision {head}" in done.stdout
     status = subprocess.run([CLI, "db", "status", "--data-dir", data], capture_output=True,
@@ -212,7 +212,7 @@ def test_keys_list_and_rotate(tmp_path: Path) -> None:
 
 
 def test_rtvm_debug_replays_a_stored_evaluation(tmp_path: Path) -> None:
-    from arka.service.core import Core, Settings
+    from arka.app.core import Core, Settings
     data = tmp_path / "d"
     env = dict(os.environ)
     env.pop("ARKA_DATABASE_URL", None)

@@ -12,10 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from arka.proofs import load_public_keys, verify_record
-from arka.service.api import create_app
-from arka.service.core import Core, Settings
-from arka.store import Store
+from arka.app.core import Core, Settings
+from arka.interfaces.http.app import create_app
+from arka.storage import Store
+from arka.trust.proofs import load_public_keys, verify_record
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import api_client, database_url
 
@@ -137,7 +137,7 @@ def test_evaluate_prove_verify(client: TestClient, core: Core, tmp_path: Path) -
     # offline CLI verification with the published keys
     from click.testing import CliRunner
 
-    from arka.cli import main
+    from arka.interfaces.cli import main
     rec_file, key_file = tmp_path / "eval.json", tmp_path / "keys.json"
     rec_file.write_text(json.dumps(rec))
     key_file.write_text(client.get("/api/v1/keys").text)
@@ -418,7 +418,7 @@ def test_reference_tables_are_deployed_used_and_replayed(client: TestClient) -> 
 
 
 def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> None:
-    from arka.store import copy_store
+    from arka.storage import copy_store
     from tests.service_fixtures import postgres_database
     sqlite_url = f"sqlite:///{tmp_path / 'source.db'}"
     source_core = make_core(sqlite_url, tmp_path)
@@ -482,8 +482,8 @@ def test_ruleset_dependencies_order_the_evaluation(client: TestClient) -> None:
 
 
 def test_transparency_log(client: TestClient, core: Core) -> None:
-    from arka.log import merkle
-    from arka.proofs import verify_inclusion_proof, verify_tree_head
+    from arka.trust import merkle
+    from arka.trust.proofs import verify_inclusion_proof, verify_tree_head
     deploy(client, CTR)
     keys = load_public_keys(client.get("/api/v1/keys").json())
     empty = client.get("/api/v1/log/sth").json()

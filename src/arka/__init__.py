@@ -9,12 +9,12 @@ Public API (small on purpose):
     result.to_json()
 """
 
+from arka.base.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError
 from arka.compiler import CompiledRule, check_source, compile_file, compile_rule, load_bytecode
 from arka.engine import EvaluationResult, RuleSet, evaluate, load_rules
-from arka.errors import ArkaError, CompileError, Diagnostic, EvalError, InputError
-from arka.expression import CompiledExpression, compile_expression
+from arka.engine.expression import CompiledExpression, compile_expression
 from arka.rtvm.vm import Limits
-from arka.tables import TableSet, load_tables
+from arka.rules.tables import TableSet, load_tables
 from arka.version import __version__
 
 __all__ = [

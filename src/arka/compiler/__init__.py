@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from arka import values as V
+from arka.base import values as V
+from arka.base.errors import CompileError, Diagnostic, Span
+from arka.compiler.check import check_rule
 from arka.compiler.codegen import COMPILER_VERSION, Codegen
-from arka.errors import CompileError, Diagnostic, Span
-from arka.lang.checker import check_rule
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import LoadedProgram, load
 from arka.rules.loader import parse_rule_text

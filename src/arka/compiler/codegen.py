@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from arka.errors import Span
+from arka.base.errors import Span
 from arka.lang import ast
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc

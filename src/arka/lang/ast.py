@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from arka.errors import Span
+from arka.base.errors import Span
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from typing import Any, Protocol
 import holidays
 import re2
 
-from arka import values as V
-from arka.errors import EvalError
+from arka.base import values as V
+from arka.base.errors import EvalError
 from arka.lang import types as T
 from arka.lang.types import Type
 

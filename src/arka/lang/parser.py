@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from arka.errors import Diagnostic, Span
+from arka.base.errors import Diagnostic, Span
 from arka.lang import ast
 
 MAX_NESTING = 64

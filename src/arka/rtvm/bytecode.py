@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from arka.errors import BytecodeError
+from arka.base.errors import BytecodeError
 
 MAGIC = b"RTVM"
 FORMAT_VERSION = 1

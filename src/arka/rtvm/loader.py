@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from arka.errors import BytecodeError, Span
+from arka.base.errors import BytecodeError, Span
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
 

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from arka import values as V
-from arka.errors import EvalError, LimitExceeded
+from arka.base import values as V
+from arka.base.errors import EvalError, LimitExceeded
 from arka.lang import builtins as B
 from arka.lang.builtins import Runtime
 from arka.rtvm.loader import LoadedProgram

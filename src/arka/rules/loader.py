@@ -2,7 +2,7 @@
 
 This pass checks the file's shape: required keys, unknown keys, names, versions, dates,
 action types and their config keys; it parses every expression and template. Name
-resolution and types come after, in `arka.lang.checker`.
+resolution and types come after, in `arka.compiler.check`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from arka.errors import Diagnostic, Span
+from arka.base.errors import Diagnostic, Span
 from arka.lang import ast
 from arka.lang import types as T
 from arka.lang.parser import Origin, parse_or_diagnose, parse_template

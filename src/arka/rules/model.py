@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from arka.errors import Span
+from arka.base.errors import Span
 from arka.lang import ast
 from arka.lang.types import Type
 

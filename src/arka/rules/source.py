@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from arka.errors import Diagnostic, Span
+from arka.base.errors import Diagnostic, Span
 from arka.lang.parser import Origin
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024

@@ -24,9 +24,9 @@ from typing import Any
 
 import jwt
 
-from arka.errors import ArkaError
+from arka.base.errors import ArkaError
 from arka.security.principal import ROLES, TENANT_RE, Principal
-from arka.store import Store
+from arka.storage import Store
 
 KEY_CACHE_SECONDS = 2.0
 TOUCH_SECONDS = 60.0

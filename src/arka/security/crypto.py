@@ -19,7 +19,7 @@ import re
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from arka.errors import ArkaError
+from arka.base.errors import ArkaError
 
 PREFIX = "v1."
 

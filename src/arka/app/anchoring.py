@@ -1,0 +1,162 @@
+"""Anchoring signed tree heads on EVM chains: a persisted state machine per chain.
+
+    pending ──submit──► submitted ──enough confirmations, still canonical──► confirmed
+       │                    │  └─ receipt's block no longer canonical (reorg) ─► resend
+       └── reverted / too many failed attempts ─────────────────────────────────► failed
+
+Every transition is written to the store before the next step, and the signed raw
+transaction is stored before it is broadcast, so a restart at any point neither loses an
+anchor nor sends a second one: it rebroadcasts the same transaction (same nonce, same
+hash). Nothing is marked confirmed unless its block is canonical at that moment.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+from arka.observability import metrics as M
+from arka.storage import Store
+from arka.trust.chain import DEV_CHAIN, ChainAdapter, ChainConfig, ChainError
+
+log = logging.getLogger("arka.anchor")
+
+MAX_ATTEMPTS = 8
+BACKOFF_SECONDS = 2.0
+BACKOFF_MAX = 300.0
+
+
+@dataclass(frozen=True)
+class AnchorPolicy:
+    batch_entries: int = 1000  # anchor when this many leaves arrived since the last anchor
+    batch_minutes: float = 10.0  # ... or this long passed and the log grew
+
+
+class AnchorService:
+    def __init__(self, store: Store, tree_head: Callable[[], dict[str, Any]],
+                 chains: list[ChainConfig], policy: AnchorPolicy | None = None,
+                 adapters: dict[str, ChainAdapter] | None = None,
+                 clock: Callable[[], float] = time.time):
+        self.store = store
+        self.tree_head = tree_head
+        self.chains = [c for c in chains if c.enabled]
+        self.policy = policy or AnchorPolicy()
+        self.adapters = dict(adapters or {})
+        self.clock = clock
+        self.status: dict[str, dict[str, Any]] = {}
+
+    def adapter(self, chain: ChainConfig) -> ChainAdapter:
+        if chain.name not in self.adapters:
+            adapter = ChainAdapter(chain)
+            if adapter.address is None and chain.rpc_url == DEV_CHAIN:
+                adapter.deploy()  # the in-process development chain starts empty
+            self.adapters[chain.name] = adapter
+        return self.adapters[chain.name]
+
+    # ------------------------------------------------------------ one pass
+    def run_once(self, force: bool = False) -> None:
+        """One step for every chain: start an anchor if due, advance those in flight."""
+        for chain in self.chains:
+            state = self.status.setdefault(chain.name, {"chain": chain.name, "healthy": True,
+                                                        "last_error": None})
+            try:
+                self._maybe_start(chain, force)
+                for anchor in self.store.anchors_for(chain.name, ("pending", "submitted")):
+                    self._advance(chain, anchor)
+                state.update(healthy=True, last_error=None, checked_at=self.clock())
+            except ChainError as exc:
+                log.warning("anchoring on %s: %s", chain.name, exc)
+                state.update(healthy=False, last_error=str(exc), checked_at=self.clock())
+
+    def _maybe_start(self, chain: ChainConfig, force: bool) -> None:
+        head = self.tree_head()
+        size = int(head["tree_size"])
+        if size == 0:
+            return
+        last = self.store.latest_anchor(chain.name)
+        if last is not None and last["tree_size"] >= size:
+            return
+        grown = size - (last["tree_size"] if last else 0)
+        created = last["created_at"] if last else None
+        if created is not None and created.tzinfo is None:
+            created = created.replace(tzinfo=UTC)
+        since = self.clock() - (created.timestamp() if created else 0.0)
+        due = force or grown >= self.policy.batch_entries or \
+            since >= self.policy.batch_minutes * 60
+        if due and not self.store.anchors_for(chain.name, ("pending",)):
+            self.store.create_anchor(chain.name, size, head["root_hash"])
+
+    def _advance(self, chain: ChainConfig, anchor: dict[str, Any]) -> None:
+        if anchor["next_attempt_at"] > self.clock():
+            return
+        adapter = self.adapter(chain)
+        try:
+            if anchor["status"] == "pending":
+                self._submit(adapter, anchor)
+            else:
+                self._check(chain, adapter, anchor)
+        except ChainError as exc:
+            attempts = anchor["attempts"] + 1
+            if attempts >= MAX_ATTEMPTS and anchor["status"] == "pending":
+                self.store.update_anchor(anchor["id"], status="failed", attempts=attempts,
+                                         last_error=str(exc))
+                M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
+            else:
+                delay = min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX)
+                self.store.update_anchor(anchor["id"], attempts=attempts, last_error=str(exc),
+                                         next_attempt_at=self.clock() + delay)
+            raise
+
+    def _submit(self, adapter: ChainAdapter, anchor: dict[str, Any]) -> None:
+        tx_hash, raw, nonce = adapter.build_anchor(bytes.fromhex(anchor["root_hash"]),
+                                                   int(anchor["tree_size"]))
+        # persist first (and only if no other process got there): a crash after this line
+        # resends this very transaction
+        if self.store.claim_anchor(anchor["id"], "pending", status="submitted", tx_hash=tx_hash,
+                                   raw_tx=raw, nonce=nonce, last_error=None):
+            M.PROOFS_ANCHORED.labels(anchor["chain"], "submitted").inc()
+            adapter.broadcast(raw)
+
+    def _check(self, chain: ChainConfig, adapter: ChainAdapter, anchor: dict[str, Any]) -> None:
+        receipt = adapter.receipt(anchor["tx_hash"])
+        if receipt is None:
+            # not mined (or dropped, or reorganised away): make sure the node has it
+            if anchor["block_number"] is not None:
+                self.store.update_anchor(anchor["id"], block_number=None, block_hash=None,
+                                         confirmations=0, reorgs=anchor["reorgs"] + 1)
+            adapter.broadcast(anchor["raw_tx"])
+            return
+        if receipt["status"] != 1:
+            M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
+            self.store.update_anchor(anchor["id"], status="failed",
+                                     last_error="the anchor transaction reverted",
+                                     block_number=receipt["block_number"],
+                                     block_hash=receipt["block_hash"])
+            return
+        canonical = adapter.canonical_hash(receipt["block_number"])
+        if canonical != receipt["block_hash"]:  # the receipt's block was reorganised away
+            self.store.update_anchor(anchor["id"], block_number=None, block_hash=None,
+                                     confirmations=0, reorgs=anchor["reorgs"] + 1)
+            adapter.broadcast(anchor["raw_tx"])
+            return
+        confirmations = adapter.head() - receipt["block_number"] + 1
+        status = "confirmed" if confirmations >= chain.confirmation_blocks else "submitted"
+        if status == "confirmed":
+            M.PROOFS_ANCHORED.labels(chain.name, "confirmed").inc()
+        self.store.update_anchor(anchor["id"], status=status, confirmations=confirmations,
+                                 block_number=receipt["block_number"],
+                                 block_hash=receipt["block_hash"], attempts=0, last_error=None)
+
+
+def anchor_view(anchor: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "chain", "tree_size", "root_hash", "status", "tx_hash", "nonce",
+            "block_number", "block_hash", "confirmations", "attempts", "reorgs", "last_error")
+    out = {k: anchor.get(k) for k in keys}
+    for k in ("created_at", "updated_at"):
+        if anchor.get(k) is not None:
+            out[k] = anchor[k].strftime("%Y-%m-%dT%H:%M:%SZ")
+    return out

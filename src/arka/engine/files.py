@@ -1,0 +1,64 @@
+"""Rule files on disk: find them, compile them (or load compiled `.rtvm` files)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from arka.base.errors import ArkaError, CompileError, Diagnostic, Span
+from arka.compiler import CompiledRule, compile_file, load_bytecode
+
+RULE_SUFFIXES = (".yaml", ".yml", ".json", ".rtvm")
+
+
+def rule_files(paths: Sequence[str | Path]) -> list[Path]:
+    """Rule files among the paths; directories are searched recursively, skipping
+    `*.test.yaml` files and documents that are not rules."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            out += sorted(f for f in p.rglob("*") if f.suffix in RULE_SUFFIXES and
+                          not f.name.endswith((".test.yaml", ".test.yml", ".test.json")) and
+                          _looks_like_rule(f))
+        else:
+            out.append(p)
+    return out
+
+
+def _looks_like_rule(f: Path) -> bool:
+    """Skip tables, rulesets and test files found in a rules directory."""
+    if f.suffix == ".rtvm":
+        return True
+    try:
+        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return True  # let the compiler report it with a position
+    return not (isinstance(doc, dict) and "rule" not in doc and
+                any(k in doc for k in ("table", "ruleset", "tests")))
+
+
+def load_rules(paths: Sequence[str | Path], **kwargs: Any) -> list[CompiledRule]:
+    """Compile every rule file (or load every .rtvm) under the paths; all errors at once."""
+    compiled: list[CompiledRule] = []
+    errors: list[Diagnostic] = []
+    sources: dict[str, str] = {}
+    for f in rule_files(paths):
+        try:
+            if f.suffix == ".rtvm":
+                compiled.append(load_bytecode(f.read_bytes()))
+            else:
+                compiled.append(compile_file(f, **kwargs))
+        except CompileError as exc:
+            errors += exc.diagnostics
+            if exc.source:
+                sources[str(f)] = exc.source
+        except ArkaError as exc:
+            errors.append(Diagnostic(exc.code, Span(str(f), 1, 1), exc.message))
+        except (OSError, UnicodeDecodeError) as exc:
+            errors.append(Diagnostic("E_IO", Span(str(f), 1, 1), f"cannot read: {exc}"))
+    if errors:
+        raise CompileError(errors, sources=sources)
+    return compiled

@@ -1,0 +1,234 @@
+"""Rule tests (SPEC §2.2): run `*.test.yaml` cases against rules, with coverage.
+
+Matching: `decision` and `blocked` are compared exactly; `flags`, `escalations`,
+`notifications` and `score_adjustments` list what must be emitted: each expected item
+matches a distinct emitted item whose fields include the given ones, and no other item
+may be emitted (`flags: []` means none at all). `annotations` and `conditions` are subset
+matches. `error: CODE` expects the evaluation to be rejected (or a rule to fail) with CODE.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from arka.base import values as V
+from arka.base.errors import ArkaError, CompileError, Diagnostic, InputError, Span
+from arka.compiler import CompiledRule
+from arka.engine import RuleSet
+from arka.rules.source import SourceFault, load_document
+
+LIST_KEYS = ("flags", "escalations", "notifications", "score_adjustments")
+EXPECTED_KEYS = ("decision", "blocked", "annotations", "conditions", "error") + LIST_KEYS
+TEST_KEYS = ("name", "description", "context", "input", "expected", "trace")
+
+
+@dataclass
+class RuleTestCase:
+    name: str
+    context: dict[str, Any]
+    input: dict[str, Any]
+    expected: dict[str, Any]
+    file: str
+    line: int
+
+
+@dataclass
+class RuleTestOutcome:
+    case: RuleTestCase
+    passed: bool
+    problems: list[str]
+    result: dict[str, Any] | None = None
+
+
+@dataclass
+class Coverage:
+    """Which conditions and action triggers were seen true and false."""
+
+    seen: dict[tuple[str, str], set[bool]] = field(default_factory=dict)
+
+    def add(self, rule_results: list[dict[str, Any]], triggers: dict[tuple[str, str], bool]) -> None:
+        for rr in rule_results:
+            for cid, value in rr.get("conditions", {}).items():
+                self.seen.setdefault((rr["rule_id"], f"condition {cid}"), set()).add(bool(value))
+        for key, value in triggers.items():
+            self.seen.setdefault(key, set()).add(value)
+
+    def report(self, rules: list[CompiledRule]) -> tuple[list[str], int, int]:
+        lines: list[str] = []
+        full = total = 0
+        for rule in rules:
+            items = [f"condition {c['id']}" for c in rule.program.metadata["conditions"]]
+            items += [f"action {a['index']} {a['type']} ({a['trigger']})"
+                      for a in rule.program.metadata["actions"]]
+            for item in items:
+                total += 1
+                seen = self.seen.get((rule.name, item), set())
+                mark = {frozenset({True, False}): "both", frozenset({True}): "true only",
+                        frozenset({False}): "false only"}.get(frozenset(seen), "never")
+                full += mark == "both"
+                lines.append(f"  {rule.name}: {item:<50} {mark}")
+        return lines, full, total
+
+
+def load_tests(path: str | Path) -> list[RuleTestCase]:
+    text = Path(path).read_text(encoding="utf-8")
+    file = str(path)
+    try:
+        doc = load_document(text, file)
+    except SourceFault as fault:
+        raise CompileError([fault.diagnostic], text) from None
+    diags: list[Diagnostic] = []
+    top = doc.value
+    if not isinstance(top, dict) or "tests" not in top or not isinstance(top["tests"].value, list):
+        raise CompileError([Diagnostic("E_TESTS", doc.span, "a test file needs a top-level "
+                                       "'tests' list")], text)
+    cases: list[RuleTestCase] = []
+    for i, item in enumerate(top["tests"].value):
+        if not isinstance(item.value, dict):
+            diags.append(Diagnostic("E_TESTS", item.span, "each test must be a mapping"))
+            continue
+        m = item.value
+        for key, loc in m.items():
+            if key not in TEST_KEYS:
+                diags.append(Diagnostic("E_UNKNOWN_KEY", loc.key_span or loc.span,
+                                        f"unknown key {key!r} in a test"))
+        for key in ("input", "expected"):
+            if key not in m or not isinstance(m[key].value, dict):
+                diags.append(Diagnostic("E_TESTS", item.span, f"a test needs an {key!r} mapping"))
+        if "expected" in m and isinstance(m["expected"].value, dict):
+            for key, loc in m["expected"].value.items():
+                if key not in EXPECTED_KEYS:
+                    diags.append(Diagnostic("E_UNKNOWN_KEY", loc.key_span or loc.span,
+                                            f"unknown key {key!r} in expected; use "
+                                            f"{', '.join(EXPECTED_KEYS)}"))
+        if "context" in m and not isinstance(m["context"].value, dict):
+            diags.append(Diagnostic("E_TESTS", m["context"].span, "context must be a mapping"))
+        if diags:
+            continue
+        cases.append(RuleTestCase(str(m["name"].value) if "name" in m else f"test {i + 1}",
+                              m["context"].plain() if "context" in m else {},
+                              m["input"].plain(), m["expected"].plain(), file, item.span.line))
+    if diags:
+        raise CompileError(diags, text)
+    return cases
+
+
+def _matches(expected: Any, actual: Any) -> bool:
+    """Subset match; numbers compare as decimals, so 10307.5 matches "10307.50"."""
+    if isinstance(expected, dict):
+        return isinstance(actual, dict) and all(
+            k in actual and _matches(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list):
+        return isinstance(actual, list) and len(expected) == len(actual) and all(
+            _matches(e, a) for e, a in zip(expected, actual, strict=True))
+    try:
+        e, a = V.from_json(expected), V.from_json(actual)
+    except ArkaError:
+        return bool(expected == actual)
+    if isinstance(e, str) and isinstance(a, str) and e != a:
+        try:  # "10307.5" vs 10307.5, "2024-02-01" vs a date
+            return V.parse_decimal(e) == V.parse_decimal(a)
+        except ArkaError:
+            return False
+    if isinstance(e, Decimal) and isinstance(a, str):
+        try:
+            return bool(e == V.parse_decimal(a))
+        except ArkaError:
+            return False
+    return V.equals(e, a)
+
+
+def _match_items(kind: str, expected: list[Any], actual: list[Any]) -> list[str]:
+    problems = []
+    unused = list(range(len(actual)))
+    for exp in expected:
+        hit = next((i for i in unused if _matches(exp, actual[i])), None)
+        if hit is None:
+            problems.append(f"expected {kind[:-1]} {V.dumps(exp, indent=None)} was not emitted")
+        else:
+            unused.remove(hit)
+    for i in unused:
+        problems.append(f"unexpected {kind[:-1]} {V.dumps(actual[i], indent=None)}")
+    return problems
+
+
+def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = None,
+             executor: str = "vm") -> RuleTestOutcome:
+    exp = case.expected
+    try:
+        inputs = V.from_json(case.input)
+        res = ruleset.evaluate(inputs, case.context, trace="basic", executor=executor)
+    except InputError as exc:
+        if exp.get("error") in (exc.code, "VALIDATION_ERROR", "E_INPUT"):
+            return RuleTestOutcome(case, True, [])
+        return RuleTestOutcome(case, False, [f"evaluation rejected: {exc.message}"])
+    out = res.to_json(timing=False)
+    result = out["result"]
+    problems: list[str] = []
+    if coverage is not None:
+        triggers: dict[tuple[str, str], bool] = {}
+        metas = {r.name: r.program.metadata for r in ruleset.rules}
+        for tr in out.get("trace") or []:
+            for ev in tr["events"]:
+                if ev.get("event") == "trigger":
+                    a = metas[tr["rule_id"]]["actions"][ev["action"]]
+                    triggers[(tr["rule_id"], f"action {a['index']} {a['type']} "
+                                            f"({a['trigger']})")] = bool(ev["value"])
+        coverage.add(out["rule_results"], triggers)
+    if "error" in exp:
+        codes = [rr["error"]["code"] for rr in out["rule_results"] if rr["status"] == "error"]
+        if exp["error"] not in codes:
+            problems.append(f"expected error {exp['error']}, got "
+                            f"{', '.join(codes) if codes else 'no error'}")
+    for rr in out["rule_results"]:
+        if rr["status"] == "error" and "error" not in exp:
+            err = rr["error"]
+            where = f" at line {err['line']}:{err['column']}" if "line" in err else ""
+            problems.append(f"rule {rr['rule_id']} failed{where}: {err['code']} {err['message']}")
+    if "decision" in exp and result["decision"] != exp["decision"]:
+        problems.append(f"decision: expected {exp['decision']}, got {result['decision']}")
+    if "blocked" in exp and result["blocked"] != exp["blocked"]:
+        problems.append(f"blocked: expected {exp['blocked']}, got {result['blocked']}")
+    for key in LIST_KEYS:
+        if key in exp:
+            if not isinstance(exp[key], list):
+                problems.append(f"expected.{key} must be a list")
+            else:
+                problems += _match_items(key, exp[key], result[key])
+    if "annotations" in exp:
+        want = exp["annotations"] or {}
+        if want == {} and result["annotations"]:
+            problems.append(f"expected no annotations, got {V.dumps(result['annotations'], indent=None)}")
+        for k, v in want.items():
+            if k not in result["annotations"]:
+                problems.append(f"annotation {k!r} missing")
+            elif not _matches(v, result["annotations"][k]):
+                problems.append(f"annotation {k!r}: expected {V.dumps(v, indent=None)}, got "
+                                f"{V.dumps(result['annotations'][k], indent=None)}")
+    if "conditions" in exp:
+        actual_conds: dict[str, Any] = {}
+        for rr in out["rule_results"]:
+            actual_conds.update(rr.get("conditions", {}))
+        for k, v in (exp["conditions"] or {}).items():
+            if actual_conds.get(k) != v:
+                problems.append(f"condition {k}: expected {v}, got {actual_conds.get(k)}")
+    return RuleTestOutcome(case, not problems, problems, out)
+
+
+def find_test_file(rule_path: Path) -> Path | None:
+    stem = rule_path.name
+    for suffix in (".yaml", ".yml", ".json"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    for ext in (".test.yaml", ".test.yml", ".test.json"):
+        candidate = rule_path.with_name(stem + ext)
+        if candidate.exists():
+            return candidate
+    return None
+
+
+def span_of_case(case: RuleTestCase) -> Span:
+    return Span(case.file, case.line, 1)
