@@ -1,0 +1,165 @@
+"""What a builtin is: its declaration record, the runtime it may read, how call-site
+arguments bind to its parameters, and the shared return-type and argument-check helpers
+the family modules build their entries with."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Protocol
+
+from arka.base import values as V
+from arka.base.errors import EvalError
+from arka.lang import types as T
+from arka.lang.types import Type
+
+
+class Runtime(Protocol):
+    """What a builtin may read from the running evaluation (never the outside world)."""
+
+    now: datetime
+    jurisdiction: str | None
+    division_scale: int
+
+    def threshold(self, type_: str, jurisdiction: str | None, default: Any, table: str | None
+                  ) -> Any: ...
+
+    def convert_currency(self, amount: Decimal, src: str, dst: str) -> Decimal: ...
+
+    def table_rows(self, name: str) -> list[Any]: ...
+
+    def rule_result(self, name: str) -> Any: ...
+
+
+# Parameter type specs beyond plain types: a lambda over the list's elements, and
+# reduce's `(acc, x)` lambda.
+FN1 = "fn1"
+FN_ACC = "fn_acc"
+
+D, S, B = T.DECIMAL, T.STRING, T.BOOLEAN
+TIME = T.Type("any")  # date or datetime, checked at run time (a distinct instance for the docs)
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    name: str
+    type: Type | str  # a Type, or FN1 / FN_ACC
+    optional: bool = False
+
+
+def P(name: str, type_: Type | str, optional: bool = False) -> Param:
+    return Param(name, type_, optional)
+
+
+@dataclass(frozen=True, slots=True)
+class Builtin:
+    name: str
+    params: tuple[Param, ...]
+    returns: Callable[[list[Type]], Type]
+    doc: str
+    impl: Callable[..., Any]
+    variadic: bool = False  # the last param repeats
+    null_in_null_out: bool = False  # a null first argument gives null without calling impl
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for p in self.params if not p.optional)
+
+    @property
+    def max_args(self) -> int | None:
+        return None if self.variadic else len(self.params)
+
+    def signature(self) -> str:
+        parts = [f"{p.name}{'?' if p.optional else ''}: {_type_label(p.type)}"
+                 for p in self.params]
+        if self.variadic:
+            parts[-1] += "..."
+        return f"{self.name}({', '.join(parts)})"
+
+
+def _type_label(t: Type | str) -> str:
+    if not isinstance(t, Type):
+        return "lambda"
+    return "date|datetime" if t is TIME else str(t)
+
+
+def bind_arguments(b: Builtin, npos: int, names: Sequence[str]) -> list[int | None] | str:
+    """Map call-site arguments to parameter slots.
+
+    Returns, per parameter slot, the index of the call argument that fills it (positional
+    ones first, then named ones in call order), or an error message.
+    """
+    if b.variadic:
+        if names:
+            return f"{b.name}() takes no named arguments"
+        if npos < b.min_args:
+            return f"{b.name}() takes at least {b.min_args} argument(s), got {npos}"
+        return list(range(npos))
+    nparams = len(b.params)
+    if npos > nparams:
+        return (f"{b.name}() takes at most {nparams} argument(s), got {npos}: "
+                f"{b.signature()}")
+    slots: list[int | None] = [i if i < npos else None for i in range(nparams)]
+    for k, name in enumerate(names):
+        idx = next((i for i, p in enumerate(b.params) if p.name == name), None)
+        if idx is None:
+            return f"{b.name}() has no parameter {name!r}: {b.signature()}"
+        if slots[idx] is not None:
+            return f"{b.name}() got {name!r} twice"
+        slots[idx] = npos + k
+    missing = [p.name for p, s in zip(b.params, slots, strict=True) if s is None and not p.optional]
+    if missing:
+        return f"{b.name}() is missing argument {missing[0]!r}: {b.signature()}"
+    # trailing unfilled optional slots are dropped; inner gaps are filled with null
+    while slots and slots[-1] is None:
+        slots.pop()
+    return slots
+
+
+# ------------------------------------------------------------------ return types
+
+def const(t: Type) -> Callable[[list[Type]], Type]:
+    return lambda _args: t
+
+
+def elem(args: list[Type]) -> Type:
+    t = args[0] if args else T.ANY
+    return t.elem if t.kind == "list" and t.elem is not None else T.ANY
+
+
+def same_list(args: list[Type]) -> Type:
+    return args[0] if args and args[0].kind == "list" else T.LIST
+
+
+def lambda_ret(args: list[Type], i: int = 1) -> Type:
+    t = args[i] if len(args) > i else T.ANY
+    return t.ret if t.kind == "function" and t.ret is not None else T.ANY
+
+
+# ------------------------------------------------------------------ argument checks
+
+def need(v: Any, kind: type | tuple[type, ...], fname: str, what: str) -> Any:
+    if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
+        raise EvalError(f"{fname}() {what} must be {_kind_name(kind)}, got {V.type_name(v)}",
+                        code="E_TYPE")
+    return v
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    names = {Decimal: "a decimal", str: "a string", list: "a list", datetime: "a datetime",
+             date: "a date", dict: "an object", timedelta: "a duration", bool: "a boolean"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def need_int(v: Any, fname: str, what: str) -> int:
+    need(v, Decimal, fname, what)
+    if v != v.to_integral_value():
+        raise EvalError(f"{fname}() {what} must be a whole number, got {V.decimal_text(v)}",
+                        code="E_ARGUMENT")
+    if abs(v) > 10**9:
+        raise EvalError(f"{fname}() {what} is out of range", code="E_ARGUMENT")
+    return int(v)
