@@ -21,10 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from arka.app.core import (
-    Core,  # noqa: E402
-    Settings,
-)
+from arka.app.core import Core  # noqa: E402
+from arka.settings import Settings  # noqa: E402
 from arka.storage import Store  # noqa: E402
 from arka.trust import merkle  # noqa: E402
 
@@ -43,7 +41,7 @@ def main() -> None:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp / "keys"), store)
-    start = store.log_size()
+    start = store.log.size()
     t0 = time.perf_counter()
     done = min(start, args.leaves)
     appended = args.leaves - done
@@ -51,12 +49,12 @@ def main() -> None:
         n = min(args.batch, args.leaves - done)
         items = [(f"e{done + k}", hashlib.sha256(b"\0" + (done + k).to_bytes(8, "big")).digest())
                  for k in range(n)]
-        with store._write() as conn:  # the same transaction path put_evaluations uses
-            store._append_leaves(conn, items)
+        with store.write() as conn:  # the same transaction path put_many uses
+            store.log.append_in(conn, items)
         done += n
     append_s = max(time.perf_counter() - t0, 1e-9)
     t1 = time.perf_counter()
-    head = core.sth()
+    head = core.transparency.sth()
     sth_s = time.perf_counter() - t1
     size = head["tree_size"]
     root = bytes.fromhex(head["root_hash"])
@@ -65,7 +63,7 @@ def main() -> None:
     for _ in range(args.proofs):
         i = rng.randrange(size)
         t = time.perf_counter_ns()
-        proof = core.inclusion(f"e{i}", None)
+        proof = core.transparency.inclusion(f"e{i}", None)
         samples.append(time.perf_counter_ns() - t)
         leaf = bytes.fromhex(proof["leaf_hash"])
         path = [bytes.fromhex(p) for p in proof["audit_path"]]

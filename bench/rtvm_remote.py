@@ -23,10 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from arka.app.core import (
-    Core,  # noqa: E402
-    Settings,
-)
+from arka.app.core import Core  # noqa: E402
+from arka.app.requests import BatchRequest, EvaluateRequest, parse  # noqa: E402
+from arka.settings import Settings  # noqa: E402
 from arka.storage import Store  # noqa: E402
 
 CLI = str(Path(sys.executable).parent / "arka-cli")
@@ -46,14 +45,14 @@ def rate(fn: Any, seconds: float) -> float:
 
 
 def measure(core: Core, seconds: float) -> dict[str, float]:
-    single = rate(lambda i: (core.evaluate("default", body(i)), 1)[1], seconds)
+    single = rate(lambda i: (core.evaluations.evaluate("default", parse(EvaluateRequest, body(i))), 1)[1], seconds)
     with ThreadPoolExecutor(16) as pool:
         def burst(i: int) -> int:
-            list(pool.map(lambda k: core.evaluate("default", body(i + k)), range(64)))
+            list(pool.map(lambda k: core.evaluations.evaluate("default", parse(EvaluateRequest, body(i + k))), range(64)))
             return 64
         concurrent = rate(burst, seconds)
     items = [{"id": str(k), "input": body(k)["input"]} for k in range(500)]
-    batch = rate(lambda i: (core.evaluate_batch("default", {"context": CTX, "inputs": items}),
+    batch = rate(lambda i: (core.evaluations.evaluate_batch("default", parse(BatchRequest, {"context": CTX, "inputs": items})),
                             500)[1], seconds)
     return {"single": single, "concurrent": concurrent, "batch": batch}
 
@@ -75,7 +74,7 @@ def main() -> None:
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         local = Core(Settings(url, tmp / "keys"))
-        local.deploy_rule("default", (ROOT / "examples" / "rules" / "ctr-threshold-flag.yaml")
+        local.registry.deploy_rule("default", (ROOT / "examples" / "rules" / "ctr-threshold-flag.yaml")
                           .read_text(), "yaml")
         remote = Core(Settings(url, tmp / "keys", rtvm_host="127.0.0.1", rtvm_port=port))
         assert remote.rtvm is not None

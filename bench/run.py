@@ -23,10 +23,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import arka  # noqa: E402
 from arka.base import values as V  # noqa: E402
-from arka.engine.expression import (
-    _DEFAULT_CONTEXT,  # noqa: E402
-    _DEFAULT_RUNTIME,
-)
+from arka.engine.expression import _DEFAULT_CONTEXT, _DEFAULT_RUNTIME  # noqa: E402
 
 CONDITION = "transaction.amount >= 10000"
 CONTEXT = {"jurisdiction": "US", "timestamp": "2024-01-15T10:00:00Z"}

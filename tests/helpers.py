@@ -72,3 +72,9 @@ def compile_errors(text: str, file: str = "case.yaml") -> list[dict[str, Any]]:
 def normalize(expected: Any) -> Any:
     """An expected value written in YAML, as the engine's JSON would show it."""
     return V.to_json(V.from_json(expected))
+
+
+def evaluate_body(core: Any, tenant: str, body: dict[str, Any]) -> tuple[dict[str, Any], bool]:
+    """Evaluate an API-shaped body through ARKA Core's evaluation service."""
+    from arka.app.requests import EvaluateRequest, parse
+    return core.evaluations.evaluate(tenant, parse(EvaluateRequest, body))  # type: ignore[no-any-return]

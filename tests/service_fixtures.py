@@ -59,7 +59,7 @@ def api_client(core: Any, roles: tuple[str, ...] = ("admin",), tenant: str = "de
     if not limit:
         core.settings = dataclasses.replace(core.settings,
                                             rate_limit=RateLimitSettings(enabled=False))
-    key = core.create_api_key(tenant, "test", list(roles), None)["key"]
+    key = core.apikeys.create(tenant, "test", list(roles), None)["key"]
     return TestClient(create_app(core, **app_args), headers={"X-API-Key": key})
 
 

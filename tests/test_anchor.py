@@ -11,11 +11,12 @@ import pytest
 from web3 import EthereumTesterProvider
 
 from arka.app.anchoring import AnchorPolicy, AnchorService
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.settings.blockchain import ConfigError, parse_blockchain
 from arka.storage import Store
 from arka.trust.chain import ChainAdapter, ChainConfig, dev_private_key
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import api_client
 
 CASH = {"transaction": {"id": "t1", "amount": 12500, "currency": "USD", "type": "cash"}}
@@ -55,12 +56,12 @@ def core(tmp_path: Path) -> Core:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp_path / "keys"), store)
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
     return core
 
 
 def service(core: Core, provider: Any, config: ChainConfig, clock: Clock) -> AnchorService:
-    return AnchorService(core.store, core.sth, [config], AnchorPolicy(batch_entries=1),
+    return AnchorService(core.store, core.transparency.sth, [config], AnchorPolicy(batch_entries=1),
                          {config.name: ChainAdapter(config, provider)}, clock)
 
 
@@ -73,19 +74,19 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
     provider, config = chain
     clock = Clock()
     for _ in range(3):
-        core.evaluate("default", {"context": CTX, "input": CASH})
+        evaluate_body(core, "default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     svc.run_once()
-    (anchor,) = core.store.anchors_for("dev", ("pending", "submitted", "confirmed"))
+    (anchor,) = core.store.anchors.of_chain("dev", ("pending", "submitted", "confirmed"))
     assert anchor["status"] == "submitted" and anchor["tx_hash"]
     svc.run_once()  # mined in the next block: one confirmation of three
-    assert core.store.get_anchor(anchor["id"])["status"] == "submitted"
+    assert core.store.anchors.get(anchor["id"])["status"] == "submitted"
     adapter = ChainAdapter(config, provider)
     adapter.w3.testing.mine(2)
     svc.run_once()
-    done = core.store.get_anchor(anchor["id"])
+    done = core.store.anchors.get(anchor["id"])
     assert done["status"] == "confirmed" and done["confirmations"] >= 3
-    head = core.sth()
+    head = core.transparency.sth()
     block, size = adapter.read_anchor(bytes.fromhex(head["root_hash"]))
     assert block == done["block_number"] and size == 3 == head["tree_size"]
     # the API shows it, and each evaluation shows the anchor that covers it
@@ -95,7 +96,7 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
     assert client.get(f"/api/v1/anchors/{anchor['id']}").json()["tree_size"] == 3
     assert client.get("/api/v1/anchors/999").status_code == 404
     assert client.get("/api/v1/anchors?status=weird").status_code == 400
-    ids = [r["evaluation_id"] for r in core.store.list_evaluations("default", decision=None, rule_id=None, start=None,
+    ids = [r["evaluation_id"] for r in core.store.evaluations.list("default", decision=None, rule_id=None, start=None,
                                                         end=None, page=1, per_page=10)[0]]
     rec = client.get(f"/api/v1/evaluations/{ids[0]}").json()
     assert rec["anchors"][0]["chain"] == "dev" and rec["anchors"][0]["tree_size"] == 3
@@ -107,22 +108,22 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
 def test_a_reorganisation_before_confirmation_resubmits(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     adapter = ChainAdapter(config, provider)
     snapshot = adapter.w3.testing.snapshot()
     svc = service(core, provider, config, clock)
     svc.run_once()  # submitted and mined
-    anchor = core.store.anchors_for("dev", ("submitted",))[0]
+    anchor = core.store.anchors.of_chain("dev", ("submitted",))[0]
     svc.run_once()
-    assert core.store.get_anchor(anchor["id"])["block_number"] is not None
+    assert core.store.anchors.get(anchor["id"])["block_number"] is not None
     adapter.w3.testing.revert(snapshot)  # the block with our transaction is gone
     adapter.w3.testing.mine(1)
     svc.run_once()  # receipt missing: rebroadcast the same signed transaction
-    again = core.store.get_anchor(anchor["id"])
+    again = core.store.anchors.get(anchor["id"])
     assert again["reorgs"] == 1 and again["status"] == "submitted"
     adapter.w3.testing.mine(3)
     svc.run_once()
-    final = core.store.get_anchor(anchor["id"])
+    final = core.store.anchors.get(anchor["id"])
     assert final["status"] == "confirmed" and final["tx_hash"] == anchor["tx_hash"]
     assert len(events(provider, config)) == 1
 
@@ -130,38 +131,38 @@ def test_a_reorganisation_before_confirmation_resubmits(core: Core, chain: Any) 
 def test_rpc_down_then_back(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     provider.down = True
     svc.run_once()
     assert svc.status["dev"]["healthy"] is False and "unreachable" in svc.status["dev"]["last_error"]
-    (anchor,) = core.store.anchors_for("dev", ("pending",))
+    (anchor,) = core.store.anchors.of_chain("dev", ("pending",))
     svc.run_once()
-    assert core.store.get_anchor(anchor["id"])["attempts"] == 1  # backing off, not hammering
+    assert core.store.anchors.get(anchor["id"])["attempts"] == 1  # backing off, not hammering
     provider.down = False
     svc.run_once()
-    assert core.store.get_anchor(anchor["id"])["status"] == "pending"  # still waiting
+    assert core.store.anchors.get(anchor["id"])["status"] == "pending"  # still waiting
     clock.now += 10
     svc.run_once()
-    assert core.store.get_anchor(anchor["id"])["status"] == "submitted"
+    assert core.store.anchors.get(anchor["id"])["status"] == "submitted"
     ChainAdapter(config, provider).w3.testing.mine(3)
     svc.run_once()
-    assert core.store.get_anchor(anchor["id"])["status"] == "confirmed"
+    assert core.store.anchors.get(anchor["id"])["status"] == "confirmed"
     assert svc.status["dev"]["healthy"] is True
 
 
 def test_restart_mid_anchor_neither_loses_nor_duplicates(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     first = service(core, provider, config, clock)
     first.run_once()
-    (anchor,) = core.store.anchors_for("dev", ("submitted",))
+    (anchor,) = core.store.anchors.of_chain("dev", ("submitted",))
     # a new process: new service and adapter, same database and chain
     second = service(core, provider, config, clock)
     ChainAdapter(config, provider).w3.testing.mine(3)
     second.run_once()
-    assert core.store.get_anchor(anchor["id"])["status"] == "confirmed"
+    assert core.store.anchors.get(anchor["id"])["status"] == "confirmed"
     assert len(events(provider, config)) == 1
 
 
@@ -169,26 +170,26 @@ def test_crash_after_signing_before_broadcast_resends_the_same_transaction(
         core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     svc = service(core, provider, config, clock)
     adapter = svc.adapters["dev"]
     adapter.broadcast = lambda raw: (_ for _ in ()).throw(SystemExit())  # type: ignore[method-assign]
     with pytest.raises(SystemExit):
         svc.run_once()
-    (anchor,) = core.store.anchors_for("dev", ("submitted",))
+    (anchor,) = core.store.anchors.of_chain("dev", ("submitted",))
     assert anchor["raw_tx"] and anchor["tx_hash"]
     restarted = service(core, provider, config, clock)
     restarted.run_once()  # no receipt: broadcast the stored transaction
     ChainAdapter(config, provider).w3.testing.mine(3)
     restarted.run_once()
-    assert core.store.get_anchor(anchor["id"])["status"] == "confirmed"
+    assert core.store.anchors.get(anchor["id"])["status"] == "confirmed"
     assert len(events(provider, config)) == 1
 
 
 def test_a_reverting_anchor_fails_after_retries(core: Core, chain: Any) -> None:
     provider, config = chain
     clock = Clock()
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     adapter = ChainAdapter(config, provider)
     # someone anchored a bigger tree first: the contract refuses a shrinking tree
     tx = adapter.contract.functions.anchor(b"\x01" * 32, 10**6).build_transaction(
@@ -199,7 +200,7 @@ def test_a_reverting_anchor_fails_after_retries(core: Core, chain: Any) -> None:
     for _ in range(12):
         svc.run_once()
         clock.now += 400
-    (anchor,) = core.store.anchors_for("dev", ("failed",))
+    (anchor,) = core.store.anchors.of_chain("dev", ("failed",))
     assert "TreeShrank" in anchor["last_error"] or "revert" in anchor["last_error"].lower()
 
 
@@ -253,12 +254,12 @@ def test_embedded_development_chain_through_the_settings(tmp_path: Path) -> None
     store.migrate()
     dev = ChainConfig("devchain-settings", "eth-tester://", None, 1, None)
     core = Core(Settings(url, tmp_path / "keys", chains=(dev,)), store)
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    core.evaluate("default", {"context": CTX, "input": CASH})
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
     assert core.anchoring is not None
     core.anchoring.run_once(force=True)  # deploys the contract on the empty chain, submits
     core.anchoring.run_once()
-    (anchor,) = store.anchors_for("devchain-settings", ("confirmed",))
+    (anchor,) = store.anchors.of_chain("devchain-settings", ("confirmed",))
     assert anchor["tree_size"] == 1
     client = api_client(core, sth_interval=0)
     chains = client.get("/api/v1/anchors").json()["chains"]

@@ -8,9 +8,10 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.interfaces.http.app import create_app
 from arka.security.ratelimit import RateLimitSettings
+from arka.settings import Settings
 from arka.storage import Store
 from tests.helpers import EXAMPLES
 
@@ -35,7 +36,7 @@ def _core(tmp_path: Path, require: bool) -> Core:
 
 
 def _client(core: Core, role: str) -> TestClient:
-    key = core.create_api_key("default", role, [role], None)["key"]
+    key = core.apikeys.create("default", role, [role], None)["key"]
     return TestClient(create_app(core), headers={"X-API-Key": key})
 
 
@@ -76,9 +77,9 @@ def test_a_rule_decides_only_after_a_second_person_approves(tmp_path: Path) -> N
     assert r.json()["status"] == "rejected"
     rec = service.post("/api/v1/evaluate", json={"context": CTX, "input": CASH}).json()
     assert [r["version"] for r in rec["rule_results"]] == ["1.0.0"]
-    events = core.store.audit_events("default", page=1, per_page=50)[0]
+    events = core.store.audit.events("default", page=1, per_page=50)[0]
     assert {"rule.deploy", "rule.approve", "rule.reject"} <= {e["action"] for e in events}
-    assert core.verify_audit("default")["valid"]
+    assert core.audit.verify("default")["valid"]
     assert bob.post("/api/v1/rules/nothing/versions/1.0.0/approve").status_code == 404
 
 
@@ -93,14 +94,14 @@ def test_tables_and_rulesets_wait_for_approval_too(tmp_path: Path) -> None:
     r = bob.post("/api/v1/evaluate", json={"context": dict(CTX, ruleset="us-aml"),
                                            "input": CASH})
     assert r.status_code == 400 and "none approved" in r.text
-    assert core._current_tables("default").tables == {}
+    assert core.registry.current_tables("default").tables == {}
     for path in ("/api/v1/rulesets/us-aml/versions/1.0.0/approve",
                  "/api/v1/tables/fx-rates/versions/1.0.0/approve"):
         assert bob.post(path).status_code == 200, path
     r = bob.post("/api/v1/evaluate", json={"context": dict(CTX, ruleset="us-aml"),
                                            "input": CASH})
     assert r.status_code == 201 and r.json()["metadata"]["ruleset"]["name"] == "us-aml"
-    assert "fx-rates" in core._current_tables("default").tables
+    assert "fx-rates" in core.registry.current_tables("default").tables
 
 
 def test_without_approval_versions_are_active_at_once(tmp_path: Path) -> None:

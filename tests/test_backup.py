@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store, StoreError
-from arka.storage.backup import backup, fingerprint, restore
-from tests.helpers import EXAMPLES
+from arka.storage.sql.backup import backup, fingerprint, restore
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import database_url, postgres_database
 
 CLI = str(Path(sys.executable).parent / "arka-cli")
@@ -32,11 +33,11 @@ def _filled(url: str, keys: Path) -> Core:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, keys), store)
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
     for amount in (100, 12500, 20000):
-        core.evaluate("default", {"context": CTX, "input": {"transaction": dict(CASH["transaction"],
+        evaluate_body(core, "default", {"context": CTX, "input": {"transaction": dict(CASH["transaction"],
                                                                      amount=amount)}})
-    core.sth()
+    core.transparency.sth()
     return core
 
 
@@ -64,10 +65,10 @@ def test_backup_wipe_restore_round_trip(kind: str, tmp_path: Path) -> None:
         restore(tmp_path / "backup", target)
         assert fingerprint(target) == before
         restored = Core(Settings(target_url, tmp_path / "keys"), target)
-        ids = [r["evaluation_id"] for r in core.store.list_evaluations("default", decision=None, rule_id=None, start=None, end=None, page=1, per_page=100)[0]]
+        ids = [r["evaluation_id"] for r in core.store.evaluations.list("default", decision=None, rule_id=None, start=None, end=None, page=1, per_page=100)[0]]
         for eid in ids:
-            assert restored.store.get_evaluation("default", eid) == core.store.get_evaluation("default", eid)
-            assert restored.replay("default", eid)["match"] and restored.verify("default", eid)["valid"]
+            assert restored.store.evaluations.get("default", eid) == core.store.evaluations.get("default", eid)
+            assert restored.evaluations.replay("default", eid)["match"] and restored.evaluations.verify("default", eid)["valid"]
         with pytest.raises(StoreError):
             restore(tmp_path / "backup", target)  # never over existing data
     finally:
@@ -107,7 +108,7 @@ def test_backup_and_restore_commands(tmp_path: Path) -> None:
     assert done.returncode == 0 and "restored and verified" in done.stdout, done.stderr
     for data, action in ((tmp_path / "d", "backup.create"), (tmp_path / "r", "backup.restore")):
         store = Store(f"sqlite:///{(data / 'pact.db').resolve()}")
-        events = store.audit_events("_system", page=1, per_page=10, action=action)[0]
+        events = store.audit.events("_system", page=1, per_page=10, action=action)[0]
         assert events and events[0]["details"]["counts"]["evaluations"] == 3
         assert events[0]["actor"].startswith("cli:")
     again = subprocess.run([CLI, "restore", "--from", str(tmp_path / "bk"), "--confirm",

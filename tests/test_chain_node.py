@@ -21,10 +21,11 @@ import httpx
 import pytest
 
 from arka.app.anchoring import AnchorPolicy, AnchorService
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store
 from arka.trust.chain import ARTIFACT, ChainAdapter, ChainConfig
-from tests.helpers import EXAMPLES, ROOT
+from tests.helpers import EXAMPLES, ROOT, evaluate_body
 from tests.node_tools import node_tools
 
 KEY = "0x" + "5c" * 32  # the operator account ganache funds for this test
@@ -111,26 +112,26 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp_path / "keys", chains=(chain,)), store)
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    rec, _ = core.evaluate("default", {"context": CTX, "input": CASH})
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    rec, _ = evaluate_body(core, "default", {"context": CTX, "input": CASH})
 
     clock = [time.time()]
 
     def service() -> AnchorService:  # a fresh one is a restarted process
-        return AnchorService(store, core.sth, [chain], AnchorPolicy(batch_entries=1),
+        return AnchorService(store, core.transparency.sth, [chain], AnchorPolicy(batch_entries=1),
                              clock=lambda: clock[0])
 
     snapshot = ganache.rpc("evm_snapshot")
     service().run_once()
-    (anchor,) = store.anchors_for("ethereum", ("submitted",))
+    (anchor,) = store.anchors.of_chain("ethereum", ("submitted",))
     svc = service()
     svc.run_once()  # mined (instamine): one confirmation
-    assert store.get_anchor(anchor["id"])["block_number"] is not None
+    assert store.anchors.get(anchor["id"])["block_number"] is not None
     # reorganisation: the block with the anchor disappears
     ganache.rpc("evm_revert", snapshot)
     ganache.mine(2)
     svc.run_once()
-    assert store.get_anchor(anchor["id"])["reorgs"] == 1
+    assert store.anchors.get(anchor["id"])["reorgs"] == 1
     # the RPC endpoint goes down, then comes back on the same chain
     ganache.stop()
     svc.run_once()
@@ -141,16 +142,16 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
         clock[0] += 60  # past any retry backoff
         svc.run_once()
         ganache.mine(1)
-    final = store.get_anchor(anchor["id"])
+    final = store.anchors.get(anchor["id"])
     assert final["status"] == "confirmed" and final["confirmations"] >= 3, final
     assert final["tx_hash"] == anchor["tx_hash"]  # the same transaction, never a second one
     adapter = ChainAdapter(chain)
     logs = adapter.contract.events.Anchored.get_logs(from_block=0)
     assert len(logs) == 1
     # offline verification reads the anchored root back from the chain
-    rec = core.evaluation("default", rec["evaluation_id"])
+    rec = core.evaluations.get("default", rec["evaluation_id"])
     assert rec["anchors"][0]["status"] == "confirmed"
-    inclusion = core.inclusion("default", rec["evaluation_id"], final["tree_size"])
+    inclusion = core.transparency.inclusion(rec["evaluation_id"], final["tree_size"])
     (tmp_path / "rec.json").write_text(json.dumps(rec))
     (tmp_path / "inc.json").write_text(json.dumps(inclusion))
     (tmp_path / "keys.json").write_text(json.dumps(core.keys.jwks()))
@@ -160,8 +161,8 @@ def test_anchoring_on_a_real_node(ganache: Ganache, tmp_path: Path) -> None:
                          capture_output=True, text=True)
     assert out.returncode == 0 and "ok   anchor: root anchored in block" in out.stdout, out.stdout
     # a tree head that was never anchored is reported
-    core.evaluate("default", {"context": CTX, "input": CASH})
-    later = core.inclusion("default", rec["evaluation_id"], core.sth()["tree_size"])
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
+    later = core.transparency.inclusion(rec["evaluation_id"], core.transparency.sth()["tree_size"])
     (tmp_path / "inc.json").write_text(json.dumps(later))
     out = subprocess.run([CLI, "verify", str(tmp_path / "rec.json"), "--key",
                           str(tmp_path / "keys.json"), "--inclusion", str(tmp_path / "inc.json"),

@@ -11,8 +11,9 @@ from click.testing import CliRunner
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.interfaces.cli import main
+from arka.settings import Settings
 from arka.settings.blockchain import ConfigError
 from arka.settings.file import load_config, masked, parse_config
 
@@ -150,8 +151,8 @@ def test_configuration_changes_are_audited(tmp_path: Path) -> None:
     core_with(100).record_config()  # unchanged: not recorded again
     core = core_with(50)
     core.record_config()
-    events = core.store.audit_events("_system", page=1, per_page=10, action="config.applied")[0]
-    assert len(events) == 2 and core.verify_audit("_system")["valid"]
+    events = core.store.audit.events("_system", page=1, per_page=10, action="config.applied")[0]
+    assert len(events) == 2 and core.audit.verify("_system")["valid"]
 
 
 def test_database_pool_follows_the_configuration(tmp_path: Path) -> None:

@@ -121,12 +121,13 @@ def _load(data: Path, port: int, env: dict[str, str], base: str, headers: dict[s
     assert listed["total"] == TOTAL  # nothing stored twice, nothing lost
     assert sth["tree_size"] == TOTAL
 
-    from arka.app.core import Core, Settings
+    from arka.app.core import Core
+    from arka.settings import Settings
     core = Core(Settings.embedded(data, db_url))
     leaves = set()
     for i in range(TOTAL):
         eid = acked[i]["id"]
-        assert core.verify("default", eid)["valid"], eid
-        assert core.replay("default", eid)["match"], eid
-        leaves.add(core.store.log_leaf(eid)[0])
+        assert core.evaluations.verify("default", eid)["valid"], eid
+        assert core.evaluations.replay("default", eid)["match"], eid
+        leaves.add(core.store.log.leaf(eid)[0])
     assert leaves == set(range(TOTAL))  # one log leaf per evaluation, no gaps

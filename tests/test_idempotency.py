@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.app.idempotency import Idempotency
 from arka.base import values as V
+from arka.settings import Settings
 from arka.storage import Conflict, Store
 from arka.trust.proofs import digest
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import _require_or_skip, database_url
 
 REDIS_URL = os.environ.get("ARKA_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -49,34 +50,34 @@ def test_same_key_on_two_instances_is_evaluated_once(backend: str, tmp_path: Pat
         Store(url).migrate()
         cores = [Core(Settings(url, tmp_path / "keys", redis_url=redis_url), Store(url))
                  for _ in range(2)]
-        cores[0].deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml")
+        cores[0].registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml")
                              .read_text(), "yaml")
         runs = []
         lock = threading.Lock()
         for core in cores:
-            original = core._evaluate_records
+            original = core.evaluations._records
 
             def counting(*args: Any, _original: Any = original) -> Any:
                 with lock:
                     runs.append(1)
                 return _original(*args)
-            core._evaluate_records = counting  # type: ignore[method-assign]
+            core.evaluations._records = counting  # type: ignore[method-assign]
         key = "idem-" + uuid.uuid4().hex
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda i: cores[i % 2].evaluate("default", _body(key)),
+            results = list(pool.map(lambda i: evaluate_body(cores[i % 2], "default", _body(key)),
                                     range(16)))
         ids = {rec["evaluation_id"] for rec, _ in results}
         assert len(ids) == 1
         assert sum(created for _, created in results) == 1
         assert len(runs) == 1  # evaluated once, not once per racing caller
-        assert cores[0].store.count_evaluations() == 1
+        assert cores[0].store.evaluations.count() == 1
         # answered keys come back from Redis; another body under the key is a conflict
-        again, created = cores[1].evaluate("default", _body(key))
+        again, created = evaluate_body(cores[1], "default", _body(key))
         assert not created and again["evaluation_id"] in ids
         with pytest.raises(Conflict):
-            cores[0].evaluate("default", _body(key, amount=1))
+            evaluate_body(cores[0], "default", _body(key, amount=1))
         # keys are per tenant
-        other, created = cores[1].evaluate("bank-b", _body(key))
+        other, created = evaluate_body(cores[1], "bank-b", _body(key))
         assert created and other["evaluation_id"] not in ids
     finally:
         for _ in gen:
@@ -88,11 +89,11 @@ def test_without_redis_or_with_redis_down(tmp_path: Path) -> None:
     Store(url).migrate()
     for redis_url in (None, "redis://127.0.0.1:1/0"):
         core = Core(Settings(url, tmp_path / "keys", redis_url=redis_url), Store(url))
-        core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml")
+        core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml")
                          .read_text(), "yaml")
         key = "k-" + uuid.uuid4().hex
         with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda _, c=core, k=key: c.evaluate("default", _body(k)),
+            results = list(pool.map(lambda _, c=core, k=key: evaluate_body(c, "default", _body(k)),
                                     range(8)))
         assert len({rec["evaluation_id"] for rec, _ in results}) == 1
         assert sum(created for _, created in results) == 1
@@ -124,18 +125,18 @@ def test_a_stale_redis_entry_never_wins_over_the_database(tmp_path: Path) -> Non
     url = f"sqlite:///{tmp_path / 'pact.db'}"
     Store(url).migrate()
     core = Core(Settings(url, tmp_path / "keys", redis_url=redis_url), Store(url))
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
                      "yaml")
     key = "stale-" + uuid.uuid4().hex
     core.idempotency.remember("default", key, "sha256:" + "0" * 64, "eval_gone")
-    rec, created = core.evaluate("default", _body(key))  # another request hash: not a conflict
+    rec, created = evaluate_body(core, "default", _body(key))  # another request hash: not a conflict
     assert created
     # the same request hash, but the remembered evaluation is not in this database
     again_key = "stale-" + uuid.uuid4().hex
-    first, _ = core.evaluate("default", _body(again_key))
+    first, _ = evaluate_body(core, "default", _body(again_key))
     body = _body(again_key)
     request_hash = digest(V.to_json(V.from_json({"context": body["context"],
                                                  "input": body["input"]})))
     core.idempotency.remember("default", again_key, request_hash, "eval_gone")
-    second, created = core.evaluate("default", body)
+    second, created = evaluate_body(core, "default", body)
     assert not created and second["evaluation_id"] == first["evaluation_id"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import rfc8785
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import api_client

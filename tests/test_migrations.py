@@ -12,9 +12,10 @@ import pytest
 from alembic import command
 from sqlalchemy import text
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import database_url
 
 CTX = {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}
@@ -36,10 +37,10 @@ def test_upgrade_from_0004_keeps_everything(db_url: str, tmp_path: Path) -> None
     source = Store(f"sqlite:///{tmp_path / 'source.db'}")
     source.migrate()
     core = Core(Settings(source.url, tmp_path / "keys", encryption_key=None), source)
-    core.store.cipher = None  # 0004 stored plaintext records
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
+    core.store.sealer.cipher = None  # 0004 stored plaintext records
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
                      "yaml")
-    rec, _ = core.evaluate("default", {"context": CTX, "options": {"idempotency_key": "k1"},
+    rec, _ = evaluate_body(core, "default", {"context": CTX, "options": {"idempotency_key": "k1"},
                                        "input": {"transaction": {"id": "t", "amount": 12500,
                                                                  "currency": "USD",
                                                                  "type": "cash"}}})
@@ -65,11 +66,11 @@ def test_upgrade_from_0004_keeps_everything(db_url: str, tmp_path: Path) -> None
     stored = upgraded.evaluation("default", rec["evaluation_id"])
     assert stored["trust_proof"] == rec["trust_proof"]
     assert upgraded.verify("default", rec["evaluation_id"])["valid"]
-    assert upgraded.replay("default", rec["evaluation_id"])["match"]
-    row = upgraded.store.get_rule("default", "ctr-threshold-flag", "1.0.0")
+    assert upgraded.evaluations.replay("default", rec["evaluation_id"])["match"]
+    row = upgraded.store.registry.get_rule("default", "ctr-threshold-flag", "1.0.0")
     assert row is not None and row.review["status"] == "active"
     # the idempotency key is still honoured, now per tenant
-    again, created = upgraded.evaluate("default", {
+    again, created = evaluate_body(upgraded, "default", {
         "context": CTX, "options": {"idempotency_key": "k1"},
         "input": {"transaction": {"id": "t", "amount": 12500, "currency": "USD",
                                   "type": "cash"}}})
@@ -79,7 +80,7 @@ def test_upgrade_from_0004_keeps_everything(db_url: str, tmp_path: Path) -> None
         with store.engine.begin() as conn:
             conn.execute(text("DELETE FROM evaluations"))
     # new evaluations are encrypted, old plaintext ones still read
-    new, _ = upgraded.evaluate("default", {"context": CTX, "input": {"transaction": {
+    new, _ = evaluate_body(upgraded, "default", {"context": CTX, "input": {"transaction": {
         "id": "t2", "amount": 50, "currency": "USD", "type": "cash"}}})
     with store.engine.connect() as conn:
         kinds = dict(conn.execute(text("SELECT id, key_id FROM evaluations")).all())

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store
 from arka.storage.objects import LocalObjects, ObjectStoreError
 from tests.helpers import EXAMPLES
@@ -50,7 +51,7 @@ def _core(tmp_path: Path, objects: str | None) -> Core:
     store = Store(url)
     store.migrate()
     core = Core(Settings(url, tmp_path / "keys", objects=objects), store)
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(),
                      "yaml")
     return core
 
@@ -69,7 +70,7 @@ def test_full_traces_live_in_object_storage(tmp_path: Path, objects: str) -> Non
     assert trace == {"evaluation_id": eid, "trace": answered["full_trace"]}
     assert client.post(f"/api/v1/proofs/{eid}/verify").json()["valid"]
     # the object itself is sealed: no customer data in it
-    raw = core._objects().get(answered["full_trace_ref"]["key"])
+    raw = core.vault.store().get(answered["full_trace_ref"]["key"])
     assert SECRET_ID.encode() not in raw and raw.startswith(b"v1.")
     # an evaluation without a full trace says how to get one
     plain = client.post("/api/v1/evaluate", json=_body(1, trace="basic")).json()

@@ -18,10 +18,12 @@ from typing import Any
 import grpc
 import pytest
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.app.requests import BatchRequest, parse
 from arka.rpc.rtvm import SERVICE, RemoteError, RtvmService, make_server
+from arka.settings import Settings
 from arka.storage import Store
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import _require_or_skip
 from tests.test_server import CLI, _free_port
 
@@ -41,9 +43,9 @@ def _inputs() -> list[dict[str, Any]]:
 
 
 def _deploy(core: Core) -> None:
-    core.deploy_table("default", (EXAMPLES / "tables" / "fx-rates.yaml").read_text())
+    core.registry.deploy_table("default", (EXAMPLES / "tables" / "fx-rates.yaml").read_text())
     for rule in RULES:
-        core.deploy_rule("default", (EXAMPLES / "rules" / f"{rule}.yaml").read_text(), "yaml")
+        core.registry.deploy_rule("default", (EXAMPLES / "rules" / f"{rule}.yaml").read_text(), "yaml")
 
 
 def _comparable(record: dict[str, Any]) -> dict[str, Any]:
@@ -74,20 +76,20 @@ def test_remote_results_equal_in_process_results(cores: Any) -> None:
     for body_input in _inputs():
         for trace in ("none", "basic", "full"):
             body = {"context": CTX, "input": body_input, "options": {"trace": trace}}
-            a, _ = local.evaluate("default", json.loads(json.dumps(body)))
-            b, _ = remote.evaluate("default", json.loads(json.dumps(body)))
+            a, _ = evaluate_body(local, "default", json.loads(json.dumps(body)))
+            b, _ = evaluate_body(remote, "default", json.loads(json.dumps(body)))
             assert _comparable(a) == _comparable(b)
             assert a.get("full_trace") == b.get("full_trace")
             assert remote.verify("default", b["evaluation_id"])["valid"]
             # replay through the remote RTVM, with the basic and the full trace
-            assert remote.replay("default", a["evaluation_id"])["match"]
-            full = remote.replay("default", b["evaluation_id"], trace="full")
-            assert full == dict(local.replay("default", b["evaluation_id"], trace="full"))
+            assert remote.evaluations.replay("default", a["evaluation_id"])["match"]
+            full = remote.evaluations.replay("default", b["evaluation_id"], trace="full")
+            assert full == dict(local.evaluations.replay("default", b["evaluation_id"], trace="full"))
     # batches: one call for all items, same records as in process, bad items isolated
     items = [{"id": str(i), "input": x} for i, x in enumerate(_inputs())] + \
         [{"id": "bad", "input": {"transaction": {"id": "x", "amount": "lots"}}}, {"id": "no"}]
-    a = local.evaluate_batch("default", {"context": CTX, "inputs": items})
-    b = remote.evaluate_batch("default", {"context": CTX, "inputs": items})
+    a = local.evaluations.evaluate_batch("default", parse(BatchRequest, {"context": CTX, "inputs": items}))
+    b = remote.evaluations.evaluate_batch("default", parse(BatchRequest, {"context": CTX, "inputs": items}))
     assert [i["status"] for i in a["items"]] == [i["status"] for i in b["items"]]
     assert [i.get("error") for i in a["items"]] == [i.get("error") for i in b["items"]]
     assert [_comparable(i["evaluation"]) for i in a["items"] if "evaluation" in i] == \
@@ -98,7 +100,7 @@ def test_rejected_input_and_rulesets_remote(cores: Any) -> None:
     from arka.base.errors import InputError
     _, remote, _, _ = cores
     with pytest.raises(InputError, match="amount"):
-        remote.evaluate("default", {"context": CTX, "input": {
+        evaluate_body(remote, "default", {"context": CTX, "input": {
             "transaction": {"id": "x", "amount": "lots", "currency": "USD", "type": "cash"}}})
 
 
@@ -116,22 +118,22 @@ def test_concurrent_callers_are_batched(cores: Any) -> None:
                                                          "currency": "USD", "type": "cash"}}}
               for i in range(64)]
     with ThreadPoolExecutor(16) as pool:
-        records = list(pool.map(lambda b: remote.evaluate("default", b)[0], bodies))
+        records = list(pool.map(lambda b: evaluate_body(remote, "default", b)[0], bodies))
     assert len(records) == 64 and sum(calls) == 64
     assert len(calls) < 64  # callers that arrived together shared a call
     for body, rec in zip(bodies, records, strict=True):
-        mine, _ = local.evaluate("default", body)
+        mine, _ = evaluate_body(local, "default", body)
         assert _comparable(mine)["result"] == _comparable(rec)["result"]
 
 
 def test_restarted_server_is_sent_the_bytecode_again(cores: Any) -> None:
     _, remote, server, port = cores
     body = {"context": CTX, "input": _inputs()[1]}
-    first, _ = remote.evaluate("default", body)
+    first, _ = evaluate_body(remote, "default", body)
     server.stop(None).wait()
     fresh, _ = make_server("127.0.0.1", port)  # an empty cache on the same port
     try:
-        again, _ = remote.evaluate("default", body)
+        again, _ = evaluate_body(remote, "default", body)
         assert _comparable(again)["result"] == _comparable(first)["result"]
     finally:
         fresh.stop(None)
@@ -169,8 +171,8 @@ def test_unreachable_rtvm_is_a_clear_error(tmp_path: Path) -> None:
                          rtvm_timeout=2))
     _deploy(core)
     with pytest.raises(RemoteError, match="UNAVAILABLE"):
-        core.evaluate("default", {"context": CTX, "input": _inputs()[0]})
-    assert core.rtvm is not None and not core.rtvm.ping()
+        evaluate_body(core, "default", {"context": CTX, "input": _inputs()[0]})
+    assert core.executor is not None and not core.executor.ping()
 
 
 def test_programs_are_shared_through_redis(cores: Any) -> None:
@@ -213,9 +215,9 @@ def test_rtvm_serve_command_with_workers(tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'pact.db'}"
         Store(url).migrate()
         core = Core(Settings(url, tmp_path / "keys", rtvm_host="127.0.0.1", rtvm_port=port))
-        assert core.rtvm is not None
+        assert core.executor is not None
         for _ in range(100):
-            if core.rtvm.ping():
+            if core.executor.ping():
                 break
             import time
             time.sleep(0.1)
@@ -228,7 +230,7 @@ def test_rtvm_serve_command_with_workers(tmp_path: Path) -> None:
             r = client.post("/api/v1/evaluate", json={"context": CTX, "input": body_input})
             assert r.status_code == 201, r.text
         for _ in range(20):
-            pids.add(json.loads(core.rtvm._health(b"{}", timeout=5))["pid"])
+            pids.add(json.loads(core.executor._health(b"{}", timeout=5))["pid"])
         assert len(pids) >= 1
         proc.send_signal(signal.SIGTERM)
         proc.wait(20)

@@ -23,13 +23,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.interfaces.http.app import create_app
 from arka.security.auth import AuthSettings
 from arka.security.principal import PERMISSIONS, ROLE_PERMISSIONS, ROLES
 from arka.security.ratelimit import LocalLimiter, RateLimitSettings, RedisLimiter
+from arka.settings import Settings
 from arka.storage import Store
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import _require_or_skip, api_client, database_url
 
 CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
@@ -92,7 +93,7 @@ def test_requests_without_or_with_bad_credentials_are_refused(core: Core) -> Non
     r = client.get("/api/v1/rules")
     assert r.status_code == 401 and error_code(r) == "AUTHENTICATION_ERROR"
     assert r.headers["WWW-Authenticate"].startswith("Bearer")
-    valid = core.create_api_key("default", "v", ["viewer"], None)["key"]
+    valid = core.apikeys.create("default", "v", ["viewer"], None)["key"]
     for headers in ({"X-API-Key": "nonsense"}, {"X-API-Key": "arka_000000000000_" + "x" * 43},
                     {"X-API-Key": valid, "Authorization": "Bearer junk"},
                     {"Authorization": "Basic dXNlcjpwYXNz"}, {"Authorization": "Bearer"},
@@ -104,7 +105,7 @@ def test_requests_without_or_with_bad_credentials_are_refused(core: Core) -> Non
     for path in ("/health/live", "/health/ready", "/api/v1/openapi.json", "/api/v1/keys"):
         assert client.get(path).status_code == 200, path
     # each refusal is in the audit log's system chain
-    events, total = core.store.audit_events("_system", page=1, per_page=100,
+    events, total = core.store.audit.events("_system", page=1, per_page=100,
                                             action="auth.failure")
     assert total == 7 and all(e["outcome"] == "denied" for e in events)
 
@@ -135,7 +136,7 @@ def test_api_keys_lifecycle(core: Core) -> None:
     assert r.status_code == 401 and "revoked" in r.json()["error"]["message"]
     assert admin.delete("/api/v1/apikeys/nope").status_code == 404
     # a key cannot be created with roles its creator lacks, nor with bad input
-    officer_key = core.create_api_key("default", "officer", ["compliance_officer"], None)["key"]
+    officer_key = core.apikeys.create("default", "officer", ["compliance_officer"], None)["key"]
     for body, code in (({"name": "x", "roles": ["root"]}, 400),
                        ({"name": "", "roles": ["viewer"]}, 400),
                        ({"name": "x", "roles": "admin"}, 400),
@@ -151,7 +152,7 @@ def test_api_keys_lifecycle(core: Core) -> None:
 
 
 def test_expired_api_key_is_refused(core: Core) -> None:
-    created = core.create_api_key("default", "short", ["viewer"],
+    created = core.apikeys.create("default", "short", ["viewer"],
                                   datetime.now(UTC) + timedelta(seconds=1))
     client = TestClient(create_app(core), headers={"X-API-Key": created["key"]})
     assert client.get("/api/v1/rules").status_code == 200
@@ -322,7 +323,7 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
     admin.post("/api/v1/rules", content=CTR, headers=YAML)
     eval_id = admin.post("/api/v1/evaluate", json={"context": CTX, "input": CASH}
                          ).json()["evaluation_id"]
-    victim = core.create_api_key("default", "victim", ["viewer"], None)["id"]
+    victim = core.apikeys.create("default", "victim", ["viewer"], None)["id"]
     endpoints = _endpoints(eval_id, victim)
     # the table covers every operation of the OpenAPI document but the public ones
     documented = {(m.upper(), p) for p, ops in admin.get("/api/v1/openapi.json").json()[
@@ -338,7 +339,7 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
     assert documented - public <= generic, documented - public - generic
     assert {perm for _, _, perm, _ in endpoints} == set(PERMISSIONS)
     for role in ROLES:
-        key = core.create_api_key("default", f"{role}-key", [role], None)["key"]
+        key = core.apikeys.create("default", f"{role}-key", [role], None)["key"]
         client = TestClient(create_app(core), headers={"X-API-Key": key})
         for method, path, permission, body in endpoints:
             r = _call(client, method, path, body)
@@ -349,7 +350,7 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
             else:
                 assert r.status_code == 403, (role, method, path, r.status_code)
                 assert error_code(r) == "AUTHORIZATION_ERROR"
-    denied, total = core.store.audit_events("default", page=1, per_page=1,
+    denied, total = core.store.audit.events("default", page=1, per_page=1,
                                             action="access.denied")
     assert total > 0 and denied[0]["outcome"] == "denied"
 
@@ -417,10 +418,10 @@ def test_postgresql_row_level_security(tmp_path: Path) -> None:
     url = next(gen)
     try:
         core = make_core(url, tmp_path)
-        core.deploy_rule("bank-a", CTR, "yaml")
-        core.deploy_rule("bank-b", CTR, "yaml")
-        core.evaluate("bank-a", {"context": CTX, "input": CASH})
-        core.evaluate("bank-b", {"context": CTX, "input": CASH})
+        core.registry.deploy_rule("bank-a", CTR, "yaml")
+        core.registry.deploy_rule("bank-b", CTR, "yaml")
+        evaluate_body(core, "bank-a", {"context": CTX, "input": CASH})
+        evaluate_body(core, "bank-b", {"context": CTX, "input": CASH})
         role = "arka_app_" + uuid.uuid4().hex[:8]
         plain = url.replace("postgresql+psycopg://", "postgresql://")
         with psycopg.connect(plain, autocommit=True) as conn:
@@ -444,11 +445,11 @@ def test_postgresql_row_level_security(tmp_path: Path) -> None:
             # the whole service works as that role, and still sees only its tenant
             app_store = Store(app_url.replace("postgresql://", "postgresql+psycopg://"))
             app_core = Core(Settings(app_store.url, tmp_path / "keys"), app_store)
-            items, total = app_store.list_evaluations("bank-b", decision=None, rule_id=None,
+            items, total = app_store.evaluations.list("bank-b", decision=None, rule_id=None,
                                                       start=None, end=None, page=1,
                                                       per_page=10)
             assert total == 1
-            assert app_core.verify("bank-b", items[0]["evaluation_id"])["valid"]
+            assert app_core.evaluations.verify("bank-b", items[0]["evaluation_id"])["valid"]
         finally:
             core.store.engine.dispose()
             with psycopg.connect(plain, autocommit=True) as conn:
@@ -479,7 +480,7 @@ def test_rate_limit_burst_and_headers(backend: str, tmp_path: Path) -> None:
         from arka.interfaces.http.guard import Guard
         limiter: Any = RedisLimiter(limits, _redis_client(),
                                     prefix=f"arka:test:{uuid.uuid4().hex}:")
-        key = core.create_api_key("default", "t", ["viewer"], None)["key"]
+        key = core.apikeys.create("default", "t", ["viewer"], None)["key"]
         client = TestClient(create_app(core, guard=Guard(core, limiter)),
                             headers={"X-API-Key": key})
     else:
@@ -496,7 +497,7 @@ def test_rate_limit_burst_and_headers(backend: str, tmp_path: Path) -> None:
     time.sleep(1.1)  # one token back (60/minute)
     assert client.get("/api/v1/rules").status_code == 200
     # another credential has its own bucket
-    other = core.create_api_key("default", "other", ["viewer"], None)["key"]
+    other = core.apikeys.create("default", "other", ["viewer"], None)["key"]
     assert client.get("/api/v1/rules", headers={"X-API-Key": other}).status_code == 200
 
 
@@ -634,20 +635,20 @@ def test_audit_chain_unit() -> None:
 def test_records_are_encrypted_at_rest_and_keys_rotate(db_url: str, tmp_path: Path) -> None:
     k1, k2 = "11" * 32, "22" * 32
     core = make_core(db_url, tmp_path, encryption_key=k1)
-    core.deploy_rule("default", CTR, "yaml")
+    core.registry.deploy_rule("default", CTR, "yaml")
     secret_id = "customer-7f3a9c"
     body = {"context": CTX, "input": {"transaction": dict(CASH["transaction"], id=secret_id)}}
-    first, _ = core.evaluate("default", body)
+    first, _ = evaluate_body(core, "default", body)
     with core.store.engine.connect() as conn:
         row = conn.execute(text("SELECT record, key_id FROM evaluations")).one()
     assert secret_id not in row.record and row.record.startswith("v1.")
-    assert row.key_id == core.store.cipher.current_id  # type: ignore[union-attr]
+    assert row.key_id == core.store.sealer.cipher.current_id  # type: ignore[union-attr]
     # rotate: new key current, old key kept for reading
     rotated = make_core(db_url, tmp_path, encryption_key=k2, previous_encryption_keys=(k1,))
-    second, _ = rotated.evaluate("default", body)
+    second, _ = evaluate_body(rotated, "default", body)
     assert rotated.evaluation("default", first["evaluation_id"])["input"] == first["input"]
     assert rotated.verify("default", first["evaluation_id"])["valid"]
-    assert rotated.replay("default", second["evaluation_id"])["match"]
+    assert rotated.evaluations.replay("default", second["evaluation_id"])["match"]
     with rotated.store.engine.connect() as conn:
         kids = {r.key_id for r in conn.execute(text("SELECT key_id FROM evaluations"))}
     assert len(kids) == 2
@@ -679,9 +680,9 @@ def test_no_secret_in_responses_or_logs(tmp_path: Path, caplog: pytest.LogCaptur
                                         ) -> None:
     enc = "44" * 32
     core = make_core(f"sqlite:///{tmp_path / 'pact.db'}", tmp_path, encryption_key=enc)
-    key = core.create_api_key("default", "k", ["viewer"], None)["key"]
-    revoked = core.create_api_key("default", "r", ["viewer"], None)
-    core.revoke_api_key("default", revoked["id"])
+    key = core.apikeys.create("default", "k", ["viewer"], None)["key"]
+    revoked = core.apikeys.create("default", "r", ["viewer"], None)
+    core.apikeys.revoke("default", revoked["id"])
     client = TestClient(create_app(core), raise_server_exceptions=False)
     texts = []
     with caplog.at_level(logging.DEBUG):
@@ -692,7 +693,7 @@ def test_no_secret_in_responses_or_logs(tmp_path: Path, caplog: pytest.LogCaptur
             for path in ("/api/v1/rules", "/api/v1/apikeys", "/api/v1/evaluations/x"):
                 r = client.get(path, headers=headers)
                 texts.append(r.text + json.dumps(dict(r.headers)))
-    events = core.store.audit_events("_system", page=1, per_page=100)[0]
+    events = core.store.audit.events("_system", page=1, per_page=100)[0]
     blob = "\n".join(texts) + caplog.text + json.dumps(events)
     for secret in (SECRET, key, key.split("_", 2)[2], revoked["key"], enc):
         assert secret not in blob
@@ -721,8 +722,8 @@ def test_tenant_wide_rate_limit(backend: str, tmp_path: Path) -> None:
     limiter: Any = LocalLimiter(limits) if backend == "local" else RedisLimiter(
         limits, _redis_client(), prefix=f"arka:test:{uuid.uuid4().hex}:")
     app = create_app(core, guard=Guard(core, limiter))
-    keys = [core.create_api_key("default", f"k{i}", ["viewer"], None)["key"] for i in range(2)]
-    other = core.create_api_key("bank-b", "b", ["viewer"], None)["key"]
+    keys = [core.apikeys.create("default", f"k{i}", ["viewer"], None)["key"] for i in range(2)]
+    other = core.apikeys.create("bank-b", "b", ["viewer"], None)["key"]
     client = TestClient(app)
     statuses = [client.get("/api/v1/rules", headers={"X-API-Key": keys[i % 2]}).status_code
                 for i in range(6)]

@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 
 CLI = str(Path(sys.executable).parent / "arka-cli")
 
@@ -212,15 +212,16 @@ def test_keys_list_and_rotate(tmp_path: Path) -> None:
 
 
 def test_rtvm_debug_replays_a_stored_evaluation(tmp_path: Path) -> None:
-    from arka.app.core import Core, Settings
+    from arka.app.core import Core
+    from arka.settings import Settings
     data = tmp_path / "d"
     env = dict(os.environ)
     env.pop("ARKA_DATABASE_URL", None)
     subprocess.run([CLI, "db", "migrate", "--confirm", "--data-dir", str(data)], env=env,
                    check=True, capture_output=True)
     core = Core(Settings.embedded(data))
-    core.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
-    rec, _ = core.evaluate("default", {"context": {"jurisdiction": "US",
+    core.registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text(), "yaml")
+    rec, _ = evaluate_body(core, "default", {"context": {"jurisdiction": "US",
                                         "timestamp": "2024-01-15T14:00:00Z"},
                             "input": {"transaction": {"id": "t", "amount": 12500,
                                                       "currency": "USD", "type": "cash"}}})

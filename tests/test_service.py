@@ -12,11 +12,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.interfaces.http.app import create_app
+from arka.settings import Settings
 from arka.storage import Store
 from arka.trust.proofs import load_public_keys, verify_record
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLES, evaluate_body
 from tests.service_fixtures import api_client, database_url
 
 CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
@@ -45,12 +46,12 @@ def core(db_url: str, tmp_path: Path) -> Iterator[Core]:
     # every evaluation a test stored must replay to the same output hash and verify
     page = 1
     while True:
-        items, total = core.store.list_evaluations("default", decision=None, rule_id=None, start=None,
+        items, total = core.store.evaluations.list("default", decision=None, rule_id=None, start=None,
                                                    end=None, page=page, per_page=100)
         for rec in items:
-            replay = core.replay("default", rec["evaluation_id"])
+            replay = core.evaluations.replay("default", rec["evaluation_id"])
             assert replay["match"], rec["evaluation_id"]
-            assert core.verify("default", rec["evaluation_id"])["valid"], rec["evaluation_id"]
+            assert core.evaluations.verify("default", rec["evaluation_id"])["valid"], rec["evaluation_id"]
         if page * 100 >= total:
             break
         page += 1
@@ -356,7 +357,7 @@ def test_evaluations_are_append_only_in_the_database(client: TestClient, core: C
         with pytest.raises(Exception, match="append-only"):
             with core.store.engine.begin() as conn:
                 conn.execute(text(stmt))
-    assert core.store.count_evaluations() == 1
+    assert core.store.evaluations.count() == 1
 
 
 def test_key_rotation_keeps_old_proofs_verifiable(client: TestClient, core: Core) -> None:
@@ -388,7 +389,7 @@ def test_concurrent_clients_lose_nothing(client: TestClient, core: Core) -> None
     assert all(dep in (200, 201) and ev == 201 for dep, ev in results), results
     versions = client.get("/api/v1/rules/enhanced-due-diligence/versions").json()["items"]
     assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0", "1.2.0", "1.3.0"]
-    assert core.store.count_evaluations() == 32
+    assert core.store.evaluations.count() == 32
 
 
 def test_reference_tables_are_deployed_used_and_replayed(client: TestClient) -> None:
@@ -443,7 +444,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
             "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4, "anchors": 0,
                 "api_keys": 1, "audit_events": 5}
         assert counts["log_leaves"] == 4
-        source_head = source_core.sth()
+        source_head = source_core.transparency.sth()
         assert Core(Settings(pg_url, tmp_path / "keys"), target).sth()["root_hash"] == \
             source_head["root_hash"]
         pg = api_client(Core(Settings(pg_url, tmp_path / "keys"), target))
@@ -551,12 +552,12 @@ def test_metrics_are_exposed_with_the_documented_names(client: TestClient) -> No
 def test_group_commit_under_concurrency(client: TestClient, core: Core) -> None:
     deploy(client, CTR)
     with ThreadPoolExecutor(16) as pool:
-        records = list(pool.map(lambda i: core.evaluate("default",
+        records = list(pool.map(lambda i: evaluate_body(core, "default",
             {"context": CTX, "input": {"transaction": dict(CASH["transaction"], amount=i)}})[0],
             range(120)))
     indexes = sorted(r["log_index"] for r in records)
     assert indexes == list(range(120))
-    assert core.store.count_evaluations() == 120
+    assert core.store.evaluations.count() == 120
     for r in records[:5] + records[-5:]:
-        stored = core.store.get_evaluation("default", r["evaluation_id"])
+        stored = core.store.evaluations.get("default", r["evaluation_id"])
         assert stored["log_index"] == r["log_index"]

@@ -17,7 +17,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
 from arka import observability as OBS
-from arka.app.core import Core, Settings
+from arka.app.core import Core
+from arka.settings import Settings
 from arka.storage import Store
 from tests.helpers import EXAMPLES
 from tests.service_fixtures import api_client

@@ -15,25 +15,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
 from arka.observability import metrics as M
 from arka.storage import Store
-from arka.trust.chain import DEV_CHAIN, ChainAdapter, ChainConfig, ChainError
+from arka.trust.chain import DEV_CHAIN, AnchorPolicy, ChainAdapter, ChainConfig, ChainError
 
 log = logging.getLogger("arka.anchor")
 
 MAX_ATTEMPTS = 8
 BACKOFF_SECONDS = 2.0
 BACKOFF_MAX = 300.0
-
-
-@dataclass(frozen=True)
-class AnchorPolicy:
-    batch_entries: int = 1000  # anchor when this many leaves arrived since the last anchor
-    batch_minutes: float = 10.0  # ... or this long passed and the log grew
 
 
 class AnchorService:
@@ -65,7 +58,7 @@ class AnchorService:
                                                         "last_error": None})
             try:
                 self._maybe_start(chain, force)
-                for anchor in self.store.anchors_for(chain.name, ("pending", "submitted")):
+                for anchor in self.store.anchors.of_chain(chain.name, ("pending", "submitted")):
                     self._advance(chain, anchor)
                 state.update(healthy=True, last_error=None, checked_at=self.clock())
             except ChainError as exc:
@@ -77,7 +70,7 @@ class AnchorService:
         size = int(head["tree_size"])
         if size == 0:
             return
-        last = self.store.latest_anchor(chain.name)
+        last = self.store.anchors.latest(chain.name)
         if last is not None and last["tree_size"] >= size:
             return
         grown = size - (last["tree_size"] if last else 0)
@@ -87,8 +80,8 @@ class AnchorService:
         since = self.clock() - (created.timestamp() if created else 0.0)
         due = force or grown >= self.policy.batch_entries or \
             since >= self.policy.batch_minutes * 60
-        if due and not self.store.anchors_for(chain.name, ("pending",)):
-            self.store.create_anchor(chain.name, size, head["root_hash"])
+        if due and not self.store.anchors.of_chain(chain.name, ("pending",)):
+            self.store.anchors.create(chain.name, size, head["root_hash"])
 
     def _advance(self, chain: ChainConfig, anchor: dict[str, Any]) -> None:
         if anchor["next_attempt_at"] > self.clock():
@@ -102,12 +95,12 @@ class AnchorService:
         except ChainError as exc:
             attempts = anchor["attempts"] + 1
             if attempts >= MAX_ATTEMPTS and anchor["status"] == "pending":
-                self.store.update_anchor(anchor["id"], status="failed", attempts=attempts,
+                self.store.anchors.update(anchor["id"], status="failed", attempts=attempts,
                                          last_error=str(exc))
                 M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
             else:
                 delay = min(BACKOFF_SECONDS * 2 ** (attempts - 1), BACKOFF_MAX)
-                self.store.update_anchor(anchor["id"], attempts=attempts, last_error=str(exc),
+                self.store.anchors.update(anchor["id"], attempts=attempts, last_error=str(exc),
                                          next_attempt_at=self.clock() + delay)
             raise
 
@@ -116,7 +109,7 @@ class AnchorService:
                                                    int(anchor["tree_size"]))
         # persist first (and only if no other process got there): a crash after this line
         # resends this very transaction
-        if self.store.claim_anchor(anchor["id"], "pending", status="submitted", tx_hash=tx_hash,
+        if self.store.anchors.claim(anchor["id"], "pending", status="submitted", tx_hash=tx_hash,
                                    raw_tx=raw, nonce=nonce, last_error=None):
             M.PROOFS_ANCHORED.labels(anchor["chain"], "submitted").inc()
             adapter.broadcast(raw)
@@ -126,20 +119,20 @@ class AnchorService:
         if receipt is None:
             # not mined (or dropped, or reorganised away): make sure the node has it
             if anchor["block_number"] is not None:
-                self.store.update_anchor(anchor["id"], block_number=None, block_hash=None,
+                self.store.anchors.update(anchor["id"], block_number=None, block_hash=None,
                                          confirmations=0, reorgs=anchor["reorgs"] + 1)
             adapter.broadcast(anchor["raw_tx"])
             return
         if receipt["status"] != 1:
             M.PROOFS_ANCHORED.labels(chain.name, "failed").inc()
-            self.store.update_anchor(anchor["id"], status="failed",
+            self.store.anchors.update(anchor["id"], status="failed",
                                      last_error="the anchor transaction reverted",
                                      block_number=receipt["block_number"],
                                      block_hash=receipt["block_hash"])
             return
         canonical = adapter.canonical_hash(receipt["block_number"])
         if canonical != receipt["block_hash"]:  # the receipt's block was reorganised away
-            self.store.update_anchor(anchor["id"], block_number=None, block_hash=None,
+            self.store.anchors.update(anchor["id"], block_number=None, block_hash=None,
                                      confirmations=0, reorgs=anchor["reorgs"] + 1)
             adapter.broadcast(anchor["raw_tx"])
             return
@@ -147,7 +140,7 @@ class AnchorService:
         status = "confirmed" if confirmations >= chain.confirmation_blocks else "submitted"
         if status == "confirmed":
             M.PROOFS_ANCHORED.labels(chain.name, "confirmed").inc()
-        self.store.update_anchor(anchor["id"], status=status, confirmations=confirmations,
+        self.store.anchors.update(anchor["id"], status=status, confirmations=confirmations,
                                  block_number=receipt["block_number"],
                                  block_hash=receipt["block_hash"], attempts=0, last_error=None)
 
@@ -160,3 +153,30 @@ def anchor_view(anchor: dict[str, Any]) -> dict[str, Any]:
         if anchor.get(k) is not None:
             out[k] = anchor[k].strftime("%Y-%m-%dT%H:%M:%SZ")
     return out
+
+
+class Anchors:
+    """Anchors as the API shows them, with each configured chain's health."""
+
+    def __init__(self, store: Store, chains: list[ChainConfig], worker: AnchorService | None):
+        self.store = store
+        self.chains = chains
+        self.worker = worker
+
+    def list(self, page: int, per_page: int, chain: str | None, status: str | None
+             ) -> dict[str, Any]:
+        items, total = self.store.anchors.list(page, per_page, chain, status)
+        chains = []
+        for c in self.chains:
+            state = dict(self.worker.status.get(c.name, {})) if self.worker else {}
+            chains.append({"chain": c.name, "confirmation_blocks": c.confirmation_blocks,
+                           "contract_address": c.contract_address,
+                           "healthy": state.get("healthy"), "last_error": state.get("last_error")})
+        return {"items": [anchor_view(a) for a in items], "page": page, "per_page": per_page,
+                "total": total, "chains": chains}
+
+    def get(self, anchor_id: int) -> dict[str, Any]:
+        return anchor_view(self.store.anchors.get(anchor_id))
+
+    def covering(self, log_index: int) -> list[dict[str, Any]]:
+        return [anchor_view(a) for a in self.store.anchors.covering(log_index)]

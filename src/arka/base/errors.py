@@ -1,4 +1,6 @@
-"""One error hierarchy for every stage, each error with a stable code and a source span."""
+"""One error hierarchy for every stage and the service: each error has a stable code
+(`E_TYPE`, `E_NOT_FOUND`, ...), where it has one a source span, and the category an API
+answer reports it under (`api_code`, which fixes the HTTP status: `API_STATUS`)."""
 
 from __future__ import annotations
 
@@ -55,17 +57,37 @@ class Diagnostic:
         return f"{head}\n{gutter}{text}\n{' ' * (len(gutter) - 2)}| {caret}"
 
 
+# The API's error categories and their HTTP statuses; the one place a status is chosen.
+API_STATUS = {"VALIDATION_ERROR": 400, "AUTHENTICATION_ERROR": 401,
+              "AUTHORIZATION_ERROR": 403, "NOT_FOUND": 404, "REQUEST_TIMEOUT": 408,
+              "CONFLICT": 409, "PAYLOAD_TOO_LARGE": 413, "RATE_LIMITED": 429,
+              "INTERNAL_ERROR": 500, "SERVICE_UNAVAILABLE": 503}
+
+
 class ArkaError(Exception):
-    """Base of every error ARKA raises on purpose."""
+    """Base of every error ARKA raises on purpose. `api_code` is what an API answer
+    calls it (a caller's mistake by default); `details` lists {path, line, column, code,
+    message} items where the error has several parts."""
 
     code = "E_ARKA"
+    api_code = "VALIDATION_ERROR"
 
-    def __init__(self, message: str, *, code: str | None = None, span: Span | None = None):
+    def __init__(self, message: str, *, code: str | None = None, span: Span | None = None,
+                 details: list[dict[str, Any]] | None = None):
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
         self.span = span
+        self.details: list[dict[str, Any]] = list(details or [])
+
+    @property
+    def http_status(self) -> int:
+        return API_STATUS[self.api_code]
+
+    def api_message(self) -> str:
+        """The message an API answer carries."""
+        return self.message
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"code": self.code, "message": self.message}
@@ -91,6 +113,8 @@ class CompileError(ArkaError):
         self.diagnostics = ordered
         self.source = source
         self.sources = dict(sources or {})
+        self.details = [{"path": d.span.file, "line": d.span.line, "column": d.span.column,
+                         "code": d.code, "message": d.message} for d in ordered]
 
     def render(self) -> str:
         return "\n".join(d.render(self.sources.get(d.span.file, self.source))
@@ -98,6 +122,9 @@ class CompileError(ArkaError):
 
     def __str__(self) -> str:
         return self.render()
+
+    def api_message(self) -> str:
+        return f"{len(self.diagnostics)} error(s) in the document"
 
 
 class BytecodeError(ArkaError):
@@ -126,3 +153,47 @@ class TableError(ArkaError):
     """A reference table is malformed or a lookup found no row."""
 
     code = "E_TABLE"
+
+
+# ------------------------------------------------------------------ service errors
+
+class NotFound(ArkaError):
+    code = "E_NOT_FOUND"
+    api_code = "NOT_FOUND"
+
+
+class Conflict(ArkaError):
+    code = "E_CONFLICT"
+    api_code = "CONFLICT"
+
+
+class AuthError(ArkaError):
+    """No valid credential (401)."""
+
+    code = "AUTHENTICATION_ERROR"
+    api_code = "AUTHENTICATION_ERROR"
+
+
+class Forbidden(ArkaError):
+    """A valid credential without the permission (403)."""
+
+    code = "AUTHORIZATION_ERROR"
+    api_code = "AUTHORIZATION_ERROR"
+
+
+class ServiceUnavailable(ArkaError):
+    """503: a part the request needs is not configured or not reachable."""
+
+    code = "SERVICE_UNAVAILABLE"
+    api_code = "SERVICE_UNAVAILABLE"
+
+
+class InternalFault(ArkaError):
+    """500: stored data or configuration is not what it must be (logged in full)."""
+
+    code = "E_INTERNAL"
+    api_code = "INTERNAL_ERROR"
+
+
+class StoreError(InternalFault):
+    code = "E_STORE"

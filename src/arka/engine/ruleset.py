@@ -36,12 +36,12 @@ from arka.engine.result import EvaluationResult, _Accumulator, _dependency_view,
 from arka.rtvm import bytecode as bc
 from arka.rtvm.fastpath import FastProgram, translate
 from arka.rtvm.vm import TRACE_LEVELS, Execution, Limits, Outcome
+from arka.rules.rulesets import STRATEGIES
 from arka.rules.tables import TableLookup, TableSet
 from arka.version import __version__
 
 ENGINE_VERSION = f"arka-engine/{__version__} rtvm/{bc.FORMAT_VERSION}"
 CALENDAR_VERSION = f"holidays/{holidays.__version__}"
-STRATEGIES = ("most_severe", "flags_need_review")
 
 
 class _Runtime:

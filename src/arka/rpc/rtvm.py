@@ -29,49 +29,33 @@ import multiprocessing
 import os
 import signal
 import threading
-from collections import OrderedDict
-from collections.abc import Sequence
 from concurrent import futures
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import simplejson
 
 from arka.base import values as V
+from arka.base.batching import Batcher
 from arka.base.errors import ArkaError, InputError
 from arka.compiler import CompiledRule, load_bytecode
 from arka.engine import EvaluationResult, RuleSet
+from arka.engine.executor import Group, RuleSetCache
 from arka.rtvm.vm import Limits
 from arka.rules.tables import TableSet, parse_table
 
 log = logging.getLogger("arka.rtvm")
 
 SERVICE = "arka.rtvm.v1.RTVM"
+MAX_GROUPS = 64  # groups per Evaluate call
 MAX_MESSAGE = 256 * 1024 * 1024
 _OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE),
             ("grpc.max_send_message_length", MAX_MESSAGE)]
 
 
 class RemoteError(ArkaError):
+    api_code = "SERVICE_UNAVAILABLE"
     code = "E_RTVM_REMOTE"
-
-
-@dataclass
-class Item:
-    input: Any
-    context: dict[str, Any]  # normalized; sent in its JSON form
-    trace: str = "none"
-    executor: str = "vm"
-
-
-@dataclass
-class Group:
-    rules: Sequence[CompiledRule]
-    tables: TableSet
-    strategy: str
-    order: dict[str, tuple[str, ...]]
-    items: list[Item]
 
 
 # ---------------------------------------------------------------------------- server
@@ -83,8 +67,7 @@ class RtvmService:
         self.limits = limits or Limits()
         self._programs: dict[str, CompiledRule] = {}
         self._tables: dict[str, Any] = {}
-        self._rulesets: OrderedDict[tuple[Any, ...], RuleSet] = OrderedDict()
-        self._lock = threading.Lock()
+        self._rulesets = RuleSetCache(self.limits)
         self._redis = None
         if redis_url:
             import redis
@@ -156,24 +139,12 @@ class RtvmService:
 
     def _ruleset(self, group: dict[str, Any]) -> RuleSet:
         order = {k: tuple(v) for k, v in (group.get("order_after") or {}).items()}
-        key = (group["strategy"], tuple(group["rules"]), tuple(sorted(group["tables"])),
-               tuple(sorted(order.items())))
-        with self._lock:
-            rs = self._rulesets.get(key)
-            if rs is not None:
-                self._rulesets.move_to_end(key)
-                return rs
         tables = TableSet()
         for h in group["tables"]:
             t = self._tables[h]
             tables.tables[t.name] = t
-        rs = RuleSet([self._programs[h] for h in group["rules"]], tables,
-                     strategy=group["strategy"], limits=self.limits, order_after=order)
-        with self._lock:
-            self._rulesets[key] = rs
-            while len(self._rulesets) > 256:
-                self._rulesets.popitem(last=False)
-        return rs
+        return self._rulesets.get([self._programs[h] for h in group["rules"]], tables,
+                                  group["strategy"], order)
 
     def evaluate(self, request: dict[str, Any]) -> dict[str, Any]:
         missing_rules, missing_tables = self._resolve(request)
@@ -269,9 +240,9 @@ def serve(host: str, port: int, workers: int = 1, limits: Limits | None = None,
 
 # ---------------------------------------------------------------------------- client
 
-class RemoteRTVM:
-    """ARKA Core's client: evaluations go to the RTVM service. Concurrent callers are
-    batched into one call (the first caller sends what is queued), at most
+class RemoteExecutor:
+    """ARKA Core's executor when `rtvm.host` is set: evaluations go to the RTVM service.
+    Concurrent callers are batched into one call (`arka.base.batching`), at most
     `max_concurrent` calls are in flight, each with a `timeout`."""
 
     def __init__(self, host: str, port: int, timeout: float = 30.0, max_concurrent: int = 64):
@@ -281,9 +252,8 @@ class RemoteRTVM:
         self._evaluate = self._channel.unary_unary(f"/{SERVICE}/Evaluate")
         self._health = self._channel.unary_unary(f"/{SERVICE}/Health")
         self._slots = threading.BoundedSemaphore(max_concurrent)
-        self._queue: list[_Pending] = []
-        self._qlock = threading.Lock()
-        self._busy = False
+        self._batcher: Batcher[Group, list[EvaluationResult | InputError]] = Batcher(
+            self.call, MAX_GROUPS)
 
     def close(self) -> None:
         self._channel.close()
@@ -297,42 +267,7 @@ class RemoteRTVM:
 
     def evaluate(self, group: Group) -> list[EvaluationResult | InputError]:
         """Evaluate a group's items, batched with whatever else is being sent."""
-        pending = _Pending(group)
-        with self._qlock:
-            self._queue.append(pending)
-            if not self._busy:
-                self._busy = pending.lead = True
-        if not pending.lead:
-            pending.event.wait()
-            if not pending.lead:
-                if pending.error is not None:
-                    raise pending.error
-                assert pending.results is not None
-                return pending.results
-        with self._qlock:
-            batch = self._queue[:64]
-            del self._queue[:64]
-        try:
-            outcomes = self.call([p.group for p in batch])
-            for p, results in zip(batch, outcomes, strict=True):
-                p.results = results
-        except BaseException as exc:  # every caller of the batch learns of the failure
-            for p in batch:
-                p.error = exc
-        for p in batch:
-            if p is not pending:
-                p.event.set()
-        with self._qlock:
-            if self._queue:
-                nxt = self._queue[0]
-                nxt.lead = True
-                nxt.event.set()
-            else:
-                self._busy = False
-        if pending.error is not None:
-            raise pending.error
-        assert pending.results is not None
-        return pending.results
+        return self._batcher.submit(group)
 
     def call(self, groups: list[Group]) -> list[list[EvaluationResult | InputError]]:
         """One Evaluate call (two when the server first needs bytecode or tables)."""
@@ -341,7 +276,7 @@ class RemoteRTVM:
             "tables": sorted(t.content_hash for t in g.tables.tables.values()),
             "strategy": g.strategy,
             "order_after": {k: list(v) for k, v in sorted(g.order.items())},
-            "items": [{"input": it.input, "context": V.to_json(it.context),
+            "items": [{"input": V.to_json(it.values), "context": V.to_json(it.context),
                        "trace": it.trace, "executor": it.executor} for it in g.items],
         } for g in groups]}
         reply = self._send(request)
@@ -381,14 +316,3 @@ class RemoteRTVM:
                 raise RemoteError(f"RTVM at {self.target}: {code.name if code else 'error'}: "
                                   f"{detail}") from None
         return json.loads(raw)
-
-
-class _Pending:
-    __slots__ = ("group", "event", "lead", "results", "error")
-
-    def __init__(self, group: Group):
-        self.group = group
-        self.event = threading.Event()
-        self.lead = False
-        self.results: list[EvaluationResult | InputError] | None = None
-        self.error: BaseException | None = None

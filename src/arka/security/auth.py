@@ -20,13 +20,12 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import jwt
 
-from arka.base.errors import ArkaError
+from arka.base.errors import ArkaError, AuthError, Forbidden
 from arka.security.principal import ROLES, TENANT_RE, Principal
-from arka.storage import Store
 
 KEY_CACHE_SECONDS = 2.0
 TOUCH_SECONDS = 60.0
@@ -34,14 +33,15 @@ MIN_SECRET_BYTES = 32
 ASYMMETRIC = ("RS256", "RS384", "RS512", "ES256", "ES384", "PS256")
 
 
-class AuthError(ArkaError):
-    """401: no credentials, or credentials that do not check."""
-    code = "AUTHENTICATION_ERROR"
+__all__ = ["AuthError", "Authenticator", "AuthSettings", "Forbidden", "KeyLookup"]
 
 
-class Forbidden(ArkaError):
-    """403: a valid principal without the permission."""
-    code = "AUTHORIZATION_ERROR"
+class KeyLookup(Protocol):
+    """What authentication needs of the API key store."""
+
+    def by_hash(self, secret_hash: str) -> dict[str, Any] | None: ...
+
+    def touch(self, key_id: str, at: datetime) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -91,10 +91,10 @@ def check_tenant(tenant: str) -> str:
 
 
 class Authenticator:
-    def __init__(self, settings: AuthSettings, store: Store):
+    def __init__(self, settings: AuthSettings, keys: KeyLookup):
         settings.check()
         self.settings = settings
-        self.store = store
+        self.keys = keys
         self._jwks = jwt.PyJWKClient(settings.jwks_url, cache_keys=True,
                                      lifespan=settings.jwks_cache_seconds, timeout=5) \
             if settings.jwks_url else None
@@ -134,7 +134,7 @@ class Authenticator:
         if cached is not None and now - cached[0] < KEY_CACHE_SECONDS:
             row = cached[1]
         else:
-            row = self.store.api_key_by_hash(h)
+            row = self.keys.by_hash(h)
             with self._lock:
                 self._keys[h] = (now, row)
                 if len(self._keys) > 10_000:
@@ -148,7 +148,7 @@ class Authenticator:
             raise AuthError(f"API key {row['id']} expired")
         if now - self._touched.get(row["id"], -1e9) > TOUCH_SECONDS:
             self._touched[row["id"]] = now
-            self.store.touch_api_key(row["id"], wall)
+            self.keys.touch(row["id"], wall)
         return Principal(row["tenant"], f"apikey:{row['id']}", frozenset(row["roles"]),
                          "api_key", key_id=row["id"])
 

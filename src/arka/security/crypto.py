@@ -25,6 +25,7 @@ PREFIX = "v1."
 
 
 class KeyError_(ArkaError):
+    api_code = "INTERNAL_ERROR"
     code = "E_ENCRYPTION_KEY"
 
 

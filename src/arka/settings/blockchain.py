@@ -26,9 +26,8 @@ from typing import Any
 
 import yaml
 
-from arka.app.anchoring import AnchorPolicy
 from arka.base.errors import ArkaError
-from arka.trust.chain import DEV_CHAIN, ChainConfig
+from arka.trust.chain import DEV_CHAIN, AnchorPolicy, ChainConfig
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 NETWORK_KEYS = {"enabled", "rpc_url", "contract_address", "confirmation_blocks",

@@ -20,10 +20,12 @@ _KEY = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9._-]*(/[A-Za-z0-9_-][A-Za-z0-9._-]*)
 
 
 class ObjectStoreError(ArkaError):
+    api_code = "SERVICE_UNAVAILABLE"
     code = "E_OBJECTS"
 
 
 class ObjectMissing(ObjectStoreError):
+    api_code = "INTERNAL_ERROR"
     code = "E_OBJECT_MISSING"
 
 

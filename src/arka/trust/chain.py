@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arka.base.errors import ArkaError
+
 # web3 is imported where a chain is used: importing it costs about 0.7 s, which every
 # service and CLI start would otherwise pay with anchoring off.
 
@@ -19,8 +21,19 @@ ARTIFACT = Path(__file__).with_name("ArkaAnchor.json")
 DEV_CHAIN = "eth-tester://"
 
 
-class ChainError(Exception):
+class ChainError(ArkaError):
     """The chain could not be reached or refused a request (retried with backoff)."""
+
+    code = "E_CHAIN"
+    api_code = "SERVICE_UNAVAILABLE"
+
+
+@dataclass(frozen=True)
+class AnchorPolicy:
+    """When a new tree head is anchored."""
+
+    batch_entries: int = 1000  # anchor when this many leaves arrived since the last anchor
+    batch_minutes: float = 10.0  # ... or this long passed and the log grew
 
 
 @dataclass(frozen=True)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
-from pathlib import Path
 
 from fastapi import FastAPI
 
-from arka.app.core import Core, Settings
+from arka.app.core import Core
 from arka.interfaces.http.app import create_app
+from arka.settings import Settings, load
 
 
 def build_app(settings: Settings) -> FastAPI:
@@ -26,31 +25,12 @@ def setup_process(settings: Settings) -> None:
                                         settings.tracing_sample_rate)
 
 
-def settings_from_env() -> Settings:
-    """What `arka-cli serve` hands its workers: ARKA_CONFIG (a configuration file) or the
-    embedded defaults in ARKA_DATA_DIR, ARKA_BLOCKCHAIN_CONFIG, and ARKA_NO_AUTH=1."""
-    config_file = os.environ.get("ARKA_CONFIG")
-    if config_file:
-        from arka.settings.file import load_config
-        settings = Settings.from_config(load_config(config_file),
-                                        database_url=os.environ.get("ARKA_DATABASE_URL"))
-    else:
-        settings = Settings.embedded(Path(os.environ.get("ARKA_DATA_DIR", ".arka")),
-                                     os.environ.get("ARKA_DATABASE_URL"))
-    blockchain = os.environ.get("ARKA_BLOCKCHAIN_CONFIG")
-    if blockchain:
-        from arka.settings.blockchain import load_blockchain_file
-        chains, policy, poll = load_blockchain_file(blockchain)
-        settings = dataclasses.replace(settings, chains=tuple(chains), anchor_policy=policy,
-                                       anchor_poll_seconds=poll)
-    if os.environ.get("ARKA_NO_AUTH") == "1":
-        settings = dataclasses.replace(settings, auth=dataclasses.replace(settings.auth,
-                                                                          enabled=False))
-    return settings
-
-
 def app_from_env() -> FastAPI:
-    """For `uvicorn --factory` with several workers: settings from the environment."""
-    settings = settings_from_env()
+    """For `uvicorn --factory` (the workers of `arka-cli serve --workers N`): the settings
+    the parent process built (`Settings.to_env`), else built here from ARKA_CONFIG or the
+    embedded defaults in ARKA_DATA_DIR, with ARKA_BLOCKCHAIN_CONFIG."""
+    settings = Settings.from_env() or load(
+        os.environ.get("ARKA_DATA_DIR", ".arka"), os.environ.get("ARKA_DATABASE_URL"),
+        blockchain_file=os.environ.get("ARKA_BLOCKCHAIN_CONFIG"))
     setup_process(settings)
     return build_app(settings)

@@ -24,9 +24,11 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, func, inspect, select
 from sqlalchemy.engine import make_url
 
-from arka.storage import Store, StoreError
-from arka.storage import schema as S
+from arka.base.errors import StoreError
 from arka.storage.objects import ObjectStoreError, s3_client, split_s3
+from arka.storage.sql import Store
+from arka.storage.sql import schema as S
+from arka.storage.sql.log import SqlLog
 from arka.trust import merkle
 
 MANIFEST = "manifest.json"
@@ -54,7 +56,7 @@ def fingerprint(store: Store, conn: Connection | None = None) -> dict[str, Any]:
                         .scalar_one()) for name in COUNTED if name in present}
     size = int(conn.execute(select(func.coalesce(func.max(S.log_leaves.c.idx) + 1, 0)))
                .scalar_one())
-    root = merkle.range_hash(0, size, Store._fetch_nodes(conn, set(merkle.decompose(0, size)))) \
+    root = merkle.range_hash(0, size, SqlLog._fetch_nodes(conn, set(merkle.decompose(0, size)))) \
         if size else hashlib.sha256(b"").digest()
     revision = MigrationContext.configure(conn).get_current_revision()
     return {"schema_revision": revision, "counts": counts,

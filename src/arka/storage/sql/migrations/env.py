@@ -2,7 +2,7 @@
 
 from alembic import context
 
-from arka.storage.schema import metadata
+from arka.storage.sql.schema import metadata
 
 connection = context.config.attributes["connection"]
 context.configure(connection=connection, target_metadata=metadata)

@@ -1,0 +1,377 @@
+"""The rule registry: rules, reference tables and rulesets of each tenant, every version
+immutable, compiled once and cached by bytecode hash; and which of them apply to an
+evaluation (version selection by date, jurisdiction, ruleset ranges)."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from arka.app.audit import audit_event
+from arka.base.calendar import in_force
+from arka.base.errors import CompileError, Conflict, Diagnostic, InputError, NotFound, Span
+from arka.base.semver import max_satisfying, version_key
+from arka.compiler import CompiledRule, compile_rule, load_bytecode
+from arka.observability import metrics as M
+from arka.rtvm.disasm import disassemble
+from arka.rules.rulesets import parse_ruleset, ruleset_error
+from arka.rules.tables import TableSet, parse_table
+from arka.security.principal import SYSTEM_ACTOR, Actor
+from arka.storage.ports import RegistryStore
+from arka.storage.records import RuleRow
+from arka.storage.sql.database import SYSTEM
+
+REFRESH_SECONDS = 1.0  # how stale another process's deploys may be seen
+REVIEW_KEYS = ("status", "deployed_by", "reviewed_by", "reviewed_at", "review_note")
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The rules that decide an evaluation, and how they combine."""
+
+    rules: list[CompiledRule]
+    strategy: str
+    ruleset: dict[str, Any] | None  # {name, version} when chosen by context.ruleset
+    order: dict[str, tuple[str, ...]]
+
+
+def content_hash(text: str) -> str:
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class _TenantCache:
+    """Per tenant: what was read from the store, re-read when its generation changed
+    (asked at most every REFRESH_SECONDS); a change in this process is seen at once."""
+
+    def __init__(self, generation: Any, load: Any, empty: Any):
+        self._generation, self._load, self._empty = generation, load, empty
+        self._data: dict[str, tuple[Any, Any]] = {}
+        self._checked: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def get(self, tenant: str) -> Any:
+        now = time.monotonic()
+        generation, data = self._data.get(tenant, (None, self._empty))
+        if now - self._checked.get(tenant, -1e9) > REFRESH_SECONDS:
+            self._checked[tenant] = now
+            current = self._generation(tenant)
+            if current != generation:
+                data = self._load(tenant)
+                with self._lock:
+                    self._data[tenant] = (current, data)
+        return data
+
+    def invalidate(self, tenant: str) -> None:
+        self._checked.pop(tenant, None)
+
+
+class Registry:
+    def __init__(self, store: RegistryStore, require_approval: bool = False):
+        self.store = store
+        self.require_approval = require_approval
+        self._compiled: dict[str, CompiledRule] = {}
+        self._rules = _TenantCache(lambda t: store.generation(t, "rule"), store.all_rules, [])
+        self._tables = _TenantCache(lambda t: store.generation(t, "table"),
+                                    self._load_tables, TableSet())
+        self.loaded = False
+
+    @property
+    def new_status(self) -> str:
+        return "pending" if self.require_approval else "active"
+
+    def changed(self, tenant: str) -> None:
+        """A version of the tenant was added or reviewed here: read again next time."""
+        self._rules.invalidate(tenant)
+        self._tables.invalidate(tenant)
+
+    def warm(self) -> int:
+        """Load and validate every stored rule's bytecode; the startup probe waits for it."""
+        rows = self.store.all_rules(SYSTEM)
+        for row in rows:
+            self.program(row)
+        self.loaded = True
+        M.RULES_LOADED.set(len(self._compiled))
+        return len(rows)
+
+    def program(self, row: RuleRow) -> CompiledRule:
+        rule = self._compiled.get(row.bytecode_hash)
+        if rule is None:
+            rule = load_bytecode(row.bytecode)
+            if rule.bytecode_hash != row.bytecode_hash:
+                raise RuntimeError(f"stored bytecode of {row.name}@{row.version} does not match "
+                                   "its hash")
+            self._compiled[row.bytecode_hash] = rule
+        return rule
+
+    # ------------------------------------------------------------ rules
+    def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
+        return compile_rule(text, file)
+
+    def deploy_rule(self, tenant: str, text: str, source_format: str,
+                    actor: Actor = SYSTEM_ACTOR) -> tuple[dict[str, Any], bool]:
+        compiled = compile_rule(text, "request")
+        meta = compiled.metadata
+        for dep in meta.get("depends_on", ()):
+            if not self.store.rule_versions(tenant, dep):
+                raise CompileError([Diagnostic("E_DEPENDENCY", Span("request", 1, 1),
+                                               f"depends_on names {dep!r}, which is not "
+                                               "deployed; deploy it first")], text)
+        row, created = self.store.put_rule(
+            tenant, name=compiled.name, version=compiled.version, source=text,
+            source_format=source_format, source_hash=content_hash(text),
+            bytecode=compiled.bytecode, bytecode_hash=compiled.bytecode_hash,
+            jurisdiction=meta.get("jurisdiction") or "ALL", domain=meta.get("domain"),
+            effective_date=meta.get("effective_date"), expiry_date=meta.get("expiry_date"),
+            audit=audit_event(tenant, "rule.deploy", f"rule:{compiled.name}@"
+                              f"{compiled.version}", actor=actor,
+                              details={"bytecode_hash": compiled.bytecode_hash,
+                                       "source_hash": content_hash(text),
+                                       "status": self.new_status}),
+            status=self.new_status, deployed_by=actor.subject)
+        self._compiled.setdefault(row.bytecode_hash, compiled)
+        M.RULES_LOADED.set(len(self._compiled))
+        self.changed(tenant)
+        return self.rule_view(row), created
+
+    def rule_view(self, row: RuleRow, detail: bool = False) -> dict[str, Any]:
+        out = row.summary()
+        if detail:
+            out["source"] = row.source
+            out["source_format"] = row.source_format
+            out["disassembly"] = disassemble(self.program(row).program)
+        return out
+
+    def _sorted_versions(self, tenant: str, name: str) -> list[RuleRow]:
+        return sorted(self.store.rule_versions(tenant, name),
+                      key=lambda r: version_key(r.version))
+
+    def list_rules(self, tenant: str, page: int, per_page: int) -> dict[str, Any]:
+        names, total = self.store.rule_names(tenant, page, per_page)
+        items = []
+        for name in names:
+            versions = self._sorted_versions(tenant, name)
+            item = versions[-1].summary()
+            item["versions"] = [v.version for v in versions]
+            items.append(item)
+        return {"items": items, "page": page, "per_page": per_page, "total": total}
+
+    def rule(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = self._sorted_versions(tenant, name)
+        if not versions:
+            raise NotFound(f"rule {name} not found")
+        out = self.rule_view(versions[-1])
+        out["versions"] = [v.version for v in versions]
+        return out
+
+    def rule_versions(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = self._sorted_versions(tenant, name)
+        if not versions:
+            raise NotFound(f"rule {name} not found")
+        items = [v.summary() for v in versions]
+        return {"items": items, "page": 1, "per_page": len(items), "total": len(items)}
+
+    def rule_version(self, tenant: str, name: str, version: str) -> dict[str, Any]:
+        row = self.store.get_rule(tenant, name, version)
+        assert row is not None
+        return self.rule_view(row, detail=True)
+
+    # ------------------------------------------------------------ reference tables
+    def deploy_table(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
+                     ) -> tuple[dict[str, Any], bool]:
+        table, diags = parse_table(text, "request")
+        if table is None:
+            raise CompileError(diags, text)
+        stored, created = self.store.put_table(
+            tenant, name=table.name, version=table.version, kind=table.kind, source=text,
+            source_hash=content_hash(text), content_hash=table.content_hash,
+            audit=audit_event(tenant, "table.deploy", f"table:{table.name}@{table.version}",
+                              actor=actor, details={"content_hash": table.content_hash,
+                                                    "status": self.new_status}),
+            status=self.new_status, deployed_by=actor.subject)
+        self.changed(tenant)
+        return table_view(stored), created
+
+    def table(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = [t for t in self.store.all_tables(tenant) if t["name"] == name]
+        if not versions:
+            raise NotFound(f"table {name} not found")
+        out = table_view(versions[-1])
+        out["versions"] = [t["version"] for t in versions]
+        out["source"] = versions[-1]["source"]
+        return out
+
+    def list_tables(self, tenant: str) -> dict[str, Any]:
+        latest: dict[str, dict[str, Any]] = {}
+        for t in self.store.all_tables(tenant):
+            latest[t["name"]] = t
+        items = [table_view(t) for t in latest.values()]
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
+    def current_tables(self, tenant: str) -> TableSet:
+        """The latest approved version of every table of the tenant."""
+        tables: TableSet = self._tables.get(tenant)
+        return tables
+
+    def _load_tables(self, tenant: str) -> TableSet:
+        latest: dict[str, dict[str, Any]] = {}
+        for row in self.store.all_tables(tenant):
+            if row["status"] == "active":
+                latest[row["name"]] = row
+        return table_set(latest.values())
+
+    def recorded_tables(self, tenant: str, refs: list[dict[str, str]]) -> TableSet:
+        """The table versions an evaluation recorded it used, checked against their hashes."""
+        used = []
+        for ref in refs:
+            row = self.store.get_table(tenant, ref["table"], ref["version"])
+            assert row is not None
+            if row["content_hash"] != ref["content_hash"]:
+                raise Conflict(f"table {ref['table']}@{ref['version']} no longer has the "
+                               "content the evaluation used")
+            used.append(row)
+        return table_set(used)
+
+    def recorded_rules(self, tenant: str, refs: list[dict[str, str]]) -> list[CompiledRule]:
+        """The rule versions an evaluation recorded it ran, checked against their hashes."""
+        rules = []
+        for ref in refs:
+            row = self.store.get_rule(tenant, ref["rule_id"], ref["version"])
+            assert row is not None
+            if row.bytecode_hash != ref["bytecode_hash"]:
+                raise Conflict(f"rule {ref['rule_id']}@{ref['version']} no longer has the "
+                               "bytecode the evaluation used")
+            rules.append(self.program(row))
+        return rules
+
+    # ------------------------------------------------------------ rulesets
+    def deploy_ruleset(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
+                       ) -> tuple[dict[str, Any], bool]:
+        spec = parse_ruleset(text)
+        for entry in spec["rules"]:
+            versions = [r.version for r in self.store.rule_versions(tenant, entry["ref"])]
+            if not versions:
+                if entry["required"]:
+                    raise ruleset_error(f"required rule {entry['ref']!r} is not deployed", text)
+                continue
+            if max_satisfying(versions, entry["version"]) is None:
+                raise ruleset_error(f"no deployed version of {entry['ref']!r} satisfies "
+                                    f"{entry['version']!r} (deployed: {', '.join(versions)})",
+                                    text)
+        meta = spec["metadata"]
+        stored, created = self.store.put_ruleset(
+            tenant, name=meta["name"], version=meta["version"], source=text,
+            source_hash=content_hash(text), spec=spec,
+            audit=audit_event(tenant, "ruleset.deploy",
+                              f"ruleset:{meta['name']}@{meta['version']}", actor=actor,
+                              details={"source_hash": content_hash(text),
+                                       "status": self.new_status}),
+            status=self.new_status, deployed_by=actor.subject)
+        return ruleset_view(stored), created
+
+    def ruleset(self, tenant: str, name: str) -> dict[str, Any]:
+        versions = self.store.ruleset_versions(tenant, name)
+        if not versions:
+            raise NotFound(f"ruleset {name} not found")
+        latest = max(versions, key=lambda r: version_key(r["version"]))
+        out = ruleset_view(latest)
+        out["versions"] = [v["version"] for v in versions]
+        return out
+
+    def list_rulesets(self, tenant: str) -> dict[str, Any]:
+        items = [self.ruleset(tenant, n) for n in self.store.ruleset_names(tenant)]
+        return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}
+
+    def versioned_view(self, tenant: str, kind: str, name: str, version: str
+                       ) -> dict[str, Any]:
+        if kind == "rule":
+            row = self.store.get_rule(tenant, name, version)
+            assert row is not None
+            return self.rule_view(row)
+        if kind == "table":
+            stored = self.store.get_table(tenant, name, version)
+            assert stored is not None
+            return table_view(stored)
+        ruleset = self.store.get_ruleset(tenant, name, version)
+        assert ruleset is not None
+        return ruleset_view(ruleset)
+
+    # ------------------------------------------------------------ selection
+    def select(self, tenant: str, ctx: dict[str, Any]) -> Selection:
+        """The rules for a context: the named ruleset's, or every rule's newest approved
+        version in force on the context's date (plus what they depend on)."""
+        ref = ctx.get("ruleset")
+        if ref:
+            return self._select_ruleset(tenant, str(ref))
+        on: date = ctx["timestamp"].date()
+        by_name: dict[str, list[RuleRow]] = {}
+        rows: list[RuleRow] = self._rules.get(tenant)
+        for row in rows:
+            if row.active:  # pending or rejected versions never decide
+                by_name.setdefault(row.name, []).append(row)
+        chosen = []
+        for versions in by_name.values():
+            current = [r for r in versions if in_force(r.effective_date, r.expiry_date, on)]
+            if current:
+                chosen.append(max(current, key=lambda r: version_key(r.version)))
+        # a dependency not in force still has to be present for rule_result()
+        names = {r.name for r in chosen}
+        for r in list(chosen):
+            for dep in self.program(r).metadata.get("depends_on", ()):
+                if dep not in names and dep in by_name:
+                    chosen.append(max(by_name[dep], key=lambda x: version_key(x.version)))
+                    names.add(dep)
+        return Selection([self.program(r) for r in chosen], "most_severe", None, {})
+
+    def _select_ruleset(self, tenant: str, ref: str) -> Selection:
+        name, _, rng = ref.partition("@")
+        versions = [v["version"] for v in self.store.ruleset_versions(tenant, name)
+                    if v["status"] == "active"]
+        if not versions:
+            raise InputError(f"context.ruleset: no ruleset named {name!r} (or none approved)")
+        chosen = max_satisfying(versions, rng or "*")
+        if chosen is None:
+            raise InputError(f"context.ruleset: no version of {name!r} satisfies {rng!r}")
+        spec = self.store.get_ruleset(tenant, name, chosen)
+        assert spec is not None
+        rules = []
+        for entry in spec["spec"]["rules"]:
+            rows = [r for r in self.store.rule_versions(tenant, entry["ref"]) if r.active]
+            version = max_satisfying([r.version for r in rows], entry["version"])
+            if version is None:
+                if entry["required"]:
+                    raise InputError(f"ruleset {name}@{chosen}: required rule {entry['ref']} "
+                                     f"has no version satisfying {entry['version']}")
+                continue
+            rules.append(self.program(next(r for r in rows if r.version == version)))
+        strategy = spec["spec"].get("aggregate_decision", {}).get("strategy", "most_severe")
+        present = {r.name for r in rules}
+        order = {e["ref"]: tuple(d for d in e["depends_on"] if d in present)
+                 for e in spec["spec"]["rules"] if e["ref"] in present}
+        return Selection(rules, strategy, {"name": name, "version": chosen}, order)
+
+
+def table_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: stored[k] for k in ("name", "version", "kind", "content_hash", *REVIEW_KEYS)}
+
+
+def table_set(rows: Any) -> TableSet:
+    out = TableSet()
+    for row in rows:
+        table, diags = parse_table(row["source"], f"table {row['name']}@{row['version']}")
+        if table is None:
+            raise RuntimeError(f"stored table {row['name']}@{row['version']} does not parse: "
+                               f"{diags[0].message if diags else ''}")
+        out.tables[table.name] = table
+        out.sources[table.name] = row["source"]
+    return out
+
+
+def ruleset_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {"name": stored["name"], "version": stored["version"], **{
+        k: stored["spec"][k] for k in ("metadata", "rules", "evaluation_order",
+                                       "aggregate_decision")},
+        **{k: stored[k] for k in REVIEW_KEYS}}
