@@ -88,7 +88,7 @@ class Evaluations:
             record = self._evaluate_one(tenant, request.context, values, stored_input, trace)
             with OBS.span("store"):
                 return self._store(tenant, record, None, None)
-        context_json = V.to_json(normalize_context_values(request.context))
+        context_json = V.to_json(_context_values(request.context))
         request_hash = digest({"context": context_json, "input": stored_input})
         known = self.idempotency.recall(tenant, key)
         if known is not None and known["request_hash"] == request_hash:
@@ -134,11 +134,12 @@ class Evaluations:
                 selection.rules, self.registry.current_tables(tenant), selection.strategy,
                 selection.order, [Item(values, ctx, level) for values, _ in inputs]))
         return [res if isinstance(res, InputError) else
-                self._record(tenant, res, stored, trace, selection.strategy,
+                self._record(tenant, res, ctx, stored, trace, selection.strategy,
                              selection.ruleset, selection.order)
                 for res, (_, stored) in zip(results, inputs, strict=True)]
 
-    def _record(self, tenant: str, res: EvaluationResult, stored_input: Any, trace: str,
+    def _record(self, tenant: str, res: EvaluationResult, ctx: dict[str, Any],
+                stored_input: Any, trace: str,
                 strategy: str, ruleset: dict[str, Any] | None,
                 order: dict[str, tuple[str, ...]]) -> dict[str, Any]:
         out = res.to_json()
@@ -151,7 +152,7 @@ class Evaluations:
             meta["order_after"] = {k: list(v) for k, v in sorted(order.items()) if v}
         record = {
             "evaluation_id": evaluation_id,
-            "timestamp": V.datetime_text(res.context["timestamp"]),
+            "timestamp": V.datetime_text(ctx["timestamp"]),
             "context": out["context"],
             "input": stored_input,
             "result": out["result"],
@@ -289,7 +290,7 @@ class Evaluations:
         return out
 
 
-def normalize_context_values(context: dict[str, Any]) -> dict[str, Any]:
+def _context_values(context: dict[str, Any]) -> dict[str, Any]:
     """The context as the request hash sees it: its values, without a defaulted timestamp."""
     try:
         values: dict[str, Any] = V.from_json(context or {})
