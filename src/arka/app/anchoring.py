@@ -12,6 +12,7 @@ hash). Nothing is marked confirmed unless its block is canonical at that moment.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import time
 from collections.abc import Callable
@@ -178,5 +179,5 @@ class Anchors:
     def get(self, anchor_id: int) -> dict[str, Any]:
         return anchor_view(self.store.anchors.get(anchor_id))
 
-    def covering(self, log_index: int) -> list[dict[str, Any]]:
+    def covering(self, log_index: int) -> builtins.list[dict[str, Any]]:
         return [anchor_view(a) for a in self.store.anchors.covering(log_index)]

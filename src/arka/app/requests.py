@@ -50,7 +50,7 @@ class BatchRequest(_Request):
                                     description="One context for every input")
     inputs: list[Any] = Field(min_length=1, description="Items {id, input}; an item that "
                               "is not such an object is answered with its own 400")
-    options: BatchOptions = Field(default_factory=BatchOptions)  # type: ignore[arg-type]
+    options: BatchOptions = Field(default_factory=BatchOptions)
 
 
 class ReplayRequest(_Request):

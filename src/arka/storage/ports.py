@@ -10,6 +10,7 @@ the `RecordSealer` it was given.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, Protocol
@@ -112,4 +113,4 @@ class AnchorStore(Protocol):
     def latest(self, chain: str) -> dict[str, Any] | None: ...
     def list(self, page: int, per_page: int, chain: str | None = None,
              status: str | None = None) -> tuple[list[dict[str, Any]], int]: ...
-    def covering(self, log_index: int) -> list[dict[str, Any]]: ...
+    def covering(self, log_index: int) -> builtins.list[dict[str, Any]]: ...

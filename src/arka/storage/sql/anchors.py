@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from sqlalchemy import func, select
@@ -86,7 +87,7 @@ class SqlAnchors:
                                 .limit(per_page).offset((page - 1) * per_page)).mappings().all()
         return [dict(r) for r in rows], int(total)
 
-    def covering(self, log_index: int) -> list[dict[str, Any]]:
+    def covering(self, log_index: int) -> builtins.list[dict[str, Any]]:
         """Per chain, the first confirmed anchor whose tree contains this leaf."""
         with self.db.read() as conn:
             rows = conn.execute(select(S.anchors).where(
