@@ -113,7 +113,7 @@ REJECTIONS = {
     "division scale too large": (lambda p: _with_code(
         p, _let_fn(p), op("CONST", 0) + op("CONST", 0) + op("DIV", 39, 0) + op("RET"), 2),
         "E_BYTECODE_OPERAND"),
-    "action op in a let": (lambda p: _with_code(p, _let_fn(p), op("CONST", 0) + op("FLAG", 0)
+    "action op in a let": (lambda p: _with_code(p, _let_fn(p), op("CONST", 0) + op("ACTION", 0)
                                                  + op("CONST", 0) + op("RET"), 1),
                            "E_BYTECODE_OPERAND"),
     "bad magic": (lambda p: b"XXXX" + bc.encode(p)[4:], "E_BYTECODE_MAGIC"),

@@ -15,7 +15,7 @@ from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import function_max_stack
 from arka.rules.model import RuleDef
 
-COMPILER_VERSION = "arka-compiler/1"
+COMPILER_VERSION = "arka-compiler/2"
 
 
 @dataclass
@@ -109,7 +109,7 @@ class Codegen:
             self.emit(main, None, "EVIDENCE", action.index)
             self.jump(main, None, "JUMP_IF_FALSE", skip)
             self.expr(main, action.config)
-            self.emit(main, action.span, bc.ACTION_OPS[action.type], action.index)
+            self.emit(main, action.span, "ACTION", action.index)
             self.place(main, skip)
         self.emit(main, None, "HALT")
         return self._program()

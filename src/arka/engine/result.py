@@ -6,10 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arka.base import values as V
-from arka.base.errors import EvalError
 from arka.rtvm.vm import Outcome
-
-SEVERITY_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3}
+from arka.rules.actions import (
+    ACTION_TYPES,
+    BUCKETS,
+    BUCKETS_BY_NAME,
+    FAILED_RULE_DECISION,
+    Emitter,
+    most_severe,
+)
 
 
 @dataclass
@@ -36,7 +41,6 @@ class EvaluationResult:
         return out
 
 
-
 def _dependency_view(status: str, conditions: dict[str, Any], flags: list[dict[str, Any]],
                      blocked: bool) -> dict[str, Any]:
     """What `rule_result("name")` returns inside a dependent rule."""
@@ -48,95 +52,45 @@ def _json_event(e: dict[str, Any]) -> dict[str, Any]:
     return {k: (V.to_json(v) if k != "top" else v) for k, v in e.items()}
 
 
-# Config fields that are text in the result, whatever expression produced them.
-TEXT_FIELDS = {
-    "flag": ("category", "message", "code"),
-    "block": ("reason", "code"),
-    "escalate": ("queue", "priority", "assignee_group", "notes"),
-    "notify": ("template",),
-    "score_adjustment": ("field", "reason"),
-}
-
-
-def _text_fields(atype: str, cfg: dict[str, Any]) -> dict[str, Any]:
-    out = dict(cfg)
-    for key in TEXT_FIELDS.get(atype, ()):
-        if out.get(key) is not None and not isinstance(out[key], str):
-            out[key] = V.to_text(out[key])
-    return out
-
-
 class _Accumulator:
-    """Collects the actions of every rule into the result, all-or-nothing per rule."""
+    """Collects the actions of every rule into the result, all-or-nothing per rule.
+
+    Each action type's shape, bucket and effect on the decision come from the action
+    registry (`arka.rules.actions`); the result layout from its `BUCKETS`.
+    """
 
     def __init__(self) -> None:
-        self.flags: list[dict[str, Any]] = []
-        self.blocks: list[dict[str, Any]] = []
-        self.annotations: dict[str, Any] = {}
-        self.escalations: list[dict[str, Any]] = []
-        self.notifications: list[dict[str, Any]] = []
-        self.scores: list[dict[str, Any]] = []
+        self.buckets: dict[str, Any] = {b.name: {} if b.merge else [] for b in BUCKETS}
+        self.fired: dict[str, None] = {}  # action types that emitted, in first-emitted order
         self.errors = 0
 
-    def collect(self, info: Any, outcome: Outcome) -> list[tuple[str, dict[str, Any]]]:
-        """Shape one rule's actions; nothing is added unless all of them are valid."""
+    def collect(self, info: Any, outcome: Outcome) -> list[tuple[str, Any]]:
+        """Shape one rule's actions as (type, item); nothing is added unless all are valid."""
         actions_meta = info.rule.program.metadata["actions"]
-        staged: list[tuple[str, dict[str, Any]]] = []
+        staged: list[tuple[str, Any]] = []
         for index, atype, config in outcome.actions:
-            base = {"rule_id": info.name, "rule_version": info.version}
-            trigger = actions_meta[index]["trigger"]
-            cfg = _text_fields(atype, config if isinstance(config, dict) else {})
-            if atype == "flag":
-                severity = cfg.get("severity")
-                if severity not in SEVERITY_RANK:
-                    raise EvalError(f"flag severity {V.to_text(severity)!r} must be one of "
-                                    f"{', '.join(SEVERITY_RANK)}", code="E_ACTION")
-                item = base | {"condition_id": trigger, "category": V.to_json(cfg.get("category")),
-                               "severity": severity, "message": V.to_json(cfg.get("message")),
-                               "code": V.to_json(cfg.get("code"))}
-                if "metadata" in cfg:
-                    item["metadata"] = V.to_json(cfg["metadata"])
-                staged.append(("flag", item))
-            elif atype == "block":
-                staged.append(("block", base | {
-                    "condition_id": trigger, "reason": V.to_json(cfg.get("reason")),
-                    "code": V.to_json(cfg.get("code")),
-                    "override_allowed": bool(cfg.get("override_allowed") or False)}))
-            elif atype == "annotate":
-                ann = cfg.get("annotations")
-                if not isinstance(ann, dict):
-                    raise EvalError("annotations must be an object", code="E_ACTION")
-                staged.append(("annotate", {k: V.to_json(v) for k, v in ann.items()}))
+            src = Emitter(info.name, info.version, actions_meta[index]["trigger"])
+            staged.append((atype, ACTION_TYPES[atype].emit(config, src)))
+        for atype, item in staged:
+            kind = ACTION_TYPES[atype]
+            bucket = self.buckets[kind.bucket]
+            if BUCKETS_BY_NAME[kind.bucket].merge:
+                bucket.update(item)
             else:
-                staged.append((atype, base | {k: V.to_json(v) for k, v in sorted(cfg.items())}))
-        for kind, item in staged:
-            if kind == "flag":
-                self.flags.append(item)
-            elif kind == "block":
-                self.blocks.append(item)
-            elif kind == "annotate":
-                self.annotations.update(item)
-            elif kind == "escalate":
-                self.escalations.append(item)
-            elif kind == "notify":
-                self.notifications.append(item)
-            else:
-                self.scores.append(item)
+                bucket.append(item)
+            self.fired[atype] = None
         return staged
 
     def result(self, strategy: str) -> dict[str, Any]:
-        if self.blocks or (self.flags and strategy == "most_severe"):
-            decision = "non_compliant"
-        elif self.flags or self.escalations or self.errors:
-            decision = "needs_review"
-        else:
-            decision = "compliant"
-        out: dict[str, Any] = {
-            "decision": decision, "blocked": bool(self.blocks), "flags": self.flags,
-            "annotations": dict(sorted(self.annotations.items())),
-            "escalations": self.escalations, "notifications": self.notifications,
-            "score_adjustments": self.scores,
-        }
-        if self.blocks:
-            out["blocks"] = self.blocks
+        decisions = [d for d in (ACTION_TYPES[t].decision(strategy) for t in self.fired) if d]
+        if self.errors:
+            decisions.append(FAILED_RULE_DECISION)
+        out: dict[str, Any] = {"decision": most_severe(decisions)}
+        for b in BUCKETS:
+            if b.summary:
+                out[b.summary] = bool(self.buckets[b.name])
+        for b in BUCKETS:
+            items = self.buckets[b.name]
+            if b.always or items:
+                out[b.name] = dict(sorted(items.items())) if b.merge else items
         return out

@@ -1,7 +1,9 @@
 """Generated documentation: `python -m arka.interfaces.docgen` rewrites the generated parts of docs/.
 
 - docs/functions.md from the builtin table (`arka.lang.builtins.BUILTINS`);
-- the opcode table in docs/rtvm-bytecode.md from `arka.rtvm.bytecode.OPS`;
+- the opcode tables in docs/rtvm-bytecode.md from `arka.rtvm.bytecode.OPCODES`;
+- the action table in docs/language.md from the action registry
+  (`arka.rules.actions.ACTION_TYPES`);
 - the role → permission table in docs/security.md from
   `arka.security.principal.ROLE_PERMISSIONS`.
 
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
+from arka.rules.actions import ACTION_TYPES
 
 BEGIN = "<!-- BEGIN GENERATED: opcodes -->"
 END = "<!-- END GENERATED: opcodes -->"
@@ -48,16 +51,46 @@ def functions_markdown() -> str:
     return "\n".join(out) + "\n"
 
 
-def opcodes_markdown() -> str:
-    out = [BEGIN, "", "| code | opcode | operands | pops | pushes | effect |",
-           "|---|---|---|---|---|---|"]
+def _opcode_rows(ops: list[bc.OpInfo]) -> list[str]:
+    out = ["| code | opcode | operands | pops | pushes | effect |", "|---|---|---|---|---|---|"]
     names = {"B": "u8", "H": "u16", "I": "u32"}
-    for op in sorted(bc.OPS.values(), key=lambda o: o.code):
+    for op in sorted(ops, key=lambda o: o.code):
         operands = ", ".join(names[c] for c in op.operands) or "-"
         pops = "n" if op.pops < 0 else str(op.pops)
         out.append(f"| 0x{op.code:02x} | `{op.name}` | {operands} | {pops} | {op.pushes} | "
                    f"{op.doc} |")
+    return out
+
+
+def opcodes_markdown() -> str:
+    current = bc.OPCODES[bc.FORMAT_VERSION]
+    out = [BEGIN, "", f"Format {bc.FORMAT_VERSION}:", ""] + _opcode_rows(list(current.values()))
+    for version in sorted(bc.READABLE_VERSIONS, reverse=True):
+        if version == bc.FORMAT_VERSION:
+            continue
+        ops = bc.OPCODES[version]
+        only = [op for code, op in ops.items() if current.get(code) != op]
+        gone = sorted(op.name for code, op in current.items() if ops.get(code) != op)
+        out += ["", f"Format {version} (read, never written) has every opcode above except "
+                f"{', '.join(f'`{n}`' for n in gone)}, and also:", ""] + _opcode_rows(only)
     return "\n".join(out + ["", END])
+
+
+def actions_markdown() -> str:
+    out = ["| type | config (required **bold**) | always text | in the result | decision |",
+           "|---|---|---|---|---|"]
+    for t in ACTION_TYPES.values():
+        notes = dict(t.key_notes)
+        keys = [(f"**{k}**" if k in t.required else k) + notes.get(k, "") for k in t.keys]
+        config = ", ".join(keys) + (f"; {t.config_note}" if t.config_note else "")
+        text = ", ".join(t.text_fields) or "-"
+        if t.effect is None:
+            effect = "-"
+        else:
+            effect = f"`{t.effect.decision}`" + "".join(
+                f" (`{d}` under `{s}`)" for s, d in t.effect.by_strategy)
+        out.append(f"| `{t.name}` | {config} | {text} | {t.doc} | {effect} |")
+    return "\n".join(out)
 
 
 def _splice(path: Path, name: str, body: str) -> str:
@@ -77,6 +110,7 @@ def render(docs: Path) -> dict[Path, str]:
         docs / "functions.md": functions_markdown(),
         bytecode_doc: text[:start] + opcodes_markdown() + text[end:],
         docs / "security.md": _splice(docs / "security.md", "roles", role_table_markdown()),
+        docs / "language.md": _splice(docs / "language.md", "actions", actions_markdown()),
     }
 
 

@@ -1,7 +1,13 @@
-"""The RTVM bytecode format: opcode table, binary encoding and decoding.
+"""The RTVM bytecode format: opcode tables, binary encoding and decoding.
 
 See docs/rtvm-bytecode.md for the byte layout. This module only (de)serialises; the
 loader (`arka.rtvm.loader`) validates a decoded program before anything runs it.
+
+Format 2 (current) emits every action with one `ACTION idx` instruction; the action's
+type is `metadata.actions[idx].type`, a name of the action registry. Format 1 had one
+opcode per action type. Stored rules keep their bytecode, and proofs record its hash, so
+every released format stays readable: decoding takes the opcode table of the file's
+version, and the compiler only ever writes the current one.
 """
 
 from __future__ import annotations
@@ -16,7 +22,8 @@ from typing import Any
 from arka.base.errors import BytecodeError
 
 MAGIC = b"RTVM"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,19 +84,37 @@ _OPS = (
     # domain
     OpInfo(0x60, "COND_RESULT", "H", 1, 0, "pop a boolean, record it as condition[idx]"),
     OpInfo(0x61, "EVIDENCE", "H", 1, 0, "pop a boolean, record it as the trigger of action[idx]"),
-    OpInfo(0x62, "FLAG", "H", 1, 0, "pop config, emit the flag of action[idx]"),
-    OpInfo(0x63, "ANNOTATE", "H", 1, 0, "pop config, merge its annotations"),
-    OpInfo(0x64, "ESCALATE", "H", 1, 0, "pop config, emit an escalation"),
-    OpInfo(0x65, "BLOCK", "H", 1, 0, "pop config, block"),
-    OpInfo(0x66, "NOTIFY", "H", 1, 0, "pop config, emit a notification intent"),
-    OpInfo(0x67, "SCORE", "H", 1, 0, "pop config, emit a score adjustment"),
     OpInfo(0x68, "RULE_REF", "I", 0, 1, "push the result of the rule named constant[idx]"),
+    OpInfo(0x69, "ACTION", "H", 1, 0, "pop config, emit action[idx] (its type is "
+                                      "metadata.actions[idx].type)"),
 )
 
-OPS: dict[int, OpInfo] = {op.code: op for op in _OPS}
-BY_NAME: dict[str, OpInfo] = {op.name: op for op in _OPS}
-ACTION_OPS = {"flag": "FLAG", "annotate": "ANNOTATE", "escalate": "ESCALATE", "block": "BLOCK",
-              "notify": "NOTIFY", "score_adjustment": "SCORE"}
+# Format 1's per-type action opcodes (0x62-0x67), frozen with the action type each one
+# stood for. They are read, never written: format 2 has `ACTION` instead.
+_FORMAT1_ACTION_OPS = (
+    (OpInfo(0x62, "FLAG", "H", 1, 0, "pop config, emit the flag of action[idx]"), "flag"),
+    (OpInfo(0x63, "ANNOTATE", "H", 1, 0, "pop config, merge its annotations"), "annotate"),
+    (OpInfo(0x64, "ESCALATE", "H", 1, 0, "pop config, emit an escalation"), "escalate"),
+    (OpInfo(0x65, "BLOCK", "H", 1, 0, "pop config, block"), "block"),
+    (OpInfo(0x66, "NOTIFY", "H", 1, 0, "pop config, emit a notification intent"), "notify"),
+    (OpInfo(0x67, "SCORE", "H", 1, 0, "pop config, emit a score adjustment"),
+     "score_adjustment"),
+)
+FORMAT1_ACTION_TYPES: dict[str, str] = {op.name: t for op, t in _FORMAT1_ACTION_OPS}
+FORMAT1_OPS: tuple[OpInfo, ...] = tuple(op for op, _ in _FORMAT1_ACTION_OPS)
+
+# The opcode table of each readable format version, by code and by name.
+OPCODES: dict[int, dict[int, OpInfo]] = {
+    1: {op.code: op for op in sorted((*(o for o in _OPS if o.name != "ACTION"), *FORMAT1_OPS),
+                                     key=lambda o: o.code)},
+    2: {op.code: op for op in _OPS},
+}
+NAMES: dict[int, dict[str, OpInfo]] = {v: {op.name: op for op in ops.values()}
+                                       for v, ops in OPCODES.items()}
+OPS: dict[int, OpInfo] = OPCODES[FORMAT_VERSION]
+BY_NAME: dict[str, OpInfo] = NAMES[FORMAT_VERSION]
+# Every instruction that pops a config and emits action[idx], in any readable format.
+ACTION_OP_NAMES = frozenset({"ACTION", *FORMAT1_ACTION_TYPES})
 JUMPS = {BY_NAME[n].code for n in ("JUMP", "JUMP_IF_FALSE", "JUMP_IF_TRUE")}
 TERMINATORS = {BY_NAME["RET"].code, BY_NAME["HALT"].code}
 ROUNDING_MODES = {0: "HALF_EVEN"}
@@ -127,12 +152,14 @@ class LineEntry:
 
 @dataclass(frozen=True, slots=True)
 class Program:
-    """A decoded bytecode file. `metadata` is the rule's description as plain JSON."""
+    """A decoded bytecode file. `metadata` is the rule's description as plain JSON;
+    `version` the format version its code is written in."""
 
     metadata: dict[str, Any]
     constants: tuple[Any, ...]  # None, bool, Decimal, str
     functions: tuple[Function, ...]
     lines: tuple[LineEntry, ...]
+    version: int = FORMAT_VERSION
 
 
 # ------------------------------------------------------------------ encoding
@@ -145,8 +172,11 @@ def _blob(data: bytes) -> bytes:
 
 
 def encode(program: Program) -> bytes:
+    """The program's bytes, in its own format version (decode and encode are inverses)."""
+    if program.version not in READABLE_VERSIONS:
+        raise ValueError(f"format version {program.version} is not one of {READABLE_VERSIONS}")
     out = bytearray(MAGIC)
-    out += struct.pack("<HH", FORMAT_VERSION, 0)
+    out += struct.pack("<HH", program.version, 0)
     out += _blob(json.dumps(program.metadata, sort_keys=True, separators=(",", ":"),
                             ensure_ascii=False).encode())
     out += struct.pack("<I", len(program.constants))
@@ -219,10 +249,10 @@ def decode(data: bytes) -> Program:
     if r.take(4, "magic") != MAGIC:
         raise BytecodeError("not RTVM bytecode (bad magic)", code="E_BYTECODE_MAGIC")
     version, reserved = r.unpack("HH", "header")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise BytecodeError(f"bytecode format version {version} is not supported (this RTVM "
-                            f"reads version {FORMAT_VERSION}); recompile the rule",
-                            code="E_BYTECODE_VERSION")
+                            f"reads versions {', '.join(map(str, READABLE_VERSIONS))}); "
+                            "recompile the rule", code="E_BYTECODE_VERSION")
     if reserved:
         raise BytecodeError("reserved header field must be 0", code="E_BYTECODE_FORMAT")
     try:
@@ -269,18 +299,21 @@ def decode(data: bytes) -> Program:
     if r.pos != len(r.data):
         raise BytecodeError(f"{len(r.data) - r.pos} trailing bytes after the line table",
                             code="E_BYTECODE_FORMAT")
-    return Program(metadata, tuple(constants), tuple(functions), tuple(lines))
+    return Program(metadata, tuple(constants), tuple(functions), tuple(lines), version)
 
 
-def iter_instructions(code: bytes) -> list[tuple[int, OpInfo, tuple[int, ...]]]:
-    """(offset, op, operands) for each instruction; unknown opcodes and truncation raise."""
+def iter_instructions(code: bytes, version: int = FORMAT_VERSION
+                      ) -> list[tuple[int, OpInfo, tuple[int, ...]]]:
+    """(offset, op, operands) for each instruction of a format `version` function;
+    unknown opcodes and truncation raise."""
+    ops = OPCODES[version]
     out = []
     pos = 0
     while pos < len(code):
-        op = OPS.get(code[pos])
+        op = ops.get(code[pos])
         if op is None:
-            raise BytecodeError(f"unknown opcode 0x{code[pos]:02x} at offset {pos}",
-                                code="E_BYTECODE_OPCODE")
+            raise BytecodeError(f"unknown opcode 0x{code[pos]:02x} at offset {pos} (format "
+                                f"{version})", code="E_BYTECODE_OPCODE")
         size = struct.calcsize("<" + op.operands) if op.operands else 0
         if pos + 1 + size > len(code):
             raise BytecodeError(f"{op.name} at offset {pos} is missing its operands",

@@ -26,7 +26,7 @@ def disassemble(loaded: LoadedProgram) -> str:
     out = [
         f"; rule {rule['name']} {rule['version']}",
         f"; {loaded.bytecode_hash}  ({len(loaded.bytecode)} bytes)",
-        f"; format {bc.FORMAT_VERSION}, compiler {meta.get('compiler')}, "
+        f"; format {prog.version}, compiler {meta.get('compiler')}, "
         f"division_scale {meta.get('division_scale')}",
         "",
         f".constants {len(prog.constants)}",
@@ -39,7 +39,7 @@ def disassemble(loaded: LoadedProgram) -> str:
                     f"max_stack={fn.max_stack} size={len(raw.code)}"]
         last_span = None
         for ins, span in zip(fn.code, fn.spans, strict=True):
-            info = bc.BY_NAME[ins.op]
+            info = bc.NAMES[prog.version][ins.op]
             operands = [ins.a, ins.b][:len(info.operands)]
             if info.code in bc.JUMPS:
                 operands = [fn.code[ins.a].offset]
@@ -64,7 +64,7 @@ def _note(op: str, a: int, b: int, prog: bc.Program, loaded: LoadedProgram, cond
         return B.BUILTINS[a].name
     if op == "COND_RESULT":
         return conds[a]
-    if op in ("EVIDENCE", "FLAG", "ANNOTATE", "ESCALATE", "BLOCK", "NOTIFY", "SCORE"):
+    if op == "EVIDENCE" or op in bc.ACTION_OP_NAMES:
         return f"action {a} ({actions[a]['type']}: {actions[a]['trigger']})"
     if op == "DIV":
         return f"scale {a}, {bc.ROUNDING_MODES[b]}"

@@ -26,13 +26,13 @@ from arka.base import values as V
 from arka.base.errors import EvalError, LimitExceeded
 from arka.lang import builtins as B
 from arka.lang.builtins import Runtime
+from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import Instr, LoadedFunction, LoadedProgram
 from arka.rtvm.vm import Limits, Outcome
 
 _MISSING = object()
 _IN_PROGRESS = object()
-_ACTION_TYPES = {"FLAG": "flag", "ANNOTATE": "annotate", "ESCALATE": "escalate",
-                 "BLOCK": "block", "NOTIFY": "notify", "SCORE": "score_adjustment"}
+_ACTION_OPS = bc.ACTION_OP_NAMES  # ACTION, and format 1's per-type opcodes
 _CMP = {"LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _ARITH = {"ADD": "_add", "SUB": "_sub", "MUL": "_mul", "MOD": "_mod"}
 
@@ -183,6 +183,7 @@ class _FunctionWriter:
         self.code = fn.code
         self.lines: list[str] = []
         self.cond_ids = [c["id"] for c in program.metadata["conditions"]]
+        self.action_types = program.action_types
 
     def depth(self, i: int) -> int:
         d = self.fn.depths[i]
@@ -335,8 +336,8 @@ class _FunctionWriter:
             e(f"_cond(X, {self.cond_ids[a]!r}, {top})")
         elif op == "EVIDENCE":
             e(f"_evidence(X, {a}, {top})")
-        elif op in _ACTION_TYPES:
-            e(f"_action(X, {a}, {_ACTION_TYPES[op]!r}, {top})")
+        elif op in _ACTION_OPS:
+            e(f"_action(X, {a}, {self.action_types[a]!r}, {top})")
         elif op == "RULE_REF":
             e(f"{new} = X.rt.rule_result(K[{a}])")
         else:

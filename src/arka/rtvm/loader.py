@@ -4,6 +4,11 @@ Nothing runs until the whole program passed: known opcodes, operands in range, j
 instruction boundaries inside their function, consistent stack depth on every path with
 no underflow, declared max stack matching the computed one, every path ending in
 RET/HALT, and no cycles between let/condition functions.
+
+Every readable format version loads: instructions keep the opcode name they have in the
+file (so a `full` trace and the disassembly of old bytecode are what they always were),
+and the executors treat every name in `bytecode.ACTION_OP_NAMES` as `ACTION`. A format 1
+per-type action opcode must match the type its action has in the metadata.
 """
 
 from __future__ import annotations
@@ -15,10 +20,10 @@ from typing import Any
 from arka.base.errors import BytecodeError, Span
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
+from arka.rules.actions import ACTION_TYPES
 
 _CONST_OPS = {"CONST", "LOAD_INPUT", "GET_FIELD", "RULE_REF"}
 _STRING_CONST_OPS = {"LOAD_INPUT", "GET_FIELD", "RULE_REF"}
-_ACTION_OP_TYPES = {v: k for k, v in bc.ACTION_OPS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,7 +40,8 @@ class LoadedFunction:
     n_params: int
     n_captures: int
     max_stack: int
-    code: tuple[Instr, ...]  # jump operands are instruction indices here
+    # jump operands are instruction indices here; op names are those of the file's format
+    code: tuple[Instr, ...]
     spans: tuple[Span | None, ...]
     depths: tuple[int | None, ...]  # stack depth before each instruction (None: unreachable)
 
@@ -55,6 +61,15 @@ class LoadedProgram:
     def constants(self) -> tuple[Any, ...]:
         return self.program.constants
 
+    @property
+    def version(self) -> int:
+        return self.program.version
+
+    @property
+    def action_types(self) -> tuple[str, ...]:
+        """The registry type of each action, by index (checked against the registry)."""
+        return tuple(a["type"] for a in self.program.metadata["actions"])
+
 
 def _fail(code: str, fn: str, offset: int | None, message: str) -> BytecodeError:
     where = f"{fn}" + (f"+{offset}" if offset is not None else "")
@@ -67,12 +82,13 @@ def function_max_stack(code: bytes, n_locals: int, n_consts: int, n_functions: i
     return stack_depths(code, is_main, name)[1]
 
 
-def stack_depths(code: bytes, is_main: bool, name: str = "?") -> tuple[dict[int, int], int]:
+def stack_depths(code: bytes, is_main: bool, name: str = "?",
+                 version: int = bc.FORMAT_VERSION) -> tuple[dict[int, int], int]:
     """Validate control flow and stack use of one function.
 
     Returns the stack depth before each reachable instruction (by index) and the maximum.
     """
-    instrs = bc.iter_instructions(code)
+    instrs = bc.iter_instructions(code, version)
     if not instrs:
         raise _fail("E_BYTECODE_EMPTY", name, None, "function has no code")
     index = {off: i for i, (off, _, _) in enumerate(instrs)}
@@ -170,8 +186,10 @@ def _check_schema(spec: Any, path: str, depth: int = 0) -> None:
         raise _bad(f"additionalProperties of {path} must be a boolean")
 
 
-def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
+def _validate_metadata(meta: dict[str, Any], version: int) -> tuple[int, list[str]]:
     """Everything the engine reads from metadata is checked here, so it can trust it."""
+    if meta.get("format", version) != version:
+        raise _bad(f"format {meta.get('format')!r} differs from the header's version {version}")
     rule = meta.get("rule")
     if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or \
             not isinstance(rule.get("version"), str):
@@ -195,9 +213,14 @@ def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
         raise _bad("conditions must list {id, description}")
     actions = meta.get("actions")
     if not isinstance(actions, list) or not all(
-            isinstance(a, dict) and a.get("type") in bc.ACTION_OPS and a.get("index") == i and
+            isinstance(a, dict) and isinstance(a.get("type"), str) and a.get("index") == i and
             isinstance(a.get("trigger"), str) for i, a in enumerate(actions)):
         raise _bad("actions must list {index, type, trigger} in order")
+    known = tuple(ACTION_TYPES) if version > 1 else tuple(bc.FORMAT1_ACTION_TYPES.values())
+    for a in actions:
+        if a["type"] not in ACTION_TYPES or a["type"] not in known:
+            raise _bad(f"action {a['index']} has unknown type {a['type']!r} (format {version} "
+                       f"knows {', '.join(known)})")
     inputs = meta.get("inputs")
     if not isinstance(inputs, list):
         raise _bad("inputs must be a list")
@@ -216,7 +239,8 @@ def _validate_metadata(meta: dict[str, Any]) -> tuple[int, list[str]]:
 
 
 def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
-    n_conds, action_types = _validate_metadata(program.metadata)
+    version = program.version
+    n_conds, action_types = _validate_metadata(program.metadata, version)
     fns = program.functions
     if not fns:
         raise BytecodeError("no functions", code="E_BYTECODE_FORMAT")
@@ -232,11 +256,11 @@ def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
     file = str(program.metadata.get("file", "<bytecode>"))
     for fi, fn in enumerate(fns):
         n_locals = fn.n_params + fn.n_captures
-        depth_at, max_stack = stack_depths(fn.code, fi == 0, fn.name)
+        depth_at, max_stack = stack_depths(fn.code, fi == 0, fn.name, version)
         if max_stack != fn.max_stack:
             raise _fail("E_BYTECODE_STACK", fn.name, None, f"declares max stack {fn.max_stack} "
                         f"but needs {max_stack}")
-        instrs = bc.iter_instructions(fn.code)
+        instrs = bc.iter_instructions(fn.code, version)
         index = {off: i for i, (off, _, _) in enumerate(instrs)}
         code: list[Instr] = []
         spans: list[Span | None] = []
@@ -300,12 +324,16 @@ def _check_operands(fi: int, fn: bc.Function, off: int, op: bc.OpInfo, operands:
     elif name == "COND_RESULT":
         if fi != 0 or operands[0] >= n_conds:
             raise _fail("E_BYTECODE_OPERAND", fn.name, off, "COND_RESULT index out of range")
-    elif name == "EVIDENCE" or name in _ACTION_OP_TYPES:
-        if fi != 0 or operands[0] >= len(action_types):
-            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} action index out of range")
-        if name in _ACTION_OP_TYPES and action_types[operands[0]] != _ACTION_OP_TYPES[name]:
-            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} does not match action "
-                        f"{operands[0]}'s type")
+    elif name == "EVIDENCE" or name in bc.ACTION_OP_NAMES:
+        if fi != 0:
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} outside the main function")
+        if operands[0] >= len(action_types):
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} action index {operands[0]} "
+                        f"out of range ({len(action_types)} actions in the metadata)")
+        wanted = bc.FORMAT1_ACTION_TYPES.get(name)
+        if wanted is not None and action_types[operands[0]] != wanted:
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"{name} emits a {wanted} action, "
+                        f"but action {operands[0]}'s type is {action_types[operands[0]]}")
 
 
 def _check_memo_cycles(edges: dict[int, set[int]], fns: tuple[bc.Function, ...]) -> None:

@@ -15,6 +15,7 @@ from arka.base import values as V
 from arka.base.errors import EvalError, LimitExceeded
 from arka.lang import builtins as B
 from arka.lang.builtins import Runtime
+from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import LoadedProgram
 
 TRACE_LEVELS = ("none", "basic", "full")
@@ -49,8 +50,7 @@ class Outcome:
 
 _MISSING = object()
 _IN_PROGRESS = object()
-_ACTION_TYPES = {"FLAG": "flag", "ANNOTATE": "annotate", "ESCALATE": "escalate",
-                 "BLOCK": "block", "NOTIFY": "notify", "SCORE": "score_adjustment"}
+_ACTION_OPS = bc.ACTION_OP_NAMES  # ACTION, and format 1's per-type opcodes
 _COMPARE = {"LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _ARITH: dict[str, Callable[[Any, Any], Any]] = {"ADD": V.add, "SUB": V.sub, "MUL": V.mul,
                                                 "MOD": V.mod}
@@ -78,6 +78,7 @@ class Execution:
         self.outcome = Outcome()
         meta = program.metadata
         self.cond_ids = [c["id"] for c in meta["conditions"]]
+        self.action_types = program.action_types
 
     def run(self) -> Outcome:
         self.deadline = time.monotonic() + self.limits.max_execution_time
@@ -276,12 +277,13 @@ class Execution:
                     if self.trace_level != "none":
                         self.outcome.trace.append({"event": "trigger", "action": ins.a,
                                                    "value": v})
-                elif op in _ACTION_TYPES:
+                elif op in _ACTION_OPS:
                     config = pop()
-                    self.outcome.actions.append((ins.a, _ACTION_TYPES[op], config))
+                    atype = self.action_types[ins.a]
+                    self.outcome.actions.append((ins.a, atype, config))
                     if self.trace_level != "none":
                         self.outcome.trace.append({"event": "action", "action": ins.a,
-                                                   "type": _ACTION_TYPES[op]})
+                                                   "type": atype})
                 elif op == "RULE_REF":
                     push(self.runtime.rule_result(consts[ins.a]))
                 else:  # pragma: no cover - the loader rejects unknown opcodes

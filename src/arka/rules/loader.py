@@ -18,9 +18,8 @@ from arka.base.errors import Diagnostic, Span
 from arka.lang import ast
 from arka.lang import types as T
 from arka.lang.parser import Origin, parse_or_diagnose, parse_template
+from arka.rules.actions import ACTION_TYPES
 from arka.rules.model import (
-    ACTION_TYPES,
-    SEVERITIES,
     ActionDef,
     ConditionDef,
     FieldSpec,
@@ -51,16 +50,6 @@ SCHEMA_KEYS = ("type", "properties", "items", "enum", "required", "description",
                "additionalProperties", "minimum", "maximum")
 CONDITION_KEYS = ("id", "description", "expression")
 ACTION_KEYS = ("trigger", "type", "config", "description")
-ACTION_CONFIG: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    # type: (required keys, optional keys)
-    "flag": (("severity", "category"), ("message", "code", "metadata")),
-    "annotate": (("annotations",), ()),
-    "escalate": (("queue", "priority"), ("sla_hours", "assignee_group", "notes")),
-    "block": (("reason", "code"), ("override_allowed",)),
-    "notify": (("channels", "template"), ("data",)),
-    "score_adjustment": (("field", "reason"), ("adjustment", "multiplier", "set_value",
-                                               "min_value", "max_value")),
-}
 SCHEMA_TYPE_NAMES = ("string", "decimal", "number", "integer", "boolean", "datetime", "date",
                      "duration", "array", "object", "any")
 
@@ -385,38 +374,20 @@ def _read_actions(r: _Reader, loc: Located) -> list[ActionDef]:
 
 
 def _read_config(r: _Reader, atype: str, loc: Located | None, action: Located) -> ast.Node | None:
-    required, optional = ACTION_CONFIG[atype]
+    kind = ACTION_TYPES[atype]
     if loc is None:
-        if required:
+        if kind.required:
             r.error("E_MISSING_KEY", action.span, f"{atype} action needs a config with "
-                    f"{', '.join(required)}")
+                    f"{', '.join(kind.required)}")
         return None
     m = r.mapping(loc, f"{atype} config")
     if m is None:
         return None
     before = len(r.diags)
-    r.keys(m, required + optional, f"{atype} config")
-    for key in required:
+    r.keys(m, kind.keys, f"{atype} config")
+    for key in kind.required:
         r.required(m, key, loc, f"{atype} config")
-    if atype == "flag" and "severity" in m and isinstance(m["severity"].value, str) and \
-            "${" not in m["severity"].value and m["severity"].value not in SEVERITIES:
-        r.error("E_SEVERITY", m["severity"].span, f"severity {m['severity'].value!r} must be one "
-                f"of {', '.join(SEVERITIES)}")
-    if atype == "score_adjustment":
-        modes = [k for k in ("adjustment", "multiplier", "set_value") if k in m]
-        if len(modes) != 1:
-            r.error("E_MISSING_KEY" if not modes else "E_SCHEMA", loc.span,
-                    "score_adjustment needs exactly one of adjustment, multiplier, set_value")
-    if atype == "annotate" and "annotations" in m:
-        r.mapping(m["annotations"], "annotations")
-    if atype == "notify" and "channels" in m:
-        for ch in r.sequence(m["channels"], "channels") or []:
-            cm = r.mapping(ch, "a channel")
-            if cm is None:
-                continue
-            kind = cm.get("type")
-            if kind is None or kind.value not in ("webhook", "email"):
-                r.error("E_SCHEMA", (kind or ch).span, "a channel needs type webhook or email")
+    kind.check(r, m, loc)
     if len(r.diags) > before:
         return None
     return r.template(loc)

@@ -10,9 +10,6 @@ from arka.base.errors import Span
 from arka.lang import ast
 from arka.lang.types import Type
 
-ACTION_TYPES = ("flag", "annotate", "escalate", "block", "notify", "score_adjustment")
-SEVERITIES = ("critical", "high", "medium", "low")
-
 
 @dataclass(frozen=True, slots=True)
 class FieldSpec:
@@ -68,7 +65,7 @@ class ConditionDef:
 @dataclass(frozen=True, slots=True)
 class ActionDef:
     index: int
-    type: str
+    type: str  # a name of the action registry (`arka.rules.actions.ACTION_TYPES`)
     trigger: ast.Node
     trigger_text: str
     config: ast.Node  # an ObjectLit whose strings may interpolate `${expr}`

@@ -18,10 +18,15 @@ from arka.base import values as V
 from arka.base.errors import ArkaError, CompileError, Diagnostic, InputError, Span
 from arka.compiler import CompiledRule
 from arka.engine import RuleSet
+from arka.rules.actions import ACTION_TYPES, BUCKETS_BY_NAME
 from arka.rules.source import SourceFault, load_document
 
-LIST_KEYS = ("flags", "escalations", "notifications", "score_adjustments")
-EXPECTED_KEYS = ("decision", "blocked", "annotations", "conditions", "error") + LIST_KEYS
+# What action types let a test expect: the items of a list bucket, or the keys merged
+# into an object bucket (a subset match), in registry order.
+_EXPECTS = {t.expect: BUCKETS_BY_NAME[t.bucket] for t in ACTION_TYPES.values() if t.expect}
+LIST_KEYS = tuple(key for key, bucket in _EXPECTS.items() if not bucket.merge)
+MAP_KEYS = tuple(key for key, bucket in _EXPECTS.items() if bucket.merge)
+EXPECTED_KEYS = ("decision", "blocked", *MAP_KEYS, "conditions", "error", *LIST_KEYS)
 TEST_KEYS = ("name", "description", "context", "input", "expected", "trace")
 
 
@@ -155,6 +160,24 @@ def _match_items(kind: str, expected: list[Any], actual: list[Any]) -> list[str]
     return problems
 
 
+def _bucket(result: dict[str, Any], key: str) -> Any:
+    bucket = _EXPECTS[key]
+    return result.get(bucket.name, {} if bucket.merge else [])
+
+
+def _match_map(kind: str, want: dict[str, Any], got: dict[str, Any]) -> list[str]:
+    if want == {} and got:
+        return [f"expected no {kind}, got {V.dumps(got, indent=None)}"]
+    problems = []
+    for k, v in want.items():
+        if k not in got:
+            problems.append(f"{kind[:-1]} {k!r} missing")
+        elif not _matches(v, got[k]):
+            problems.append(f"{kind[:-1]} {k!r}: expected {V.dumps(v, indent=None)}, got "
+                            f"{V.dumps(got[k], indent=None)}")
+    return problems
+
+
 def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = None,
              executor: str = "vm") -> RuleTestOutcome:
     exp = case.expected
@@ -197,17 +220,10 @@ def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = N
             if not isinstance(exp[key], list):
                 problems.append(f"expected.{key} must be a list")
             else:
-                problems += _match_items(key, exp[key], result[key])
-    if "annotations" in exp:
-        want = exp["annotations"] or {}
-        if want == {} and result["annotations"]:
-            problems.append(f"expected no annotations, got {V.dumps(result['annotations'], indent=None)}")
-        for k, v in want.items():
-            if k not in result["annotations"]:
-                problems.append(f"annotation {k!r} missing")
-            elif not _matches(v, result["annotations"][k]):
-                problems.append(f"annotation {k!r}: expected {V.dumps(v, indent=None)}, got "
-                                f"{V.dumps(result['annotations'][k], indent=None)}")
+                problems += _match_items(key, exp[key], _bucket(result, key))
+    for key in MAP_KEYS:
+        if key in exp:
+            problems += _match_map(key, exp[key] or {}, _bucket(result, key))
     if "conditions" in exp:
         actual_conds: dict[str, Any] = {}
         for rr in out["rule_results"]:
