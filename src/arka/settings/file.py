@@ -41,7 +41,8 @@ _SIZES = {"b": 1, "kb": 1024, "mb": 1024 ** 2, "gb": 1024 ** 3, "kib": 1024,
           "mib": 1024 ** 2, "gib": 1024 ** 3, None: 1}
 
 
-def _duration(value: Any) -> float:
+def parse_duration(value: Any) -> float:
+    """Seconds, from `500ms`, `30s`, `5m`, `1h` or a number of seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration like 30s")
     if isinstance(value, int | float):
@@ -52,7 +53,8 @@ def _duration(value: Any) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)]
 
 
-def _size(value: Any) -> int:
+def parse_size(value: Any) -> int:
+    """Bytes, from `10MB` (MiB), `512KB`, `8GB` or a byte count."""
     if isinstance(value, bool):
         raise ValueError("expected a size like 10MB")
     if isinstance(value, int):
@@ -64,8 +66,8 @@ def _size(value: Any) -> int:
     return int(m.group(1)) * _SIZES[unit]
 
 
-Duration = Annotated[float, BeforeValidator(_duration), Field(gt=0)]
-Size = Annotated[int, BeforeValidator(_size), Field(gt=0)]
+Duration = Annotated[float, BeforeValidator(parse_duration), Field(gt=0)]
+Size = Annotated[int, BeforeValidator(parse_size), Field(gt=0)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 LogLevel = Literal["debug", "info", "warning", "error", "critical"]
 
@@ -97,7 +99,7 @@ class Auth(_Model):
     jwt_audience: str | None = None
     jwks_url: str | None = None
     jwks_cache: Duration = 300
-    leeway: Annotated[float, BeforeValidator(_duration), Field(ge=0)] = 30
+    leeway: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 30
     tenant_claim: str = "tenant"
     roles_claim: str = "roles"
 
