@@ -559,7 +559,7 @@ def test_cors_from_configuration(tmp_path: Path) -> None:
 def test_body_read_timeout(tmp_path: Path) -> None:
     import asyncio
 
-    from arka.interfaces.http.app import RequestContext
+    from arka.interfaces.http.middleware import RequestContext
 
     async def app(scope: Any, receive: Any, send: Any) -> None:
         await receive()
@@ -572,8 +572,8 @@ def test_body_read_timeout(tmp_path: Path) -> None:
     async def send(message: Any) -> None:
         sent.append(message)
 
-    from arka.interfaces.http.app import ApiError
-    with pytest.raises(ApiError, match="read_timeout"):
+    from arka.interfaces.http.errors import RequestTimeout
+    with pytest.raises(RequestTimeout, match="read_timeout"):
         asyncio.run(RequestContext(app, 1000, read_timeout=0.05)(
             {"type": "http", "headers": []}, never, send))
 
@@ -646,8 +646,8 @@ def test_records_are_encrypted_at_rest_and_keys_rotate(db_url: str, tmp_path: Pa
     # rotate: new key current, old key kept for reading
     rotated = make_core(db_url, tmp_path, encryption_key=k2, previous_encryption_keys=(k1,))
     second, _ = evaluate_body(rotated, "default", body)
-    assert rotated.evaluation("default", first["evaluation_id"])["input"] == first["input"]
-    assert rotated.verify("default", first["evaluation_id"])["valid"]
+    assert rotated.evaluations.get("default", first["evaluation_id"])["input"] == first["input"]
+    assert rotated.evaluations.verify("default", first["evaluation_id"])["valid"]
     assert rotated.evaluations.replay("default", second["evaluation_id"])["match"]
     with rotated.store.engine.connect() as conn:
         kids = {r.key_id for r in conn.execute(text("SELECT key_id FROM evaluations"))}

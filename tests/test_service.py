@@ -445,7 +445,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
                 "api_keys": 1, "audit_events": 5}
         assert counts["log_leaves"] == 4
         source_head = source_core.transparency.sth()
-        assert Core(Settings(pg_url, tmp_path / "keys"), target).sth()["root_hash"] == \
+        assert Core(Settings(pg_url, tmp_path / "keys"), target).transparency.sth()["root_hash"] == \
             source_head["root_hash"]
         pg = api_client(Core(Settings(pg_url, tmp_path / "keys"), target))
         for eid in ids:

@@ -16,9 +16,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from arka.app.core import Core
-from arka.base.errors import ArkaError
+from arka.interfaces.http.errors import HttpError
 from arka.security.auth import AuthError
-from arka.security.principal import ROLES, SYSTEM_TENANT, Principal
+from arka.security.principal import ROLES, SYSTEM_TENANT, Actor, Principal
 from arka.security.ratelimit import Limiter, LocalLimiter, RedisLimiter, Verdict
 
 log = logging.getLogger("arka.auth")
@@ -26,14 +26,15 @@ log = logging.getLogger("arka.auth")
 DEV_PRINCIPAL = Principal("default", "dev:no-auth", frozenset(ROLES), "none")
 
 
-class Refused(ArkaError):
-    """An HTTP refusal with its SPEC §8 code and extra response headers."""
+class Refused(HttpError):
+    """A refusal at the gate: its API code (AUTHENTICATION_ERROR, AUTHORIZATION_ERROR or
+    RATE_LIMITED) set per instance, response headers, and the audit event to record."""
 
-    def __init__(self, code: str, message: str, headers: dict[str, str] | None = None,
+    def __init__(self, api_code: str, message: str, headers: dict[str, str] | None = None,
                  audit: tuple[str, str, str, str, dict[str, Any]] | None = None):
-        super().__init__(message)
-        self.code = code
-        self.headers = headers or {}
+        super().__init__(message, headers)
+        self.api_code = api_code
+        self.code = api_code
         self.audit = audit  # (tenant, action, resource, actor, details) to record
 
 
@@ -78,11 +79,10 @@ class Guard:
 
     def _audit(self, request: Request, tenant: str, action: str, resource: str, actor: str,
                details: dict[str, Any]) -> None:
-        from arka.security.principal import Actor
         try:
-            self.core.audit(tenant, action, resource, outcome="denied",
-                            actor=Actor(actor, getattr(request.state, "request_id", None)),
-                            details=details)
+            self.core.audit.record(tenant, action, resource, outcome="denied",
+                                   actor=Actor(actor, getattr(request.state, "request_id",
+                                                              None)), details=details)
         except Exception:  # noqa: BLE001 - the refusal stands even if auditing failed
             log.exception("could not write the audit event for a refused request")
 

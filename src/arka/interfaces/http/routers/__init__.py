@@ -1,0 +1,23 @@
+"""One router per resource; `ALL` is what `create_app` includes, in this order."""
+
+from __future__ import annotations
+
+from arka.interfaces.http.routers import (
+    anchors,
+    apikeys,
+    approvals,
+    audit,
+    evaluations,
+    exports,
+    health,
+    keys,
+    log,
+    proofs,
+    rules,
+    rulesets,
+    tables,
+)
+
+ALL = (rules.router, approvals.router, tables.router, rulesets.router, evaluations.router,
+       exports.router, proofs.router, log.router, anchors.router, keys.router,
+       apikeys.router, audit.router, health.router)

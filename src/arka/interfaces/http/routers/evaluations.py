@@ -1,0 +1,88 @@
+"""Evaluations: evaluate (idempotent with a key), batch, replay, and the stored records
+with their full traces."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
+
+from arka.app.requests import BatchRequest, EvaluateRequest, ReplayRequest
+from arka.interfaces.http import schemas as S
+from arka.interfaces.http.deps import (
+    NO_NUL,
+    CoreDep,
+    PageDep,
+    PathText,
+    instant,
+    json_body,
+    need,
+)
+from arka.security.principal import Principal
+
+router = APIRouter(prefix="/api/v1", tags=["evaluations"])
+
+Decision = Literal["compliant", "needs_review", "non_compliant"]
+
+
+@router.post("/evaluate", status_code=201, response_model=None,
+             responses=S.created(S.EvaluationRecord), openapi_extra=S.body(EvaluateRequest))
+async def evaluate(request: Request, p: Annotated[Principal, need("evaluations:create")],
+                   core: CoreDep) -> Response:
+    body = await json_body(request, EvaluateRequest)
+    record, created = await run_in_threadpool(core.evaluations.evaluate, p.tenant, body)
+    return S.reply(record, 201 if created else 200)
+
+
+@router.post("/evaluate/batch", response_model=None, responses=S.ok(S.BatchResult),
+             openapi_extra=S.body(BatchRequest))
+async def evaluate_batch(request: Request,
+                         p: Annotated[Principal, need("evaluations:create")],
+                         core: CoreDep) -> Response:
+    body = await json_body(request, BatchRequest)
+    return S.reply(await run_in_threadpool(core.evaluations.evaluate_batch, p.tenant, body))
+
+
+@router.post("/evaluate/replay", response_model=None, responses=S.ok(S.Replay),
+             openapi_extra=S.body(ReplayRequest))
+async def replay(request: Request, p: Annotated[Principal, need("evaluations:read")],
+                 core: CoreDep) -> Response:
+    body = await json_body(request, ReplayRequest)
+    return S.reply(await run_in_threadpool(core.evaluations.replay, p.tenant,
+                                           body.evaluation_id))
+
+
+@router.get("/evaluations/{evaluation_id}", response_model=None,
+            responses=S.ok(S.EvaluationRecord))
+async def get_evaluation(evaluation_id: PathText,
+                         p: Annotated[Principal, need("evaluations:read")],
+                         core: CoreDep) -> Response:
+    return S.reply(await run_in_threadpool(core.evaluations.get, p.tenant, evaluation_id))
+
+
+@router.get("/evaluations", response_model=None, responses=S.ok(S.EvaluationList))
+async def list_evaluations(
+        p: Annotated[Principal, need("evaluations:read")], core: CoreDep, page: PageDep,
+        decision: Annotated[Decision | None, Query()] = None,
+        rule_id: Annotated[str | None, Query(pattern=NO_NUL, description="Only evaluations "
+                                             "in which this rule ran")] = None,
+        start: Annotated[str | None, Query(alias="from", description="RFC 3339, inclusive",
+                                           json_schema_extra={"format": "date-time"})] = None,
+        end: Annotated[str | None, Query(alias="to", description="RFC 3339, inclusive",
+                                         json_schema_extra={"format": "date-time"})] = None,
+) -> Response:
+    return S.reply(await run_in_threadpool(
+        core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id,
+        start=instant(start, "from"), end=instant(end, "to"), page=page.page,
+        per_page=page.per_page))
+
+
+@router.get("/evaluations/{evaluation_id}/trace", response_model=None,
+            responses=S.ok(S.FullTrace))
+async def evaluation_trace(evaluation_id: PathText,
+                           p: Annotated[Principal, need("evaluations:read")],
+                           core: CoreDep) -> Response:
+    return S.reply(await run_in_threadpool(core.evaluations.full_trace, p.tenant,
+                                           evaluation_id))
