@@ -67,7 +67,7 @@ def cores(tmp_path: Path) -> Any:
                   Store(url))
     _deploy(local)
     yield local, remote, server, port
-    remote.rtvm.close()  # type: ignore[union-attr]
+    remote.executor.close()  # type: ignore[union-attr]
     server.stop(None)
 
 
@@ -80,7 +80,7 @@ def test_remote_results_equal_in_process_results(cores: Any) -> None:
             b, _ = evaluate_body(remote, "default", json.loads(json.dumps(body)))
             assert _comparable(a) == _comparable(b)
             assert a.get("full_trace") == b.get("full_trace")
-            assert remote.verify("default", b["evaluation_id"])["valid"]
+            assert remote.evaluations.verify("default", b["evaluation_id"])["valid"]
             # replay through the remote RTVM, with the basic and the full trace
             assert remote.evaluations.replay("default", a["evaluation_id"])["match"]
             full = remote.evaluations.replay("default", b["evaluation_id"], trace="full")
@@ -107,13 +107,13 @@ def test_rejected_input_and_rulesets_remote(cores: Any) -> None:
 def test_concurrent_callers_are_batched(cores: Any) -> None:
     local, remote, _, _ = cores
     calls = []
-    original = remote.rtvm.call
+    original = remote.executor.call
 
     def counting(groups: Any) -> Any:
         calls.append(len(groups))
         return original(groups)
 
-    remote.rtvm.call = counting
+    remote.executor.call = counting
     bodies = [{"context": CTX, "input": {"transaction": {"id": f"c{i}", "amount": 9000 + i,
                                                          "currency": "USD", "type": "cash"}}}
               for i in range(64)]
@@ -141,7 +141,7 @@ def test_restarted_server_is_sent_the_bytecode_again(cores: Any) -> None:
 
 def test_bad_bytecode_and_malformed_requests_are_refused(cores: Any) -> None:
     local, _, _, port = cores
-    rule = next(iter(local._compiled.values()))
+    rule = next(iter(local.registry._compiled.values()))
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")
     call = channel.unary_unary(f"/{SERVICE}/Evaluate")
     group = {"rules": [rule.bytecode_hash], "tables": [], "strategy": "most_severe",

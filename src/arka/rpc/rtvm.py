@@ -253,7 +253,7 @@ class RemoteExecutor:
         self._health = self._channel.unary_unary(f"/{SERVICE}/Health")
         self._slots = threading.BoundedSemaphore(max_concurrent)
         self._batcher: Batcher[Group, list[EvaluationResult | InputError]] = Batcher(
-            self.call, MAX_GROUPS)
+            lambda groups: self.call(groups), MAX_GROUPS)
 
     def close(self) -> None:
         self._channel.close()
