@@ -63,9 +63,9 @@ def test_upgrade_from_0004_keeps_everything(db_url: str, tmp_path: Path) -> None
     store.migrate()
     assert store.status()["up_to_date"]
     upgraded = Core(Settings(db_url, tmp_path / "keys"), store)
-    stored = upgraded.evaluation("default", rec["evaluation_id"])
+    stored = upgraded.evaluations.get("default", rec["evaluation_id"])
     assert stored["trust_proof"] == rec["trust_proof"]
-    assert upgraded.verify("default", rec["evaluation_id"])["valid"]
+    assert upgraded.evaluations.verify("default", rec["evaluation_id"])["valid"]
     assert upgraded.evaluations.replay("default", rec["evaluation_id"])["match"]
     row = upgraded.store.registry.get_rule("default", "ctr-threshold-flag", "1.0.0")
     assert row is not None and row.review["status"] == "active"
