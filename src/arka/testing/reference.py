@@ -113,10 +113,22 @@ class ReferenceEvaluator:
             case ast.Binary(op=op, left=left, right=right):
                 a, b = ev(left, scope), ev(right, scope)
                 return _binary(op, a, b, self.scale)
-            case ast.Logical(op="and", left=left, right=right):
-                return V.truthy(ev(left, scope)) and V.truthy(ev(right, scope))
-            case ast.Logical(left=left, right=right):
-                return V.truthy(ev(left, scope)) or V.truthy(ev(right, scope))
+            case ast.Arithmetic(ops=ops, operands=operands, op_spans=spans):
+                acc = ev(operands[0], scope)
+                for op, span, operand in zip(ops, spans, operands[1:], strict=True):
+                    b = ev(operand, scope)
+                    try:
+                        acc = _binary(op, acc, b, self.scale)
+                    except EvalError as exc:
+                        if exc.span is None:
+                            exc.span = span
+                        raise
+                return acc
+            case ast.Logical(op=op, operands=operands):
+                # `and` stops at the first false operand, `or` at the first true one.
+                decides = op == "or"
+                return decides if any(V.truthy(ev(o, scope)) is decides for o in operands) \
+                    else not decides
             case ast.If(cond=c, then=t, orelse=e):
                 return ev(t, scope) if V.truthy(ev(c, scope)) else ev(e, scope)
             case ast.Case(subject=subject, whens=whens, default=default):
