@@ -131,7 +131,7 @@ class _Refused:
         self.message = message
 
 
-class _DuplicateKeys(dict):  # type: ignore[type-arg]
+class _DuplicateKeys(dict[str, Any]):
     """An object in which `key` appeared more than once."""
 
     key: str = ""
@@ -275,7 +275,8 @@ def load_json(text: str, root: str = "") -> Any:
         data = json.loads(text, parse_float=_float_hook, parse_int=_int_hook,
                           parse_constant=_constant_hook, object_pairs_hook=_pairs_hook)
     except json.JSONDecodeError as exc:
-        raise BoundaryError("E_JSON", root, f"not valid JSON: {exc.msg}",
+        raise BoundaryError("E_JSON", root, f"not valid JSON: {exc.msg} (line "
+                            f"{exc.lineno}, column {exc.colno})",
                             Span(root or "body", exc.lineno, exc.colno)) from None
     except RecursionError:  # unreachable past _check_structure; kept as a clean answer
         raise BoundaryError("E_NESTING", root,
@@ -315,7 +316,7 @@ def check_yaml(text: str, file: str, loader: type = _Safe) -> None:
             if event is None or isinstance(event, yaml.StreamEndEvent):
                 return
             if isinstance(event, yaml.AliasEvent):
-                size, below = anchors.get(event.anchor, (1, 0))
+                size, below = anchors.get(event.anchor or "", (1, 0))
                 if event.anchor in pending:
                     raise BoundaryError("E_YAML", "document", f"alias *{event.anchor} refers "
                                         "to a value that contains it (a cycle)",

@@ -29,9 +29,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from arka.base.boundary import BoundaryError, load_yaml
 from arka.settings.blockchain import ConfigError, substitute
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -259,13 +259,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {p}: {exc.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}:{where} not valid YAML: "
-                          f"{getattr(exc, 'problem', None) or exc}") from None
+    try:  # within the input bounds: nesting, alias expansion (arka.base.boundary)
+        doc = load_yaml(text, str(p))
+    except BoundaryError as exc:
+        where = f" line {exc.span.line}, column {exc.span.column}" if exc.span else ""
+        raise ConfigError(f"{p}:{where} {exc.reason} ({exc.code})") from None
     return parse_config(doc, env, str(p))
 
 
