@@ -10,6 +10,7 @@ service per area:
     exports       evaluation exports to object storage
     apikeys       API keys
     audit         the hash-chained audit log
+    integrity     evaluations, log and tree heads agree (db check, readiness sample)
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from arka.app.audit import AuditService
 from arka.app.evaluations import Evaluations
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
+from arka.app.integrity import Integrity
 from arka.app.registry import Registry
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
@@ -63,6 +65,9 @@ class Core:
         self.registry = Registry(self.store.registry, settings.require_approval)
         self.approvals = Approvals(self.store.registry, self.registry)
         self.transparency = Transparency(self.store.log, self.keys)
+        self.integrity = Integrity(self.store.evaluations, self.store.log,
+                                   self.keys.public_keys, sample=settings.integrity_sample,
+                                   interval=settings.integrity_interval)
         self.anchoring = AnchorService(self.store, self.transparency.sth,
                                        list(settings.chains), settings.anchor_policy
                                        ) if settings.chains else None
@@ -71,7 +76,7 @@ class Core:
                                        max_connections=settings.redis_max_connections)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
-                                       settings.max_batch, transparency=self.transparency)
+                                       settings.max_batch)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 

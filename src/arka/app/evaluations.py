@@ -21,7 +21,7 @@ from arka.app.anchoring import Anchors
 from arka.app.idempotency import Idempotency
 from arka.app.registry import Registry
 from arka.app.requests import BatchRequest, EvaluateRequest
-from arka.app.transparency import leaf_of
+from arka.app.transparency import Transparency, leaf_of
 from arka.app.vault import Vault
 from arka.base import values as V
 from arka.base.errors import EvalError, InputError, NotFound
@@ -29,7 +29,14 @@ from arka.engine import ENGINE_VERSION, EvaluationResult, normalize_context
 from arka.engine.executor import Executor, Group, Item
 from arka.observability import metrics as M
 from arka.storage.ports import EvaluationStore
-from arka.trust.proofs import KeyRing, basic_trace, build_proof, digest, verify_record
+from arka.trust.proofs import (
+    Check,
+    KeyRing,
+    basic_trace,
+    build_proof,
+    digest,
+    verify_record,
+)
 
 
 def _to_values(input: Any) -> dict[str, Any]:
@@ -55,8 +62,9 @@ def _count(record: dict[str, Any]) -> None:
 class Evaluations:
     def __init__(self, store: EvaluationStore, registry: Registry, executor: Executor,
                  keys: KeyRing, vault: Vault, idempotency: Idempotency, anchors: Anchors,
-                 max_batch: int = 10_000):
+                 max_batch: int = 10_000, transparency: Transparency | None = None):
         self.store = store
+        self.transparency = transparency  # verify checks log_index against the log
         self.registry = registry
         self.executor = executor
         self.keys = keys
@@ -170,9 +178,12 @@ class Evaluations:
         M.PROOFS_GENERATED.inc()
         with OBS.span("proof", {"arka.evaluation_id": evaluation_id}):
             record["trust_proof"] = build_proof(
-                evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
-                context=record["context"], metadata=meta, result=record["result"],
-                trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
+                evaluation_id=evaluation_id, tenant=tenant, timestamp=record["timestamp"],
+                input=stored_input, context=record["context"], metadata=meta,
+                result=record["result"], rule_results=record["rule_results"],
+                trace=record["trace"], full_trace=record.get("full_trace"),
+                full_trace_ref=record.get("full_trace_ref"), engine_version=ENGINE_VERSION,
+                ring=self.keys)
         return record
 
     def _store(self, tenant: str, record: dict[str, Any], key: str | None,
@@ -260,8 +271,25 @@ class Evaluations:
         return {"evaluation_id": evaluation_id, "trace": trace}
 
     def verify(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
+        """Every check of the stored record: its proof (as offline), its log_index against
+        the log (an inclusion proof under a signed tree head), the tenant and id it was
+        read under, and the row's query columns against the signed record."""
         record = self.store.get(tenant, evaluation_id)
-        out = verify_record(record, self.keys.public_keys()).to_json()
+        inclusion = None
+        if self.transparency is not None:
+            with contextlib.suppress(NotFound):  # not in the log: log_index fails below
+                inclusion = json.loads(json.dumps(
+                    self.transparency.inclusion(evaluation_id, None)))
+        report = verify_record(record, self.keys.public_keys(), inclusion=inclusion,
+                               tenant=tenant, evaluation_id=evaluation_id)
+        if self.transparency is not None and inclusion is None:
+            report.checks = [c for c in report.checks if c.name != "log_index"]
+            report.checks.append(Check("log_index", False, f"evaluation {evaluation_id} has "
+                                       "no leaf in the transparency log"))
+        drift = self.store.index_drift(tenant, evaluation_id, record)
+        report.checks.append(Check("stored_row", not drift, "the row's query columns agree "
+                                   "with the record" if not drift else "; ".join(drift)))
+        out = report.to_json()
         out["evaluation_id"] = evaluation_id
         return out
 

@@ -59,6 +59,8 @@ class Settings:
     require_approval: bool = False  # new versions wait for a second person's approval
     db_pool_size: int = 10  # per process: connections kept open
     db_max_overflow: int = 20  # per process: extra connections under load
+    integrity_sample: int = 64  # readiness: newest log leaves checked (0: none)
+    integrity_interval: float = 60.0  # readiness: seconds between integrity samples
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
@@ -152,6 +154,8 @@ class Settings:
             db_pool_size=config.database.min_connections,
             db_max_overflow=max(config.database.max_connections
                                 - config.database.min_connections, 0),
+            integrity_sample=config.database.integrity_sample,
+            integrity_interval=config.database.integrity_interval,
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
             rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 

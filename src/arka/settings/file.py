@@ -127,6 +127,10 @@ class Database(_Model):
     max_connections: Annotated[int, Field(gt=0)] = 30
     min_connections: Annotated[int, Field(ge=1)] = 10
     connection_timeout: Duration = 10
+    # readiness: newest log leaves checked against their evaluations, at most once per
+    # interval (0: no sample)
+    integrity_sample: Annotated[int, Field(ge=0, le=10_000)] = 64
+    integrity_interval: Duration = 60
 
     def sqlalchemy_url(self) -> str | None:
         """The URL, or None for the embedded SQLite default (no url and no host)."""

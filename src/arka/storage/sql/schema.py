@@ -170,4 +170,15 @@ audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ..
     UniqueConstraint("tenant", "idx", name="uq_audit_events_tenant_idx"),
 )
 
+store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_from"
+    "store_marks", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+# no statement changes or removes a row of these (database triggers; migration 0007)
+APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_events",
+               "store_marks")
+
 TENANT_TABLES = (rules, rulesets, reference_tables, evaluations, api_keys, audit_events)
