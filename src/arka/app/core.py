@@ -76,7 +76,7 @@ class Core:
                                        max_connections=settings.redis_max_connections)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
-                                       settings.max_batch)
+                                       settings.max_batch, transparency=self.transparency)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 

@@ -229,6 +229,27 @@ class SqlEvaluations:
                 "rule_ids": _rule_ids(record),
                 "output_hash": record["trust_proof"]["output_hash"]}
 
+    def index_drift(self, tenant: str, evaluation_id: str, record: dict[str, Any]
+                    ) -> list[str]:
+        """Where the stored row's query columns disagree with its record (as `_row` writes
+        them): a row whose columns were edited answers filters with a record it does not
+        hold. Empty when they agree."""
+        e = S.evaluations.c
+        with self.db.read(tenant) as conn:
+            row = conn.execute(select(e.id, e.timestamp, e.decision, e.rule_ids, e.output_hash)
+                               .where(e.tenant == tenant, e.id == evaluation_id)
+                               ).mappings().first()
+        if row is None:
+            return [f"no row for evaluation {evaluation_id}"]
+        try:
+            expected = dict(id=record["evaluation_id"], timestamp=record["timestamp"],
+                            decision=record["result"]["decision"], rule_ids=_rule_ids(record),
+                            output_hash=record["trust_proof"]["output_hash"])
+        except (KeyError, TypeError, AttributeError):
+            return ["the record lacks the fields its row is indexed by"]
+        return [f"column {k} is {row[k]!r}, the record implies {v!r}"
+                for k, v in expected.items() if row[k] != v]
+
 
 def _rule_ids(record: dict[str, Any]) -> str:
     """Names of the rules that ran, space-delimited for `rule_id` filtering."""
