@@ -88,8 +88,16 @@ def truthy(v: Any) -> bool:
     raise EvalError(f"expected a boolean, got {type_name(v)}", code="E_TYPE")
 
 
-def equals(a: Any, b: Any) -> bool:
-    """Structural equality with no cross-type surprises (True != 1, date != datetime)."""
+Charge = Callable[[int], None]
+"""A budget callback: called with a number of elements visited, it raises to stop the work."""
+
+# How often the walks below report to their budget callback (elements visited).
+_CHARGE_EVERY = 1024
+# Nesting a value may have where it is turned into text or handed out of the VM.
+MAX_VALUE_DEPTH = 100
+
+
+def _scalar_equals(a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if a is None or b is None:
         return a is b
@@ -97,11 +105,99 @@ def equals(a: Any, b: Any) -> bool:
         return ta is tb and a is b
     if ta is not tb:
         return False
-    if ta is list:
-        return len(a) == len(b) and all(equals(x, y) for x, y in zip(a, b, strict=True))
-    if ta is dict:
-        return a.keys() == b.keys() and all(equals(a[k], b[k]) for k in a)
     return bool(a == b)
+
+
+def equals(a: Any, b: Any, charge: Charge | None = None) -> bool:
+    """Structural equality with no cross-type surprises (True != 1, date != datetime).
+
+    Lists and objects are compared without recursion; `charge`, when given, is told how
+    many element pairs were visited (every 1024 and at the end)."""
+    ta = type(a)
+    if ta is not list and ta is not dict:
+        return _scalar_equals(a, b)
+    pending = [(a, b)]
+    visited = 0
+    try:
+        while pending:
+            x, y = pending.pop()
+            if x is y:
+                continue
+            tx = type(x)
+            if tx is list:
+                if type(y) is not list or len(x) != len(y):
+                    return False
+                visited += len(x)
+                pending.extend(zip(x, y, strict=True))
+            elif tx is dict:
+                if type(y) is not dict or x.keys() != y.keys():
+                    return False
+                visited += len(x)
+                pending.extend((x[k], y[k]) for k in x)
+            elif not _scalar_equals(x, y):
+                return False
+            if charge is not None and visited >= _CHARGE_EVERY:
+                charge(visited)
+                visited = 0
+        return True
+    finally:
+        if charge is not None and visited:
+            charge(visited)
+
+
+def walk(v: Any, charge: Charge | None = None, max_depth: int = MAX_VALUE_DEPTH) -> int:
+    """Elements of a value counted as the tree it prints as (a part shared n times counts
+    n times), without recursion. A list or object nested deeper than `max_depth` is an
+    E_LIMIT_VALUE_DEPTH error; `charge` is told the elements visited as the walk goes."""
+    tv = type(v)
+    if tv is not list and tv is not dict:
+        return 1
+    total = 1
+    pending: list[tuple[Any, int]] = [(v, 1)]
+    visited = 0
+    while pending:
+        x, depth = pending.pop()
+        if depth > max_depth:
+            raise EvalError(f"a value is nested deeper than {max_depth} lists/objects",
+                            code="E_LIMIT_VALUE_DEPTH")
+        items = x if type(x) is list else x.values()
+        visited += len(x)
+        for y in items:
+            ty = type(y)
+            if ty is list or ty is dict:
+                pending.append((y, depth + 1))
+        if charge is not None and visited >= _CHARGE_EVERY:
+            charge(visited)
+            total += visited
+            visited = 0
+    if charge is not None and visited:
+        charge(visited)
+    return total + visited
+
+
+def equality_key(v: Any, charge: Charge | None = None) -> Any:
+    """A hashable key with `equality_key(a) == equality_key(b)` exactly when `equals(a, b)`
+    (for `distinct`: one dictionary lookup per element instead of a scan)."""
+    tv = type(v)
+    if tv is list or tv is dict:
+        walk(v, charge)  # bounds the depth the recursion below can reach
+        return _key(v)
+    return _key(v)
+
+
+def _key(v: Any) -> Any:
+    tv = type(v)
+    if v is None:
+        return ("n",)
+    if tv is bool:
+        return ("b", v)
+    if tv is list:
+        return ("l", tuple(_key(x) for x in v))
+    if tv is dict:
+        return ("o", tuple(sorted((k, _key(x)) for k, x in v.items())))
+    if tv in (Decimal, str, datetime, date, timedelta):
+        return (tv.__name__, v)  # equal values of these types hash alike (1.0 and 1 too)
+    return ("id", id(v))  # functions: equal only to themselves
 
 
 _ORDERED = (Decimal, str, datetime, date, timedelta)
@@ -124,12 +220,28 @@ def compare(op: str, a: Any, b: Any) -> bool:
     return bool(a >= b)
 
 
-def contains(container: Any, item: Any) -> bool:
-    """`item in container` for lists (element equality), strings (substring), objects (key)."""
+def contains(container: Any, item: Any, charge: Charge | None = None) -> bool:
+    """`item in container` for lists (element equality), strings (substring), objects (key).
+
+    `charge`, when given, is told the list elements compared."""
     if container is None:
         return False
     if isinstance(container, list):
-        return any(equals(item, x) for x in container)
+        if charge is None:
+            return any(equals(item, x) for x in container)
+        seen = 0
+        try:
+            for x in container:
+                seen += 1
+                if seen >= _CHARGE_EVERY:
+                    charge(seen)
+                    seen = 0
+                if equals(item, x, charge):
+                    return True
+            return False
+        finally:
+            if seen:
+                charge(seen)
     if isinstance(container, str):
         if item is None:
             return False
@@ -149,10 +261,11 @@ def index_value(obj: Any, idx: Any) -> Any:
         if not isinstance(idx, Decimal) or idx != idx.to_integral_value():
             raise EvalError(f"a {type_name(obj)} index must be a whole number, got "
                             f"{type_name(idx)}", code="E_TYPE")
+        n = len(obj)
+        if not -n <= idx < n:  # compared as a decimal: a huge index is never converted
+            return None
         i = int(idx)
-        if i < 0:
-            i += len(obj)
-        return obj[i] if 0 <= i < len(obj) else None
+        return obj[i + n if i < 0 else i]
     if type(obj) is dict:
         if not isinstance(idx, str):
             raise EvalError(f"an object key must be a string, got {type_name(idx)}",
@@ -164,6 +277,8 @@ def index_value(obj: Any, idx: Any) -> Any:
 # ---------------------------------------------------------------- arithmetic
 
 def _numeric_error(what: str, exc: decimal.DecimalException) -> EvalError:
+    if isinstance(exc, decimal.Overflow):  # Overflow is also an Inexact: ask it first
+        return EvalError(f"{what} is out of range: above 1E+{EXACT.Emax}", code="E_NUMERIC")
     if isinstance(exc, decimal.Inexact):
         return EvalError(f"{what} exceeds 200 significant digits", code="E_NUMERIC")
     return EvalError(f"{what} is out of range: {type(exc).__name__}", code="E_NUMERIC")
@@ -192,10 +307,22 @@ def add(a: Any, b: Any) -> Any:
     if ta is timedelta and tb in (datetime, date):
         return _shift(b, a)
     if ta is timedelta and tb is timedelta:
-        return a + b
+        return _duration(lambda: a + b)
     if ta is list and tb is list:
         return a + b
     raise EvalError(f"cannot add {type_name(a)} + {type_name(b)}", code="E_TYPE")
+
+
+# A duration holds at most 999,999,999 days; a larger factor can only overflow.
+_MAX_DURATION_FACTOR = 10**15
+
+
+def _duration(fn: Callable[[], Any]) -> Any:
+    try:
+        return fn()
+    except OverflowError:
+        raise EvalError("duration arithmetic out of range (at most 999999999 days)",
+                        code="E_NUMERIC") from None
 
 
 def _shift(t: Any, d: timedelta) -> Any:
@@ -222,7 +349,7 @@ def sub(a: Any, b: Any) -> Any:
     if ta in (datetime, date) and tb is timedelta:
         return _shift(a, -b)
     if ta is tb and ta in (datetime, date, timedelta):
-        return a - b
+        return _duration(lambda: a - b)
     raise EvalError(f"cannot subtract {type_name(a)} - {type_name(b)}", code="E_TYPE")
 
 
@@ -236,7 +363,9 @@ def mul(a: Any, b: Any) -> Any:
         except decimal.DecimalException as exc:
             raise _numeric_error("product", exc) from None
     if ta is timedelta and tb is Decimal and b == b.to_integral_value():
-        return a * int(b)
+        if abs(b) > _MAX_DURATION_FACTOR:  # never convert a huge decimal to an integer
+            raise EvalError("duration product is out of range", code="E_NUMERIC")
+        return _duration(lambda: a * int(b))
     raise EvalError(f"cannot multiply {type_name(a)} * {type_name(b)}", code="E_TYPE")
 
 
@@ -267,7 +396,7 @@ def neg(a: Any) -> Any:
     if type(a) is Decimal:
         return EXACT.minus(a) if not a.is_zero() else ZERO
     if type(a) is timedelta:
-        return -a
+        return _duration(lambda: -a)
     raise EvalError(f"cannot negate {type_name(a)}", code="E_TYPE")
 
 
