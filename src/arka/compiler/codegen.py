@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from arka.base.errors import Span
+from arka.compiler.literals import require_literals
 from arka.lang import ast
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
@@ -82,6 +83,7 @@ class Codegen:
     # ------------------------------------------------------------ rule
     def compile(self) -> bc.Program:
         rule = self.rule
+        require_literals(rule)  # no program is generated around an out-of-bounds constant
         _, main = self.new_fn("main")
         # Reserve function slots for lets and conditions first, so ids are stable.
         pending: list[tuple[int, _Fn, ast.Node, bool]] = []
