@@ -63,7 +63,7 @@ class Core:
         self.audit = AuditService(self.store.audit)
         self.apikeys = ApiKeyService(self.store.keys, self.auth)
         self.registry = Registry(self.store.registry, settings.require_approval)
-        self.approvals = Approvals(self.store.registry, self.registry)
+        self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
         self.transparency = Transparency(self.store.log, self.keys)
         self.integrity = Integrity(self.store.evaluations, self.store.log,
                                    self.keys.public_keys, sample=settings.integrity_sample,

@@ -81,6 +81,9 @@ class ApiKeyRequest(_Request):
     roles: list[str] = Field(description="Role names, e.g. service or analyst")
     expires_at: str | None = Field(None, description="RFC 3339; without it the key "
                                    "does not expire")
+    owner: str | None = Field(None, min_length=1, max_length=128, description="The person "
+                              "the key is for (a user name or e-mail address); default: the "
+                              "person of the key or token creating it")
 
     def expiry(self) -> datetime | None:
         return None if self.expires_at is None else _datetime(self.expires_at, "expires_at")

@@ -341,6 +341,10 @@ class ApiKeyView(BaseModel):
     prefix: str
     created_at: str | None
     created_by: str | None
+    owner: str = Field(description="The person the key belongs to (four-eyes compares "
+                       "persons)")
+    issued_by: str | None = Field(description="Who created it for its owner through the "
+                                  "API (they count as a party of what it does)")
     expires_at: str | None
     revoked_at: str | None
     last_used_at: str | None

@@ -149,6 +149,8 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
+    Column("owner", String(256)),  # the person the key belongs to (four-eyes compares it)
+    Column("issued_by", String(256)),  # the person whose credential created it, via the API
 )
 
 audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ...)
