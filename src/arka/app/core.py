@@ -15,6 +15,8 @@ service per area:
 
 from __future__ import annotations
 
+import logging
+
 from arka.app.anchoring import Anchors, AnchorService
 from arka.app.apikeys import ApiKeyService
 from arka.app.approvals import Approvals
@@ -34,6 +36,8 @@ from arka.settings import Settings, record_cipher
 from arka.storage import Store
 from arka.storage.objects import open_objects
 from arka.trust.proofs import KeyRing
+
+log = logging.getLogger("arka.startup")
 
 
 def make_executor(settings: Settings) -> Executor:
@@ -87,6 +91,20 @@ class Core:
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
         return self.registry.warm()
+
+    def wait_for_database(self, seconds: float | None = None) -> str | None:
+        """Start-up: the first contact with the database, retried (with a log line each
+        time) until it answers or `seconds` (database.startup_timeout) have passed.
+        None when it answered, else the last reason it did not."""
+        limit = self.settings.db_startup_timeout if seconds is None else seconds
+
+        def retrying(reason: str, attempt: int, left: float) -> None:
+            log.warning("waiting for the database (attempt %d, giving up in %.0f s): %s",
+                        attempt, left, reason)
+        reason = self.store.wait(limit, retrying)
+        if reason is None:
+            log.info("the database answers")
+        return reason
 
     def record_config(self) -> None:
         self.audit.record_config(self.settings.config_digest, self.settings.environment)

@@ -59,6 +59,7 @@ class Settings:
     require_approval: bool = False  # new versions wait for a second person's approval
     db_pool_size: int = 10  # per process: connections kept open
     db_max_overflow: int = 20  # per process: extra connections under load
+    db_startup_timeout: float = 60.0  # `serve` waits this long for the database at start
     integrity_sample: int = 64  # readiness: newest log leaves checked (0: none)
     integrity_interval: float = 60.0  # readiness: seconds between integrity samples
     metrics_enabled: bool = True
@@ -137,7 +138,8 @@ class Settings:
             auth=auth, rate_limit=RateLimitSettings(
                 a.rate_limiting.enabled, a.rate_limiting.requests_per_minute,
                 a.rate_limiting.burst, a.rate_limiting.tenant_requests_per_minute,
-                a.rate_limiting.tenant_burst),
+                a.rate_limiting.tenant_burst, a.rate_limiting.on_redis_error),
+            db_startup_timeout=config.database.startup_timeout,
             cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),

@@ -63,11 +63,18 @@ def _answer(request: Request, code: str, message: str,
                         status_code=API_STATUS[code])
 
 
+RETRY_AFTER = 5  # seconds, for a 503 whose error names no hint of its own
+
+
 async def arka_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ArkaError)
     if exc.api_code == "INTERNAL_ERROR":
         log.error("%s %s (request %s)", exc.code, exc.message, request_id_of(request) or "-")
-    headers = exc.headers if isinstance(exc, HttpError) else None
+    headers = dict(exc.headers) if isinstance(exc, HttpError) else {}
+    if exc.api_code == "SERVICE_UNAVAILABLE":  # an outage: tell the caller when to retry
+        log.warning("%s %s (request %s)", exc.code, exc.message,
+                    request_id_of(request) or "-")
+        headers.setdefault("Retry-After", str(getattr(exc, "retry_after", RETRY_AFTER)))
     return error_response(exc, request_id_of(request), headers or None)
 
 
