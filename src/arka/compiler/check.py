@@ -21,6 +21,8 @@ from arka.rules.model import RuleDef
 CONTEXT_TYPE = T.object_of({"jurisdiction": T.STRING, "domain": T.STRING,
                             "timestamp": T.DATETIME, "ruleset": T.STRING}, closed=False)
 _ORDER = {"<", "<=", ">", ">="}
+# The longest run of lets/conditions that use each other (`a: b + 1`, `b: c + 1`, ...).
+MAX_DEFINITION_CHAIN = 64
 _ORDERED_KINDS = {"decimal", "string", "datetime", "date", "duration"}
 
 
@@ -112,6 +114,38 @@ class Checker:
                     state[ref.name] = 1
                     path.append(ref.name)
                     stack.append(iter(graph.get(ref.name, [])))
+        self._check_chain_length(graph)
+
+    def _check_chain_length(self, graph: dict[str, list[ast.Name]]) -> None:
+        """Bound the longest run of definitions that use each other (each link is one
+        nested call when the rule runs, and one level of every walk over them)."""
+        height: dict[str, int] = {}
+        for root in graph:
+            if root in height:
+                continue
+            on_path = {root}
+            stack = [(root, iter(graph[root]))]
+            while stack:
+                name, refs = stack[-1]
+                ref = next(refs, None)
+                if ref is None:
+                    stack.pop()
+                    on_path.discard(name)
+                    height[name] = 1 + max((height.get(r.name, 0) for r in graph[name]),
+                                           default=0)
+                elif ref.name in graph and ref.name not in height and ref.name not in on_path:
+                    on_path.add(ref.name)
+                    stack.append((ref.name, iter(graph[ref.name])))
+        spans = {let.name: let.span for let in self.rule.lets}
+        for cond in self.rule.conditions:
+            spans.setdefault(cond.id, cond.span)
+        over = [name for name, h in height.items() if h == MAX_DEFINITION_CHAIN + 1]
+        if over:
+            name = min(over, key=lambda n: (spans[n].line, spans[n].column))
+            self.error("E_NESTING", spans[name],
+                       f"{name!r} starts a chain of more than {MAX_DEFINITION_CHAIN} lets and "
+                       "conditions that each use the next; at most "
+                       f"{MAX_DEFINITION_CHAIN} may use each other in a row")
 
     def _type_lets(self) -> None:
         """Type each let after the lets it uses, walking with an explicit stack; a let in a
