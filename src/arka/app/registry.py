@@ -59,12 +59,12 @@ class _TenantCache:
         now = time.monotonic()
         generation, data = self._data.get(tenant, (None, self._empty))
         if now - self._checked.get(tenant, -1e9) > REFRESH_SECONDS:
-            self._checked[tenant] = now
-            current = self._generation(tenant)
+            current = self._generation(tenant)  # an outage raises: nothing is marked
             if current != generation:
                 data = self._load(tenant)
                 with self._lock:
                     self._data[tenant] = (current, data)
+            self._checked[tenant] = now  # checked only once it was read
         return data
 
     def invalidate(self, tenant: str) -> None:
