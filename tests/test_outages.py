@@ -564,3 +564,30 @@ def test_driver_errors_are_classified_outage_or_not() -> None:
     ]
     for exc in data_errors:
         assert outage(exc) is None, exc
+
+
+# ------------------------------------------------------------------ object storage
+
+
+def test_object_store_unreachable_is_503_with_retry_after(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    import dataclasses
+
+    from arka.app.core import Core
+    from arka.settings import Settings
+    from tests.service_fixtures import api_client
+    for name, value in (("ARKA_S3_ENDPOINT_URL", f"http://127.0.0.1:{free_port()}"),
+                        ("AWS_ACCESS_KEY_ID", "test"), ("AWS_SECRET_ACCESS_KEY", "test"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        monkeypatch.setenv(name, value)
+    settings = dataclasses.replace(Settings.embedded(tmp_path), objects="s3://bucket/arka")
+    core = Core(settings)
+    core.store.migrate()
+    client = api_client(core)
+    started = time.monotonic()
+    r = client.post("/api/v1/exports", json={})
+    assert time.monotonic() - started < ANSWER_WITHIN
+    unavailable(r, "s3")
+    ready = client.get("/health/ready")
+    assert ready.status_code == 503 and ready.json()["checks"]["object_storage"] is False
