@@ -12,6 +12,7 @@ file), optional `input`, `context` and `tables: true` (the example tables), and 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,4 +104,15 @@ def _rule_case(case: dict[str, Any], executor: str, tables: Any, context: Any) -
 
 
 def test_values_are_decimal_not_float() -> None:
-    assert V.to_json(V.from_json(0)) == 0
+    # JSON numbers, int or float, become exact decimals (never floats) ...
+    for raw, exact in ((0, "0"), (7, "7"), (0.1, "0.1"), (2.5, "2.5"), (-0.0, "-0.0")):
+        value = V.from_json(raw)
+        assert type(value) is Decimal and value == Decimal(exact), (raw, value)
+    nested = V.from_json({"a": [1, 0.25]})
+    assert [type(x) for x in nested["a"]] == [Decimal, Decimal]
+    # ... and come back as ints when integral, as text when a double cannot hold them.
+    zero = V.to_json(V.from_json(0))
+    assert type(zero) is int and zero == 0
+    whole = V.to_json(V.from_json(2.0))
+    assert type(whole) is int and whole == 2
+    assert V.to_json(Decimal("0.1000000000000000000001")) == "0.1000000000000000000001"
