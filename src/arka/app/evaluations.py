@@ -28,10 +28,13 @@ from arka.base.errors import EvalError, InputError, NotFound
 from arka.engine import ENGINE_VERSION, EvaluationResult, normalize_context
 from arka.engine.executor import Executor, Group, Item
 from arka.observability import metrics as M
+from arka.security.crypto import KeyError_ as RecordKeyError
+from arka.security.sealing import IntegrityFault
 from arka.storage.ports import EvaluationStore
 from arka.trust.proofs import (
     Check,
     KeyRing,
+    Verification,
     basic_trace,
     build_proof,
     digest,
@@ -273,8 +276,13 @@ class Evaluations:
     def verify(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
         """Every check of the stored record: its proof (as offline), its log_index against
         the log (an inclusion proof under a signed tree head), the tenant and id it was
-        read under, and the row's query columns against the signed record."""
-        record = self.store.get(tenant, evaluation_id)
+        read under, and the row's query columns against the signed record. A stored row
+        that no longer opens (altered ciphertext, moved to another id) is INVALID here."""
+        try:
+            record = self.store.get(tenant, evaluation_id)
+        except (IntegrityFault, RecordKeyError) as exc:
+            report = Verification([Check("stored_record", False, exc.message)])
+            return {**report.to_json(), "evaluation_id": evaluation_id}
         inclusion = None
         if self.transparency is not None:
             with contextlib.suppress(NotFound):  # not in the log: log_index fails below
