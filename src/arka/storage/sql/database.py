@@ -121,8 +121,9 @@ def placeholder(conn: Connection) -> str:
 class Database:
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 20):
         self.url = url
-        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True,
-                                  "pool_timeout": POOL_TIMEOUT}
+        kwargs: dict[str, Any] = {"future": True, "pool_pre_ping": True}
+        if make_url(url).database not in (None, "", ":memory:"):  # a pool with a queue
+            kwargs["pool_timeout"] = POOL_TIMEOUT
         if url.startswith("sqlite"):
             kwargs["connect_args"] = {"timeout": SQLITE_BUSY_SECONDS,
                                       "check_same_thread": False}
