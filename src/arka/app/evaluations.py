@@ -20,7 +20,7 @@ from arka import observability as OBS
 from arka.app.anchoring import Anchors
 from arka.app.idempotency import Idempotency
 from arka.app.registry import Registry
-from arka.app.requests import BatchRequest, EvaluateRequest
+from arka.app.requests import BatchRequest, EvaluateRequest, batch_item
 from arka.app.transparency import Transparency, leaf_of
 from arka.app.vault import Vault
 from arka.base import values as V
@@ -129,17 +129,15 @@ class Evaluations:
                  trace: str, received: datetime) -> list[dict[str, Any] | InputError]:
         """Evaluate inputs (language values, stored JSON form) under one context: select the
         rules once, run every input in one executor call, build each record with its proof.
-        A rejected input is its InputError in the list."""
+        A rejected input is its InputError in the list; a bad context (or selection) is
+        raised, for every input."""
         level = "full" if trace == "full" else "basic"
-        try:
-            ctx = normalize_context(context, received)
-            with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
-                selection = self.registry.select(tenant, ctx)
-                if sp is not None:
-                    sp.set_attribute("arka.rules",
-                                     [f"{r.name}@{r.version}" for r in selection.rules])
-        except InputError as exc:
-            return [exc] * len(inputs)
+        ctx = normalize_context(context, received)
+        with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
+            selection = self.registry.select(tenant, ctx)
+            if sp is not None:
+                sp.set_attribute("arka.rules",
+                                 [f"{r.name}@{r.version}" for r in selection.rules])
         with OBS.span("evaluate"):
             results = self.executor.evaluate(Group(
                 selection.rules, self.registry.current_tables(tenant), selection.strategy,
@@ -205,16 +203,23 @@ class Evaluations:
         return stored, created
 
     def evaluate_batch(self, tenant: str, request: BatchRequest) -> dict[str, Any]:
+        """Every item checked first (a bad one is its own 400 in the answer), then the good
+        ones evaluated and stored in one transaction; the answer holds only checked ids
+        and stored records. A bad context or too many items refuses the whole batch."""
         if len(request.inputs) > self.max_batch:
-            raise InputError(f"a batch holds at most {self.max_batch} inputs")
+            raise InputError(f"inputs holds {len(request.inputs)} items; a batch holds at "
+                             f"most {self.max_batch}")
         received = datetime.now(UTC)
         prepared: dict[int, tuple[Any, Any] | InputError] = {}
-        for i, item in enumerate(request.inputs):
-            if not isinstance(item, dict) or "input" not in item:
-                prepared[i] = InputError(f"inputs[{i}] must be an object with an input")
+        ids: list[str | None] = []
+        for i, raw in enumerate(request.inputs):
+            item_id, item = batch_item(i, raw)
+            ids.append(item_id)
+            if isinstance(item, InputError):
+                prepared[i] = item
                 continue
             try:
-                values = _to_values(item["input"])
+                values = _to_values(item.input)
                 prepared[i] = (values, V.to_json(values))
             except InputError as exc:
                 prepared[i] = exc
@@ -224,8 +229,7 @@ class Evaluations:
             request.options.trace, received), strict=True))
         items: list[dict[str, Any]] = []
         records = []
-        for i, item in enumerate(request.inputs):
-            item_id = item.get("id") if isinstance(item, dict) else None
+        for i, item_id in enumerate(ids):
             outcome = done.get(i, prepared[i])
             if isinstance(outcome, InputError):
                 items.append({"id": item_id, "status": 400, "error": {

@@ -49,6 +49,7 @@ class Settings:
     rate_limit: RateLimitSettings = RateLimitSettings()
     cors: dict[str, Any] | None = None  # CORSMiddleware arguments; None: no CORS headers
     read_timeout: float = 30.0
+    write_timeout: float = 30.0  # a response the client does not read is aborted
     redis_url: str | None = None
     redis_max_connections: int = 50
     # AES-256-GCM key for stored records; None: the key directory's `encryption.key`
@@ -140,7 +141,8 @@ class Settings:
                 a.rate_limiting.burst, a.rate_limiting.tenant_requests_per_minute,
                 a.rate_limiting.tenant_burst, a.rate_limiting.on_redis_error),
             db_startup_timeout=config.database.startup_timeout,
-            cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
+            cors=cors, read_timeout=a.read_timeout, write_timeout=a.write_timeout,
+            redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),
             config_digest=digest_, metrics_enabled=config.observability.metrics.enabled,

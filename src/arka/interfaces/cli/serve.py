@@ -47,7 +47,7 @@ def serve(host: str | None, port: int | None, workers: int, blockchain_file: str
     import uvicorn
 
     from arka.base.errors import ArkaError
-    from arka.interfaces.http.asgi import build_app, setup_process
+    from arka.interfaces.http.asgi import build_app, http_protocol, setup_process
     from arka.settings import WORKER_ENV
     settings = store.settings(blockchain_file)
     config = read_config(store.config_file) if store.config_file else None
@@ -82,10 +82,12 @@ def serve(host: str | None, port: int | None, workers: int, blockchain_file: str
         os.environ[WORKER_ENV] = settings.to_env()
         setup_process(dataclasses.replace(settings, tracing_enabled=False))
         uvicorn.run("arka.interfaces.http.asgi:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, access_log=False)
+                    workers=workers, log_config=None, access_log=False,
+                    http=http_protocol(settings))
         return
     setup_process(settings)
-    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False,
+                http=http_protocol(settings))
 
 
 def _wait_for_database(settings: Settings) -> Core:

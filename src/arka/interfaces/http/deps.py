@@ -143,7 +143,14 @@ def pagination(page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-base
 PageDep = Annotated[Page, Depends(pagination)]
 
 PathText = Annotated[str, Path(pattern=NO_NUL, max_length=MAX_PATH_TEXT)]
-QueryId = Annotated[str | None, Query(pattern=NO_NUL, max_length=MAX_ID)]
+
+
+def QueryText(max_length: int = MAX_ID, min_length: int | None = None,  # noqa: N802
+              format: str | None = None, **kw: Any) -> Any:
+    """A text query parameter: bounded, without NUL (a lone surrogate cannot arrive: the
+    query string is decoded as UTF-8 with replacement)."""
+    return Query(pattern=NO_NUL, max_length=max_length, min_length=min_length,
+                 json_schema_extra={"format": format} if format else None, **kw)
 
 
 def datetimes(make: Callable[[], T], what: str) -> T:
@@ -164,7 +171,8 @@ def time_range(start: str | None, end: str | None) -> tuple[str | None, str | No
     """The `from` and `to` query parameters in canonical form; `from` after `to` is a
     mistake (400), not an empty list."""
     low, high = instant(start, "from"), instant(end, "to")
-    if low is not None and high is not None and low > high:
+    if low is not None and high is not None and \
+            V.parse_datetime(low) > V.parse_datetime(high):
         raise InputError(f"from ({low}) is after to ({high})",
                          details=[{"path": "query.from", "message": "from is after to"}])
     return low, high

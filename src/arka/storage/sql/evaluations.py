@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, false, func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.base.batching import Batcher
@@ -162,11 +162,11 @@ class SqlEvaluations:
         if decision:
             cond.append(e.decision == decision)
         if rule_id:
-            cond.append(e.rule_ids.contains(f" {rule_id} "))
+            cond.append(_ran(e.rule_ids, rule_id))
         if start:
-            cond.append(e.timestamp >= start)
+            cond.extend(_at_or_after(e.timestamp, start))
         if end:
-            cond.append(e.timestamp <= end)
+            cond.extend(_at_or_before(e.timestamp, end))
         with self.db.read(tenant) as conn:
             total = conn.execute(select(func.count()).select_from(S.evaluations)
                                  .where(*cond)).scalar_one()
@@ -255,3 +255,29 @@ def _rule_ids(record: dict[str, Any]) -> str:
     """Names of the rules that ran, space-delimited for `rule_id` filtering."""
     return " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
                           if r.get("status") != "skipped") + " "
+
+
+# ------------------------------------------------------------------ listing filters
+# `rule_id` is an exact name: `%`, `_` and the escape character match only themselves,
+# and a name with white space (which no rule has) matches nothing rather than spanning
+# two names of " a b ". Timestamps are canonical RFC 3339 text ending in Z, whose order
+# as text is time order only without that Z ("...:00Z" sorts after "...:00.5Z"): each
+# bound is a range on the indexed column (to the whole second) and an exact comparison
+# of the text without its Z.
+
+def _ran(column: Any, rule_id: str) -> Any:
+    if any(c.isspace() for c in rule_id):
+        return false()
+    return column.contains(f" {rule_id} ", autoescape=True)
+
+
+def _without_z(column: Any) -> Any:
+    return func.substr(column, 1, func.length(column) - 1)
+
+
+def _at_or_after(column: Any, start: str) -> list[Any]:
+    return [column >= start[:19], _without_z(column) >= start.removesuffix("Z")]
+
+
+def _at_or_before(column: Any, end: str) -> list[Any]:
+    return [column <= end[:19] + "Z", _without_z(column) <= end.removesuffix("Z")]
