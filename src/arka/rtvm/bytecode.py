@@ -241,13 +241,13 @@ class _Reader:
             raise BytecodeError(f"{what} of {n} bytes exceeds {limit}", code="E_BYTECODE_LIMIT")
         return self.take(n, what)
 
-    def remaining(self) -> int:
-        return len(self.data) - self.pos
-
-    def count(self, what: str, limit: int) -> int:
+    def count(self, what: str, limit: int, item_bytes: int = 1) -> int:
+        """A count of items that each take at least `item_bytes`: within `limit` and within
+        the bytes left, so no count can allocate ahead of its data."""
         (n,) = self.unpack("I", what)
-        if n > limit:
-            raise BytecodeError(f"{what} {n} exceeds {limit}", code="E_BYTECODE_LIMIT")
+        if n > limit or n * item_bytes > len(self.data) - self.pos:
+            raise BytecodeError(f"{what} {n} exceeds {limit} or the {len(self.data) - self.pos} "
+                                "bytes left", code="E_BYTECODE_LIMIT")
         return n
 
 
@@ -273,7 +273,7 @@ def decode(data: bytes) -> Program:
     if not isinstance(metadata, dict):
         raise BytecodeError("metadata must be a JSON object", code="E_BYTECODE_FORMAT")
     constants: list[Any] = []
-    for _ in range(r.count("constant count", min(MAX_CONSTANTS, r.remaining()))):
+    for _ in range(r.count("constant count", MAX_CONSTANTS)):
         (tag,) = r.unpack("B", "constant tag")
         if tag == _TAG_NULL:
             constants.append(None)
@@ -301,7 +301,7 @@ def decode(data: bytes) -> Program:
             raise BytecodeError(f"unknown constant tag {tag}", code="E_BYTECODE_CONST")
     functions: list[Function] = []
     code_bytes = 0
-    for _ in range(r.count("function count", min(MAX_FUNCTIONS, r.remaining()))):
+    for _ in range(r.count("function count", MAX_FUNCTIONS, 14)):  # name/header/code sizes
         try:
             name = r.blob("function name", 1024).decode("utf-8")
         except UnicodeDecodeError:
@@ -312,7 +312,7 @@ def decode(data: bytes) -> Program:
         functions.append(Function(name, n_params, n_captures, max_stack, code))
     # at most one line entry per instruction, so no more entries than code bytes
     lines = [LineEntry(*r.unpack("IIII", "line entry"))
-             for _ in range(r.count("line table size", code_bytes))]
+             for _ in range(r.count("line table size", code_bytes, 16))]
     if r.pos != len(r.data):
         raise BytecodeError(f"{len(r.data) - r.pos} trailing bytes after the line table",
                             code="E_BYTECODE_FORMAT")
