@@ -333,7 +333,11 @@ class Parser:
                 op = self.binary_operator()
                 level = _LEVELS[op] if op is not None else 0
                 while pending and pending[-1].level > level:
-                    operand = pending.pop().finish(operand)
+                    done = pending.pop()
+                    operand = done.finish(operand)
+                    if done.prefix is not None:  # its operand is complete: one level less
+                        self.depth -= 1
+                        prefixes -= 1
                 if op is None:
                     return operand
                 top = pending[-1] if pending else None
