@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import pytest
@@ -284,7 +285,8 @@ def test_rule_files_on_disk_fail_to_load_cleanly(tmp_path: Path) -> None:
 
 
 def _depth() -> int:
-    frame, n = sys._getframe(), 0
+    frame: FrameType | None = sys._getframe()
+    n = 0
     while frame is not None:
         frame, n = frame.f_back, n + 1
     return n
