@@ -398,3 +398,52 @@ def test_backup_refuses_a_damaged_store(base: Base, clone: str, tmp_path: Path) 
     assert kept.returncode == 0, kept.stderr
     integrity = json.loads(kept.stdout)["integrity"]
     assert integrity["ok"] is False and integrity["problems"][0]["where"] == f"log_leaves/{K}"
+
+
+# ------------------------------------------------------------------ the real server
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_real_server_serves_a_tampered_row_as_an_error(kind: str, tmp_path: Path) -> None:
+    import time
+
+    from tests.live_server import live_server
+    urls = postgres_database() if kind == "postgresql" else None
+    url = next(urls) if urls is not None else None
+    config = tmp_path / "arka.yaml"
+    config.write_text(f"storage:\n  data_dir: {tmp_path / 'live'}\n"
+                      "database:\n  integrity_interval: 0.2s\n")
+    try:
+        with live_server(tmp_path, database_url=url, config=config) as srv:
+            admin, analyst = srv.client("admin", "t1"), srv.client("analyst", "t1")
+            rule = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
+            assert admin.post("/api/v1/rules", content=rule, headers={
+                "Content-Type": "application/x-yaml"}).status_code == 201
+            ids = [srv.client("service", "t1").post("/api/v1/evaluate", json={
+                "context": CTX, "input": _tx(12000 + i)}).json()["evaluation_id"]
+                for i in range(3)]
+            assert admin.get("/health/ready").json()["checks"]["integrity"] is True
+            base = Base(kind, srv.database_url, tmp_path / "live", [])
+            _plaintext_row(srv.database_url, base, ids[1])
+            started = time.monotonic()
+            r = analyst.get(f"/api/v1/evaluations/{ids[1]}")
+            assert r.status_code == 500, r.text
+            error = r.json()["error"]
+            assert error["code"] == "INTERNAL_ERROR"
+            assert error["details"][0]["code"] == "E_INTEGRITY"
+            assert error["details"][0]["path"] == f"evaluations/{ids[1]}"
+            assert "trust_proof" not in r.text and "compliant" not in r.text
+            listed = analyst.get("/api/v1/evaluations", params={"per_page": 100})
+            assert listed.status_code == 500 and "trust_proof" not in listed.text
+            assert analyst.get(f"/api/v1/evaluations/{ids[0]}").status_code == 200
+            time.sleep(0.3)
+            ready = admin.get("/health/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"]["integrity"] is False
+            assert any(p["where"] == f"evaluations/{ids[1]}" for p in ready.json()["problems"])
+            assert time.monotonic() - started < 10
+            check = srv.cli("db", "check", check=False)
+            assert check.returncode == 1 and f"evaluations/{ids[1]}" in check.stdout
+            assert srv.alive()
+    finally:
+        if urls is not None:
+            urls.close()
