@@ -354,9 +354,10 @@ def _header_and_metadata(meta: dict[str, Any]) -> bytes:
 @given(count=st.integers(2, 2**32 - 1))
 def test_claimed_counts_cannot_run_ahead_of_the_data(count: int) -> None:
     head = _header_and_metadata(_good().metadata)
-    _refused_bytecode(head + struct.pack("<I", count), "E_BYTECODE_LIMIT")
-    _refused_bytecode(head + struct.pack("<I", 0) + struct.pack("<I", count),
-                      "E_BYTECODE_LIMIT")
+    constants = "E_BYTECODE_LIMIT" if count > bc.MAX_CONSTANTS else "E_BYTECODE_TRUNCATED"
+    _refused_bytecode(head + struct.pack("<I", count), constants)
+    functions = "E_BYTECODE_LIMIT" if count > bc.MAX_FUNCTIONS else "E_BYTECODE_TRUNCATED"
+    _refused_bytecode(head + struct.pack("<I", 0) + struct.pack("<I", count), functions)
 
 
 @settings(max_examples=30, deadline=None)

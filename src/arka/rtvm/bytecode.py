@@ -245,9 +245,12 @@ class _Reader:
         """A count of items that each take at least `item_bytes`: within `limit` and within
         the bytes left, so no count can allocate ahead of its data."""
         (n,) = self.unpack("I", what)
-        if n > limit or n * item_bytes > len(self.data) - self.pos:
-            raise BytecodeError(f"{what} {n} exceeds {limit} or the {len(self.data) - self.pos} "
-                                "bytes left", code="E_BYTECODE_LIMIT")
+        if n > limit:
+            raise BytecodeError(f"{what} {n} exceeds {limit}", code="E_BYTECODE_LIMIT")
+        if n * item_bytes > len(self.data) - self.pos:
+            raise BytecodeError(f"truncated bytecode: {what} {n} needs more than the "
+                                f"{len(self.data) - self.pos} bytes left",
+                                code="E_BYTECODE_TRUNCATED")
         return n
 
 
