@@ -474,3 +474,26 @@ def test_a_client_that_stops_reading_is_dropped_at_write_timeout(srv: LiveServer
         declared = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
         assert len(body) < declared  # cut off, never completed
     assert send(admin, "GET", "/health/live").status_code == 200  # the worker is free
+
+
+def test_timeouts_reach_the_protocol_from_the_configuration(tmp_path: Path) -> None:
+    from arka.interfaces.http.asgi import http_protocol
+    from arka.settings import load
+    config = tmp_path / "c.yaml"
+    config.write_text(f"api: {{read_timeout: 1500ms, write_timeout: 7s}}\n"
+                      f"storage: {{data_dir: {tmp_path / 'data'}}}\n")
+    settings = load(config_file=str(config), env={})
+    assert (settings.read_timeout, settings.write_timeout) == (1.5, 7.0)
+    protocol = http_protocol(settings)
+    assert (protocol.header_timeout, protocol.write_timeout) == (1.5, 7.0)
+
+
+def test_workers_keep_the_deadlines(tmp_path: Path) -> None:
+    """`--workers 2`: each worker configures the protocol before it listens."""
+    with live_server(tmp_path, config=_config(tmp_path), workers=2) as server:
+        with _connect(server) as sock:
+            started = time.monotonic()
+            answer = _read_all(sock, TIMEOUT * 4)  # sends nothing at all
+            elapsed = time.monotonic() - started
+        assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert elapsed < TIMEOUT + 1.5, elapsed
