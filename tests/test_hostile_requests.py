@@ -218,11 +218,16 @@ def _write_cases(bad: Any) -> list[tuple[str, str, Any]]:
         ("POST", "/api/v1/exports", {"rule_id": bad}),
         ("POST", "/api/v1/exports", {"from": bad}),
         ("POST", review, {"note": bad}),
+        ("POST", "/api/v1/evaluate", {"context": CTX}),  # no input
+        ("POST", "/api/v1/evaluate/replay", {}),
+        ("POST", "/api/v1/apikeys", {"name": "n"}),
+        ("POST", "/api/v1/exports", {"from": "2024-02-01T00:00:00Z",
+                                     "to": "2024-01-01T00:00:00+01:00"}),
     ]
 
 
 @HOSTILE
-@given(bad=st.one_of(bad_text, wrong_type), case=st.integers(0, 10))
+@given(bad=st.one_of(bad_text, wrong_type), case=st.integers(0, 14))
 def test_write_endpoints_refuse_bad_fields_before_storing(srv: LiveServer,
                                                           admin: httpx.Client, bad: Any,
                                                           case: int) -> None:
