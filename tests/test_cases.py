@@ -83,7 +83,17 @@ def _expression_case(case: dict[str, Any], executor: str, tables: Any, context: 
         assert value["__error__"]["code"] == case["expect_error"], value
         return
     assert not (isinstance(value, dict) and "__error__" in value), value
-    assert value == normalize(case["expect"])
+    # Typed: Python's == alone takes True for 1, and 0 for False or 0.0.
+    assert _typed(value) == _typed(normalize(case["expect"])), value
+
+
+def _typed(v: Any) -> Any:
+    """A JSON value with each scalar tagged by its type."""
+    if isinstance(v, dict):
+        return {k: _typed(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_typed(x) for x in v]
+    return (type(v).__name__, v)
 
 
 def _rule_case(case: dict[str, Any], executor: str, tables: Any, context: Any) -> None:
@@ -101,6 +111,12 @@ def _rule_case(case: dict[str, Any], executor: str, tables: Any, context: Any) -
     tc = RuleTestCase(case["name"], context, case.get("input", {}), case["expect_result"], "case", 1)
     outcome = run_case(ruleset, tc, executor=executor)
     assert outcome.passed, outcome.problems
+
+
+def test_expected_values_are_compared_with_their_types() -> None:
+    assert _typed([1, {"a": True}]) != _typed([True, {"a": 1}])
+    assert _typed(0) != _typed(0.0) and _typed(0) != _typed(False)
+    assert _typed({"a": [1, "x"]}) == _typed({"a": [1, "x"]})
 
 
 def test_values_are_decimal_not_float() -> None:

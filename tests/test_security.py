@@ -22,6 +22,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from arka.app.core import Core
 from arka.interfaces.http.app import create_app
@@ -598,7 +599,7 @@ def test_audit_chain_detects_tampering(core: Core, db_url: str) -> None:
     assert deploy["resource"] == "rule:ctr-threshold-flag@1.0.0"
     assert deploy["actor"].startswith("apikey:") and deploy["request_id"]
     # the database refuses changes; an attacker with owner rights who bypasses that is caught
-    with pytest.raises(Exception, match="append-only"):
+    with pytest.raises(DBAPIError, match="append-only"):
         with core.store.engine.begin() as conn:
             conn.execute(text("UPDATE audit_events SET actor = 'mallory'"))
     with core.store.engine.begin() as conn:
