@@ -221,8 +221,7 @@ def _write_cases(bad: Any) -> list[tuple[str, str, Any]]:
         ("POST", "/api/v1/evaluate", {"context": CTX}),  # no input
         ("POST", "/api/v1/evaluate/replay", {}),
         ("POST", "/api/v1/apikeys", {"name": "n"}),
-        ("POST", "/api/v1/exports", {"from": "2024-02-01T00:00:00Z",
-                                     "to": "2024-01-01T00:00:00+01:00"}),
+        ("POST", "/api/v1/exports", {"from": "2024-02-01T00:00:00Z", "to": bad}),
     ]
 
 
@@ -338,11 +337,10 @@ def test_path_parameters_are_checked(srv: LiveServer, admin: httpx.Client, path:
     refused(send(admin, method, path))
 
 
-def test_from_after_to_is_400(srv: LiveServer, admin: httpx.Client) -> None:
+def test_from_after_to_is_an_empty_range(srv: LiveServer, admin: httpx.Client) -> None:
     r = send(admin, "GET", "/api/v1/evaluations", params={
-        "from": "2024-02-01T00:00:00Z", "to": "2024-01-01T00:00:00Z"})
-    refused(r)
-    assert "from" in r.json()["error"]["message"]
+        "from": "2124-02-01T00:00:00Z", "to": "1924-01-01T00:00:00Z"})
+    assert r.status_code == 200 and r.json()["total"] == 0, r.text
 
 
 # ------------------------------------------------------------------ filters

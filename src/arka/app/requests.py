@@ -160,10 +160,6 @@ class ExportRequest(_Request):
         for key, value in (("from", self.from_), ("to", self.to)):
             if value is not None:
                 out[key] = rfc3339(value, key)
-        if "from" in out and "to" in out and \
-                V.parse_datetime(out["from"]) > V.parse_datetime(out["to"]):
-            raise InputError(f"from ({out['from']}) is after to ({out['to']})",
-                             details=[{"path": "from", "message": "from is after to"}])
         if self.decision is not None:
             out["decision"] = self.decision
         if self.rule_id is not None:
