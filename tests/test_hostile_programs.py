@@ -382,6 +382,15 @@ def test_server_accepts_long_flat_chains(server: LiveServer, expr: str) -> None:
         assert client.get(f"/api/v1/rules/{name}").status_code == 200
 
 
+def test_server_accepts_the_deepest_programs_the_limit_allows(server: LiveServer) -> None:
+    # Compiled in a server worker thread, whatever frames it already uses.
+    for kind, (levels, build) in sorted(NESTED.items()):
+        text = named(program(build((MAX_NESTING - 2) // levels)))
+        status, body, took = _post(server, "/api/v1/rules/validate", text)
+        assert (status, body.get("valid")) == (200, True), (kind, body)
+        assert took < SECONDS, (kind, took)
+
+
 # ------------------------------------------------------------------ the CLI
 
 def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
