@@ -494,6 +494,12 @@ def test_timeouts_reach_the_protocol_from_the_configuration(tmp_path: Path) -> N
 def test_workers_keep_the_deadlines(tmp_path: Path) -> None:
     """`--workers 2`: each worker configures the protocol before it listens."""
     with live_server(tmp_path, config=_config(tmp_path), workers=2) as server:
+        for _ in range(100):  # both workers up (the first one's start-up line came first)
+            try:
+                if httpx.get(server.url + "/health/live", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
         with _connect(server) as sock:
             started = time.monotonic()
             answer = _read_all(sock, TIMEOUT * 4)  # sends nothing at all
