@@ -7,23 +7,20 @@ the VM, so differential tests of the two catch compiler and VM bugs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from arka.base import values as V
-from arka.base.errors import EvalError, LimitExceeded
+from arka.base.errors import EvalError
 from arka.compiler import CompiledRule
 from arka.engine import register_runner
 from arka.lang import ast
 from arka.lang import builtins as B
 from arka.lang.builtins import Runtime
-from arka.rtvm.vm import Limits, Outcome
+from arka.rtvm.vm import Outcome
 from arka.rules.model import RuleDef
 
 _MISSING = object()
 _IN_PROGRESS = object()
-_MAX_CALL_DEPTH = Limits().max_call_depth
 
 
 class ReferenceEvaluator:
@@ -41,31 +38,8 @@ class ReferenceEvaluator:
         for c in rule.conditions:
             self.defs[c.id] = c.expr
         self.memo: dict[str, Any] = {}
-        self.depth = 0  # nested calls, counted as the VM counts them
 
     def run(self) -> Outcome:
-        """The rule's outcome. Calls nest as in the VM (the rule, then one level for each
-        let or condition computed and each lambda call), at most `max_call_depth` deep; a
-        rule that would need more Python stack than the host has fails the same way."""
-        try:
-            with self.nested():
-                return self._run()
-        except RecursionError:
-            raise LimitExceeded("evaluation nested too deeply", code="E_LIMIT_CALL_DEPTH") \
-                from None
-
-    @contextmanager
-    def nested(self) -> Iterator[None]:
-        if self.depth >= _MAX_CALL_DEPTH:
-            raise LimitExceeded(f"calls nested deeper than max_call_depth ({_MAX_CALL_DEPTH})",
-                                code="E_LIMIT_CALL_DEPTH")
-        self.depth += 1
-        try:
-            yield
-        finally:
-            self.depth -= 1
-
-    def _run(self) -> Outcome:
         out = Outcome()
         basic = self.trace != "none"
         for c in self.rule.conditions:
@@ -91,8 +65,7 @@ class ReferenceEvaluator:
         if v is _MISSING:
             self.memo[name] = _IN_PROGRESS
             try:
-                with self.nested():
-                    v = self.eval(self.defs[name], {})
+                v = self.eval(self.defs[name], {})
                 if name in self.cond_ids:
                     v = V.truthy(v)
             except BaseException:
@@ -140,22 +113,10 @@ class ReferenceEvaluator:
             case ast.Binary(op=op, left=left, right=right):
                 a, b = ev(left, scope), ev(right, scope)
                 return _binary(op, a, b, self.scale)
-            case ast.Arithmetic(ops=ops, operands=operands, op_spans=spans):
-                acc = ev(operands[0], scope)
-                for op, span, operand in zip(ops, spans, operands[1:], strict=True):
-                    b = ev(operand, scope)
-                    try:
-                        acc = _binary(op, acc, b, self.scale)
-                    except EvalError as exc:
-                        if exc.span is None:
-                            exc.span = span
-                        raise
-                return acc
-            case ast.Logical(op=op, operands=operands):
-                # `and` stops at the first false operand, `or` at the first true one.
-                decides = op == "or"
-                return decides if any(V.truthy(ev(o, scope)) is decides for o in operands) \
-                    else not decides
+            case ast.Logical(op="and", left=left, right=right):
+                return V.truthy(ev(left, scope)) and V.truthy(ev(right, scope))
+            case ast.Logical(left=left, right=right):
+                return V.truthy(ev(left, scope)) or V.truthy(ev(right, scope))
             case ast.If(cond=c, then=t, orelse=e):
                 return ev(t, scope) if V.truthy(ev(c, scope)) else ev(e, scope)
             case ast.Case(subject=subject, whens=whens, default=default):
@@ -200,8 +161,7 @@ class ReferenceEvaluator:
         def invoke(*values: Any) -> Any:
             inner = dict(scope)
             inner.update(zip(lam.params, values, strict=True))
-            with self.nested():
-                return self.eval(lam.body, inner)
+            return self.eval(lam.body, inner)
         return invoke
 
 
