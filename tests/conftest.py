@@ -1,5 +1,6 @@
 import os
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import arka.testing.reference  # noqa: E402,F401 - registers the "reference" executor
 
 # `ci` (set by .ci/run) runs the property tests at full strength; `dev` keeps local runs quick.
-settings.register_profile("ci", max_examples=1000, deadline=None,
+# Every example has a deadline, generous because CI machines are shared and loaded: an
+# example that takes seconds is a defect (a hang, a quadratic path), not noise. Tests that
+# are slow by design set their own. A deadline only judges examples that finish; tests of
+# hostile input also run each example under `tests.timeouts.within`, which interrupts one.
+settings.register_profile("ci", max_examples=1000, deadline=timedelta(seconds=10),
                           suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("dev", max_examples=100, deadline=None,
+settings.register_profile("dev", max_examples=100, deadline=timedelta(seconds=5),
                           suppress_health_check=[HealthCheck.too_slow])
 settings.load_profile(os.environ.get("ARKA_HYPOTHESIS_PROFILE", "dev"))
 

@@ -8,6 +8,9 @@ outage and tamper tests: two tenants, one API key per role in each, rate limitin
 
 `live_server(tmp_path, database_url=...)` runs on another database (e.g. one from
 `tests.service_fixtures.postgres_database()`); `config=` adds a configuration file.
+`serve_database_url=` makes the server reach the same database by another URL (e.g.
+through a proxy an outage test cuts) while migrations, keys and `rows()` use
+`database_url`.
 """
 
 from __future__ import annotations
@@ -129,7 +132,8 @@ def _drain(proc: subprocess.Popen[str]) -> None:
 
 @contextmanager
 def live_server(tmp_path: Path, database_url: str | None = None, config: Path | None = None,
-                workers: int = 1, env: dict[str, str] | None = None) -> Iterator[LiveServer]:
+                workers: int = 1, env: dict[str, str] | None = None,
+                serve_database_url: str | None = None) -> Iterator[LiveServer]:
     data = tmp_path / "live"
     data.mkdir(parents=True, exist_ok=True)
     url_db = database_url or f"sqlite:///{data / 'pact.db'}"
@@ -150,8 +154,10 @@ def live_server(tmp_path: Path, database_url: str | None = None, config: Path | 
             assert done.returncode == 0, done.stderr
             keys[(tenant, role)] = done.stdout.strip()
     port = free_port()
+    serve_args = store_args if serve_database_url is None else [
+        serve_database_url if a == url_db else a for a in store_args]
     proc = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", str(workers), *store_args], env=child_env,
+                             "--workers", str(workers), *serve_args], env=child_env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         _wait_started(proc)

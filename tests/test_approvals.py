@@ -41,8 +41,13 @@ def _client(core: Core, role: str) -> TestClient:
 
 
 def _fired(client: TestClient) -> list[str]:
-    rec = client.post("/api/v1/evaluate", json={"context": CTX, "input": CASH}).json()
-    return [r["rule_id"] for r in rec["rule_results"] if r["status"] == "fired"]
+    """The rules that fired; [] when no rule is in force (refused with E_NO_RULES)."""
+    r = client.post("/api/v1/evaluate", json={"context": CTX, "input": CASH})
+    if r.status_code == 400:
+        assert [d["code"] for d in r.json()["error"]["details"]] == ["E_NO_RULES"], r.text
+        return []
+    assert r.status_code == 201, r.text
+    return [x["rule_id"] for x in r.json()["rule_results"] if x["status"] == "fired"]
 
 
 def test_a_rule_decides_only_after_a_second_person_approves(tmp_path: Path) -> None:

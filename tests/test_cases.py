@@ -12,6 +12,7 @@ file), optional `input`, `context` and `tables: true` (the example tables), and 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,17 @@ def _expression_case(case: dict[str, Any], executor: str, tables: Any, context: 
         assert value["__error__"]["code"] == case["expect_error"], value
         return
     assert not (isinstance(value, dict) and "__error__" in value), value
-    assert value == normalize(case["expect"])
+    # Typed: Python's == alone takes True for 1, and 0 for False or 0.0.
+    assert _typed(value) == _typed(normalize(case["expect"])), value
+
+
+def _typed(v: Any) -> Any:
+    """A JSON value with each scalar tagged by its type."""
+    if isinstance(v, dict):
+        return {k: _typed(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_typed(x) for x in v]
+    return (type(v).__name__, v)
 
 
 def _rule_case(case: dict[str, Any], executor: str, tables: Any, context: Any) -> None:
@@ -102,5 +113,22 @@ def _rule_case(case: dict[str, Any], executor: str, tables: Any, context: Any) -
     assert outcome.passed, outcome.problems
 
 
+def test_expected_values_are_compared_with_their_types() -> None:
+    assert _typed([1, {"a": True}]) != _typed([True, {"a": 1}])
+    assert _typed(0) != _typed(0.0) and _typed(0) != _typed(False)
+    assert _typed({"a": [1, "x"]}) == _typed({"a": [1, "x"]})
+
+
 def test_values_are_decimal_not_float() -> None:
-    assert V.to_json(V.from_json(0)) == 0
+    # JSON numbers, int or float, become exact decimals (never floats) ...
+    for raw, exact in ((0, "0"), (7, "7"), (0.1, "0.1"), (2.5, "2.5"), (-0.0, "-0.0")):
+        value = V.from_json(raw)
+        assert type(value) is Decimal and value == Decimal(exact), (raw, value)
+    nested = V.from_json({"a": [1, 0.25]})
+    assert [type(x) for x in nested["a"]] == [Decimal, Decimal]
+    # ... and come back as ints when integral, as text when a double cannot hold them.
+    zero = V.to_json(V.from_json(0))
+    assert type(zero) is int and zero == 0
+    whole = V.to_json(V.from_json(2.0))
+    assert type(whole) is int and whole == 2
+    assert V.to_json(Decimal("0.1000000000000000000001")) == "0.1000000000000000000001"

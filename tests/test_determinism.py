@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import arka
 from tests.helpers import EXAMPLES, ROOT
@@ -16,6 +17,7 @@ import hashlib, json, sys
 from pathlib import Path
 import arka
 from arka.base import values as V
+from arka.trust.proofs import digest, signed_metadata
 root = Path(sys.argv[1])
 rules = arka.load_rules([root / "rules"])
 tables = arka.load_tables([root / "tables"])
@@ -29,8 +31,14 @@ history = {"transaction": {"amount": 9500, "type": "cash", "timestamp": "2024-02
 rs = arka.RuleSet(rules, tables)
 for name, inp, ctx in [("cash", data, {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}),
                        ("mixed", history, {"jurisdiction": "US", "timestamp": "2024-02-10T12:00:00Z"})]:
-    res = rs.evaluate(inp, ctx, trace="full").to_json(timing=False)
+    full = rs.evaluate(inp, ctx, trace="full")
+    res = full.to_json(timing=False)
     out[name] = hashlib.sha256(json.dumps(res, sort_keys=True).encode()).hexdigest()
+    # the proof's hashes of the record's parts (metadata without its duration)
+    timed = full.to_json()
+    out[name + "/proof"] = [digest(timed["result"]), digest(timed["rule_results"]),
+                            digest(signed_metadata(timed["metadata"])),
+                            digest(timed["context"]), digest(timed["trace"])]
 print(json.dumps(out, sort_keys=True))
 """
 
@@ -72,3 +80,31 @@ def test_the_wall_clock_never_enters_an_evaluation() -> None:
     b = rs.evaluate(inp, {"jurisdiction": "US", "timestamp": "2030-01-02T00:00:00Z"})
     assert a.result == b.result
     assert a.result["annotations"]["ctr_due_date"] == "2030-01-24"
+
+
+def test_two_evaluations_through_the_service_have_the_same_proof_hashes(tmp_path: Path
+                                                                         ) -> None:
+    """Only the per-evaluation parts of two proofs of the same request differ."""
+    from arka.app.core import Core
+    from arka.settings import Settings
+    from arka.storage import Store
+    from tests.service_fixtures import api_client
+    url = f"sqlite:///{tmp_path / 'pact.db'}"
+    store = Store(url)
+    store.migrate()
+    client = api_client(Core(Settings(url, tmp_path / "keys"), store))
+    for name in ("ctr-threshold-flag", "structuring-detection", "enhanced-due-diligence"):
+        assert client.post("/api/v1/rules", content=(EXAMPLES / "rules" / f"{name}.yaml")
+                           .read_bytes(), headers={"content-type": "application/x-yaml"}
+                           ).status_code == 201
+    body = {"context": {"jurisdiction": "US", "timestamp": "2024-03-01T10:00:00Z"},
+            "input": {"transaction": {"id": "t", "amount": 12500, "currency": "USD",
+                                      "type": "cash"},
+                      "customer": {"id": "c", "risk_score": 90, "pep": True, "country": "IR"}},
+            "options": {"trace": "full"}}
+    a, b = (client.post("/api/v1/evaluate", json=body).json()["trust_proof"] for _ in range(2))
+    per_evaluation = {"proof_id", "evaluation_id", "evaluation_duration_ms", "signature"}
+    assert set(a) == set(b) and a["proof_version"] == 2
+    assert {k for k in a if a[k] != b[k]} <= per_evaluation
+    assert {k: v for k, v in a.items() if k not in per_evaluation} == \
+        {k: v for k, v in b.items() if k not in per_evaluation}

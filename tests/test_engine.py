@@ -57,8 +57,9 @@ def test_dependency_cycle_is_an_error() -> None:
 def test_same_name_different_content_is_an_error() -> None:
     a1 = rule("a", "  conditions:\n    - {id: c, expression: 'true'}\n")
     a2 = rule("a", "  conditions:\n    - {id: c, expression: 'false'}\n")
-    with pytest.raises(CompileError):
+    with pytest.raises(CompileError) as info:
         arka.RuleSet([a1, a2])
+    assert info.value.code == "E_DUPLICATE_RULE"
 
 
 def test_order_does_not_depend_on_input_order() -> None:
@@ -108,7 +109,7 @@ def test_flags_need_review_strategy() -> None:
 
 
 def test_unknown_strategy() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="strategy must be one of"):
         arka.RuleSet([], strategy="majority")
 
 
@@ -117,17 +118,21 @@ def test_missing_timestamp_is_set_and_reported() -> None:
     assert res.to_json()["context"]["timestamp"].endswith("Z")
 
 
-@pytest.mark.parametrize("bad", [
-    {"timestamp": "yesterday"}, {"timestamp": 5}, {"jurisdiction": 5},
+@pytest.mark.parametrize(("bad", "code", "where"), [
+    ({"timestamp": "yesterday"}, "E_INPUT", "context.timestamp"),
+    ({"timestamp": 5}, "E_INPUT", "context.timestamp"),
+    ({"jurisdiction": 5}, "E_CONTEXT", "context.jurisdiction"),
 ])
-def test_malformed_context_is_rejected(bad: dict[str, object]) -> None:
-    with pytest.raises(InputError):
+def test_malformed_context_is_rejected(bad: dict[str, object], code: str, where: str) -> None:
+    with pytest.raises(InputError) as info:
         arka.RuleSet([rule("f", FLAG_BIG)]).evaluate({"tx": {"amount": 1}}, bad)
+    assert info.value.code == code and where in info.value.message, info.value
 
 
 def test_input_must_be_an_object() -> None:
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="input must be a JSON object") as info:
         arka.RuleSet([rule("f", FLAG_BIG)]).evaluate([1, 2], CTX)  # type: ignore[arg-type]
+    assert info.value.code == "E_INPUT"
 
 
 def test_trace_levels() -> None:
@@ -140,7 +145,7 @@ def test_trace_levels() -> None:
     assert full is not None
     ops = [e for e in full[0]["events"] if "op" in e]
     assert ops and {"fn", "pc", "op", "top"} <= set(ops[0])
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="trace must be one of"):
         rs.evaluate({"tx": {"amount": 500}}, CTX, trace="everything")
 
 

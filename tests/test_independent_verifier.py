@@ -1,4 +1,4 @@
-"""An independent verifier written only from SPEC §5/§6 and the public standards (RFC 8785
+"""An independent verifier written only from docs/api.md and the public standards (RFC 8785
 via the `rfc8785` package, SHA-256, Ed25519 via `cryptography`, RFC 9162 hashing done here
 from the definition). It uses nothing of `arka` but the HTTP API, like an auditor would."""
 
@@ -73,6 +73,22 @@ def test_records_verify_with_standard_tools_only(tmp_path: Path) -> None:
         tables = [{"table": t["table"], "version": t["version"],
                    "content_hash": t["content_hash"]} for t in rec["metadata"]["tables"]]
         assert p["rules_hash"] == sha(rules + tables)
+        # proof version 2: every other field of the record
+        assert p["proof_version"] == 2 and p["tenant"] == "default"
+        assert p["evaluation_id"] == rec["evaluation_id"] and p["timestamp"] == rec["timestamp"]
+        assert p["rule_results_hash"] == sha(rec["rule_results"])
+        meta = {k: v for k, v in rec["metadata"].items() if k != "evaluation_duration_ms"}
+        assert p["metadata_hash"] == sha(meta)
+        assert p["evaluation_duration_ms"] == rec["metadata"]["evaluation_duration_ms"]
+        if "full_trace" in rec:
+            assert p["full_trace_hash"] == sha(rec["full_trace"])
+        else:
+            assert "full_trace_hash" not in p
+        known = {"evaluation_id", "timestamp", "context", "input", "result", "rule_results",
+                 "metadata", "trace", "full_trace", "full_trace_ref", "trust_proof",
+                 "log_index", "anchors"}
+        assert set(rec) <= known
+        assert rec["log_index"] == len(proofs)
         unsigned = {k: v for k, v in p.items() if k != "signature"}
         keys[p["key_id"]].verify(b64url(p["signature"]), rfc8785.dumps(unsigned))
         proofs.append(rfc8785.dumps(p))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import arka
 from arka.base import values as V
+from arka.base.errors import CompileError
 from arka.rtvm.vm import Limits
 from tests.helpers import DEFAULT_CONTEXT, expression_rule
 
@@ -27,14 +30,30 @@ def test_stack_depth_default_limit() -> None:
 
 
 def test_call_depth_default_limit() -> None:
+    # 60 lets in a row (the compiler allows 64), each calling a lambda that uses the
+    # next: 1 + 2 * 60 nested calls, past the default max_call_depth of 100.
+    lets = "\n".join(f"    l{i}: '[1].map(v => l{i - 1} + v)[0]'" for i in range(1, 60))
+    text = (
+        "rule:\n  metadata: {name: deep, version: 1.0.0}\n  let:\n    l0: 1\n" + lets + "\n"
+        "  conditions:\n    - {id: c, expression: l59 > 0}\n"
+    )
+    err = _run(text, Limits())
+    assert err["code"] == "E_LIMIT_CALL_DEPTH"
+    assert err["line"] > 0
+
+
+def test_a_let_chain_too_long_to_run_is_refused_at_compile_time() -> None:
     lets = "\n".join(f"    l{i}: l{i - 1} + 1" for i in range(1, 130))
     text = (
         "rule:\n  metadata: {name: deep, version: 1.0.0}\n  let:\n    l0: 1\n" + lets + "\n"
         "  conditions:\n    - {id: c, expression: l129 > 0}\n"
     )
-    err = _run(text, Limits())
-    assert err["code"] == "E_LIMIT_CALL_DEPTH"
-    assert err["line"] > 0
+    with pytest.raises(CompileError) as info:
+        arka.compile_rule(text, "limits.yaml")
+    first = info.value.diagnostics[0]
+    # l129 (the condition's chain: c, l129 ... l0 is 131 long) is refused where a chain
+    # of 65 starts: l64, on line 4 + 64.
+    assert (first.code, first.span.line) == ("E_NESTING", 68), first
 
 
 def test_instruction_limit() -> None:

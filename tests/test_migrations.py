@@ -86,3 +86,22 @@ def test_upgrade_from_0004_keeps_everything(db_url: str, tmp_path: Path) -> None
         kinds = dict(conn.execute(text("SELECT id, key_id FROM evaluations")).all())
     assert kinds[rec["evaluation_id"]] is None and kinds[new["evaluation_id"]] is not None
     assert new["log_index"] == rec["log_index"] + 1
+    # plaintext from before sealing began still reads; the store now seals from the new one
+    assert upgraded.evaluations.get("default", rec["evaluation_id"])["trust_proof"] == \
+        rec["trust_proof"]
+    with store.engine.connect() as conn:
+        mark = conn.execute(text("SELECT value FROM store_marks WHERE name = "
+                                 "'records_sealed_from'")).scalar_one()
+        seqs = dict(conn.execute(text("SELECT id, seq FROM evaluations")).all())
+    assert seqs[rec["evaluation_id"]] < mark <= seqs[new["evaluation_id"]]
+    assert upgraded.integrity.check().ok
+    # the upgraded tables refuse a key collision too (REPLACE / upsert)
+    upsert = ("INSERT INTO log_leaves (idx, evaluation_id, leaf_hash) SELECT idx, 'forged', "
+              "leaf_hash FROM log_leaves WHERE idx = 0 ON CONFLICT (idx) DO UPDATE SET "
+              "evaluation_id = excluded.evaluation_id")
+    for sql in ([upsert, "REPLACE INTO evaluations SELECT * FROM evaluations"]
+                if store.dialect == "sqlite" else [upsert]):
+        with pytest.raises(Exception, match="append-only"):
+            with store.engine.begin() as conn:
+                conn.execute(text(sql))
+    assert upgraded.integrity.check().ok

@@ -118,7 +118,10 @@ def test_shipped_alerts_are_the_guides() -> None:
     start = text.index("kind: PrometheusRule", text.index("### Alerting Rules"))
     seed_rule = yaml.safe_load(text[text.rindex("apiVersion", 0, start):
                                     text.index("```", start)])
-    assert yaml.safe_load(ALERTS.read_text())["groups"] == seed_rule["spec"]["groups"]
+    shipped = yaml.safe_load(ALERTS.read_text())["groups"]
+    # the guide's groups first, unchanged; ARKA's own groups after them
+    assert shipped[:len(seed_rule["spec"]["groups"])] == seed_rule["spec"]["groups"]
+    assert [g["name"] for g in shipped[len(seed_rule["spec"]["groups"]):]] == ["arka.outages"]
 
 
 def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
@@ -164,7 +167,8 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
             if states.get("ARKAHighErrorRate", {}).get("state") == "pending":
                 break
         assert set(states) == {"ARKAHighErrorRate", "ARKAHighLatency",
-                               "ARKADatabaseConnectionsLow"}, states
+                               "ARKADatabaseConnectionsLow",
+                               "ARKARateLimiterRedisUnavailable"}, states
         for name, rule in states.items():
             assert rule["health"] == "ok" and not rule.get("lastError"), (name, rule)
         # the error-rate alert sees our errors (pending: its `for` is 5 minutes)
@@ -174,7 +178,8 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
                      "sum(rate(pact_evaluations_total[5m]))",
                      "histogram_quantile(0.99, sum(rate("
                      "pact_evaluation_duration_seconds_bucket[5m])) by (le))",
-                     "pact_database_connections_available"):
+                     "pact_database_connections_available",
+                     "sum(rate(pact_rate_limit_backend_errors_total[5m]))"):
             result = httpx.get(f"{api}/query", params={"query": expr}, timeout=5).json()
             assert result["status"] == "success" and result["data"]["result"], expr
             value = float(result["data"]["result"][0]["value"][1])
@@ -182,6 +187,8 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
         # latency is well under the alert's 1 s and the pool is not low: those stay quiet
         assert states["ARKAHighLatency"]["state"] == "inactive"
         assert states["ARKADatabaseConnectionsLow"]["state"] == "inactive"
+        # no Redis outage here (tests/test_outages.py fires it): quiet
+        assert states["ARKARateLimiterRedisUnavailable"]["state"] == "inactive"
     finally:
         stop.set()
         sender.join(10)

@@ -30,7 +30,9 @@ JSON = st.recursive(
 def test_canonical_matches_the_reference_implementation(value: Any) -> None:
     try:
         expected = rfc8785.dumps(value)
-    except Exception:  # noqa: BLE001 - values JCS cannot represent
+    except (rfc8785.IntegerDomainError, rfc8785.FloatDomainError):
+        # outside the I-JSON number range the reference refuses; ours is checked by the
+        # cases below (exact text for numbers a double cannot hold)
         return
     assert canonical(value) == expected
 
@@ -43,8 +45,9 @@ def test_canonical_edge_cases(value: Any) -> None:
     try:
         expected = rfc8785.dumps(value)
     except rfc8785.CanonicalizationError:
-        with pytest.raises(ArkaError):
+        with pytest.raises(ArkaError) as info:
             canonical(value)
+        assert info.value.code == "E_CANONICAL", info.value
         return
     assert canonical(value) == expected
 
@@ -83,3 +86,21 @@ def test_signing_key_from_the_environment(tmp_path: Any) -> None:
         KeyRing.open(None, "garbage")
     with pytest.raises(SigningKeyError):
         KeyRing.open(None, None)
+
+
+def test_canonical_takes_the_deepest_value_it_allows_and_refuses_deeper_cleanly() -> None:
+    from arka.trust.canonical import MAX_DEPTH
+    for leaf in (1, 1e21):  # the json.dumps path and the rfc8785 path
+        value: Any = leaf
+        for _ in range(MAX_DEPTH):
+            value = [value] if isinstance(value, list) or value == leaf else {"k": value}
+        assert canonical(value)
+        with pytest.raises(ArkaError) as info:
+            canonical({"deeper": value})
+        assert info.value.code == "E_CANONICAL"
+    flat: Any = 1
+    for _ in range(100_000):  # far beyond the recursion limit: still a clean refusal
+        flat = [flat]
+    with pytest.raises(ArkaError) as deep:
+        canonical(flat)
+    assert deep.value.code == "E_CANONICAL", deep.value

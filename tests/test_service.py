@@ -11,8 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from arka.app.core import Core
+from arka.base.errors import StoreError
 from arka.interfaces.http.app import create_app
 from arka.settings import Settings
 from arka.storage import Store
@@ -354,7 +356,7 @@ def test_evaluations_are_append_only_in_the_database(client: TestClient, core: C
     deploy(client, CTR)
     evaluate(client, {"context": CTX, "input": CASH})
     for stmt in ("UPDATE evaluations SET decision = 'compliant'", "DELETE FROM evaluations"):
-        with pytest.raises(Exception, match="append-only"):
+        with pytest.raises(DBAPIError, match="append-only"):
             with core.store.engine.begin() as conn:
                 conn.execute(text(stmt))
     assert core.store.evaluations.count() == 1
@@ -454,7 +456,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
             assert pg.post(f"/api/v1/proofs/{eid}/verify").json()["valid"]
         # the copy keeps accepting new evaluations
         assert evaluate(pg, {"context": CTX, "input": CASH}).status_code == 201
-        with pytest.raises(Exception, match="already holds"):
+        with pytest.raises(StoreError, match="already holds"):
             copy_store(source_core.store, target)
     finally:
         gen.close()
@@ -524,7 +526,7 @@ def test_transparency_log(client: TestClient, core: Core) -> None:
                       "&tree_size=3").status_code == 404  # no head was published at size 3
     assert client.get("/api/v1/log/inclusion").status_code == 400
     for stmt in ("UPDATE log_nodes SET hash = hash", "DELETE FROM log_leaves"):
-        with pytest.raises(Exception, match="append-only"):
+        with pytest.raises(DBAPIError, match="append-only"):
             with core.store.engine.begin() as conn:
                 conn.execute(text(stmt))
 

@@ -1,31 +1,52 @@
-"""Four-eyes approval: a new rule, ruleset or table version decides nothing until someone
-other than its deployer approves it (when `governance.require_approval` is on)."""
+"""Four-eyes approval: a new rule, ruleset or table version decides nothing until a person
+other than its deployer approves it (when `governance.require_approval` is on).
+
+Persons, not credentials, are compared: a second API key of the deployer is the deployer
+again, and so is a key the deployer created for someone else (or that was created by the
+reviewer for the deployer), since its creator could hold it (`app/apikeys.py`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from arka.app.apikeys import ApiKeyService
 from arka.app.audit import audit_event
 from arka.app.registry import Registry
 from arka.base.errors import Forbidden
-from arka.security.principal import SYSTEM_ACTOR, Actor
+from arka.security.principal import SYSTEM_ACTOR, Actor, parties_of
 from arka.storage.ports import RegistryStore
 
 KINDS = ("rule", "ruleset", "table")
 
 
 class Approvals:
-    def __init__(self, store: RegistryStore, registry: Registry):
+    def __init__(self, store: RegistryStore, registry: Registry,
+                 keys: ApiKeyService | None = None):
         self.store = store
         self.registry = registry
+        self.keys = keys
+
+    def _parties(self, tenant: str, subject: str | None) -> frozenset[str]:
+        if self.keys is not None:
+            return self.keys.parties(tenant, subject)
+        return parties_of(subject) if subject else frozenset()
 
     def review(self, tenant: str, kind: str, name: str, version: str, approve: bool,
                actor: Actor = SYSTEM_ACTOR, note: str | None = None) -> dict[str, Any]:
         """Approve or reject a pending version. Who deployed it cannot review it."""
         current = self.registry.versioned_view(tenant, kind, name, version)
-        if current.get("deployed_by") == actor.subject:
-            raise Forbidden(f"{actor.subject} deployed {kind} {name}@{version} and cannot "
-                            "review it; another approver must")
+        deployer = current.get("deployed_by")
+        shared = self._parties(tenant, deployer) & actor.parties
+        if deployer == actor.subject or shared:
+            who = ", ".join(sorted(shared)) or actor.subject
+            raise Forbidden(f"{kind} {name}@{version} was deployed by {deployer}, and {who} "
+                            f"is behind both that credential and this one ({actor.subject}), "
+                            "so it cannot review it: another person must approve or reject "
+                            "it", code="E_SAME_PERSON",
+                            details=[{"path": f"{kind}:{name}@{version}",
+                                      "code": "E_SAME_PERSON",
+                                      "message": f"deployed by {deployer}; reviewer "
+                                                 f"{actor.subject} is the same person"}])
         action = f"{kind}.{'approve' if approve else 'reject'}"
         self.store.review(tenant, kind, name, version, "active" if approve else "rejected",
                           actor.subject, note, audit_event(

@@ -10,9 +10,12 @@ service per area:
     exports       evaluation exports to object storage
     apikeys       API keys
     audit         the hash-chained audit log
+    integrity     evaluations, log and tree heads agree (db check, readiness sample)
 """
 
 from __future__ import annotations
+
+import logging
 
 from arka.app.anchoring import Anchors, AnchorService
 from arka.app.apikeys import ApiKeyService
@@ -21,6 +24,7 @@ from arka.app.audit import AuditService
 from arka.app.evaluations import Evaluations
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
+from arka.app.integrity import Integrity
 from arka.app.registry import Registry
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
@@ -32,6 +36,8 @@ from arka.settings import Settings, record_cipher
 from arka.storage import Store
 from arka.storage.objects import open_objects
 from arka.trust.proofs import KeyRing
+
+log = logging.getLogger("arka.startup")
 
 
 def make_executor(settings: Settings) -> Executor:
@@ -61,8 +67,11 @@ class Core:
         self.audit = AuditService(self.store.audit)
         self.apikeys = ApiKeyService(self.store.keys, self.auth)
         self.registry = Registry(self.store.registry, settings.require_approval)
-        self.approvals = Approvals(self.store.registry, self.registry)
+        self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
         self.transparency = Transparency(self.store.log, self.keys)
+        self.integrity = Integrity(self.store.evaluations, self.store.log,
+                                   self.keys.public_keys, sample=settings.integrity_sample,
+                                   interval=settings.integrity_interval)
         self.anchoring = AnchorService(self.store, self.transparency.sth,
                                        list(settings.chains), settings.anchor_policy
                                        ) if settings.chains else None
@@ -71,7 +80,7 @@ class Core:
                                        max_connections=settings.redis_max_connections)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
-                                       settings.max_batch)
+                                       settings.max_batch, transparency=self.transparency)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 
@@ -82,6 +91,20 @@ class Core:
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
         return self.registry.warm()
+
+    def wait_for_database(self, seconds: float | None = None) -> str | None:
+        """Start-up: the first contact with the database, retried (with a log line each
+        time) until it answers or `seconds` (database.startup_timeout) have passed.
+        None when it answered, else the last reason it did not."""
+        limit = self.settings.db_startup_timeout if seconds is None else seconds
+
+        def retrying(reason: str, attempt: int, left: float) -> None:
+            log.warning("waiting for the database (attempt %d, giving up in %.0f s): %s",
+                        attempt, left, reason)
+        reason = self.store.wait(limit, retrying)
+        if reason is None:
+            log.info("the database answers")
+        return reason
 
     def record_config(self) -> None:
         self.audit.record_config(self.settings.config_digest, self.settings.environment)

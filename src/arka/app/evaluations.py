@@ -20,16 +20,26 @@ from arka import observability as OBS
 from arka.app.anchoring import Anchors
 from arka.app.idempotency import Idempotency
 from arka.app.registry import Registry
-from arka.app.requests import BatchRequest, EvaluateRequest
-from arka.app.transparency import leaf_of
+from arka.app.requests import BatchRequest, EvaluateRequest, batch_item
+from arka.app.transparency import Transparency, leaf_of
 from arka.app.vault import Vault
 from arka.base import values as V
 from arka.base.errors import EvalError, InputError, NotFound
 from arka.engine import ENGINE_VERSION, EvaluationResult, normalize_context
 from arka.engine.executor import Executor, Group, Item
 from arka.observability import metrics as M
+from arka.security.crypto import KeyError_ as RecordKeyError
+from arka.security.sealing import IntegrityFault
 from arka.storage.ports import EvaluationStore
-from arka.trust.proofs import KeyRing, basic_trace, build_proof, digest, verify_record
+from arka.trust.proofs import (
+    Check,
+    KeyRing,
+    Verification,
+    basic_trace,
+    build_proof,
+    digest,
+    verify_record,
+)
 
 
 def _to_values(input: Any) -> dict[str, Any]:
@@ -55,8 +65,9 @@ def _count(record: dict[str, Any]) -> None:
 class Evaluations:
     def __init__(self, store: EvaluationStore, registry: Registry, executor: Executor,
                  keys: KeyRing, vault: Vault, idempotency: Idempotency, anchors: Anchors,
-                 max_batch: int = 10_000):
+                 max_batch: int = 10_000, transparency: Transparency | None = None):
         self.store = store
+        self.transparency = transparency  # verify checks log_index against the log
         self.registry = registry
         self.executor = executor
         self.keys = keys
@@ -118,17 +129,15 @@ class Evaluations:
                  trace: str, received: datetime) -> list[dict[str, Any] | InputError]:
         """Evaluate inputs (language values, stored JSON form) under one context: select the
         rules once, run every input in one executor call, build each record with its proof.
-        A rejected input is its InputError in the list."""
+        A rejected input is its InputError in the list; a bad context (or selection) is
+        raised, for every input."""
         level = "full" if trace == "full" else "basic"
-        try:
-            ctx = normalize_context(context, received)
-            with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
-                selection = self.registry.select(tenant, ctx)
-                if sp is not None:
-                    sp.set_attribute("arka.rules",
-                                     [f"{r.name}@{r.version}" for r in selection.rules])
-        except InputError as exc:
-            return [exc] * len(inputs)
+        ctx = normalize_context(context, received)
+        with OBS.span("rule_selection", {"arka.tenant": tenant}) as sp:
+            selection = self.registry.select(tenant, ctx)
+            if sp is not None:
+                sp.set_attribute("arka.rules",
+                                 [f"{r.name}@{r.version}" for r in selection.rules])
         with OBS.span("evaluate"):
             results = self.executor.evaluate(Group(
                 selection.rules, self.registry.current_tables(tenant), selection.strategy,
@@ -170,9 +179,12 @@ class Evaluations:
         M.PROOFS_GENERATED.inc()
         with OBS.span("proof", {"arka.evaluation_id": evaluation_id}):
             record["trust_proof"] = build_proof(
-                evaluation_id=evaluation_id, timestamp=record["timestamp"], input=stored_input,
-                context=record["context"], metadata=meta, result=record["result"],
-                trace=record["trace"], engine_version=ENGINE_VERSION, ring=self.keys)
+                evaluation_id=evaluation_id, tenant=tenant, timestamp=record["timestamp"],
+                input=stored_input, context=record["context"], metadata=meta,
+                result=record["result"], rule_results=record["rule_results"],
+                trace=record["trace"], full_trace=record.get("full_trace"),
+                full_trace_ref=record.get("full_trace_ref"), engine_version=ENGINE_VERSION,
+                ring=self.keys)
         return record
 
     def _store(self, tenant: str, record: dict[str, Any], key: str | None,
@@ -191,16 +203,23 @@ class Evaluations:
         return stored, created
 
     def evaluate_batch(self, tenant: str, request: BatchRequest) -> dict[str, Any]:
+        """Every item checked first (a bad one is its own 400 in the answer), then the good
+        ones evaluated and stored in one transaction; the answer holds only checked ids
+        and stored records. A bad context or too many items refuses the whole batch."""
         if len(request.inputs) > self.max_batch:
-            raise InputError(f"a batch holds at most {self.max_batch} inputs")
+            raise InputError(f"inputs holds {len(request.inputs)} items; a batch holds at "
+                             f"most {self.max_batch}")
         received = datetime.now(UTC)
         prepared: dict[int, tuple[Any, Any] | InputError] = {}
-        for i, item in enumerate(request.inputs):
-            if not isinstance(item, dict) or "input" not in item:
-                prepared[i] = InputError(f"inputs[{i}] must be an object with an input")
+        ids: list[str | None] = []
+        for i, raw in enumerate(request.inputs):
+            item_id, item = batch_item(i, raw)
+            ids.append(item_id)
+            if isinstance(item, InputError):
+                prepared[i] = item
                 continue
             try:
-                values = _to_values(item["input"])
+                values = _to_values(item.input)
                 prepared[i] = (values, V.to_json(values))
             except InputError as exc:
                 prepared[i] = exc
@@ -210,8 +229,7 @@ class Evaluations:
             request.options.trace, received), strict=True))
         items: list[dict[str, Any]] = []
         records = []
-        for i, item in enumerate(request.inputs):
-            item_id = item.get("id") if isinstance(item, dict) else None
+        for i, item_id in enumerate(ids):
             outcome = done.get(i, prepared[i])
             if isinstance(outcome, InputError):
                 items.append({"id": item_id, "status": 400, "error": {
@@ -260,8 +278,30 @@ class Evaluations:
         return {"evaluation_id": evaluation_id, "trace": trace}
 
     def verify(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
-        record = self.store.get(tenant, evaluation_id)
-        out = verify_record(record, self.keys.public_keys()).to_json()
+        """Every check of the stored record: its proof (as offline), its log_index against
+        the log (an inclusion proof under a signed tree head), the tenant and id it was
+        read under, and the row's query columns against the signed record. A stored row
+        that no longer opens (altered ciphertext, moved to another id) is INVALID here."""
+        try:
+            record = self.store.get(tenant, evaluation_id)
+        except (IntegrityFault, RecordKeyError) as exc:
+            report = Verification([Check("stored_record", False, exc.message)])
+            return {**report.to_json(), "evaluation_id": evaluation_id}
+        inclusion = None
+        if self.transparency is not None:
+            with contextlib.suppress(NotFound):  # not in the log: log_index fails below
+                inclusion = json.loads(json.dumps(
+                    self.transparency.inclusion(evaluation_id, None)))
+        report = verify_record(record, self.keys.public_keys(), inclusion=inclusion,
+                               tenant=tenant, evaluation_id=evaluation_id)
+        if self.transparency is not None and inclusion is None:
+            report.checks = [c for c in report.checks if c.name != "log_index"]
+            report.checks.append(Check("log_index", False, f"evaluation {evaluation_id} has "
+                                       "no leaf in the transparency log"))
+        drift = self.store.index_drift(tenant, evaluation_id, record)
+        report.checks.append(Check("stored_row", not drift, "the row's query columns agree "
+                                   "with the record" if not drift else "; ".join(drift)))
+        out = report.to_json()
         out["evaluation_id"] = evaluation_id
         return out
 

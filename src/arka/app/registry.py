@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from arka.app import dependencies as D
 from arka.app.audit import audit_event
-from arka.base.calendar import in_force
-from arka.base.errors import CompileError, Conflict, Diagnostic, InputError, NotFound, Span
+from arka.base.calendar import in_force, jurisdiction_covers
+from arka.base.errors import CompileError, Conflict, Diagnostic, InputError, NotFound
+from arka.base.graph import Cycle, cycle_through, dependency_order
 from arka.base.semver import max_satisfying, version_key
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.observability import metrics as M
@@ -57,12 +59,12 @@ class _TenantCache:
         now = time.monotonic()
         generation, data = self._data.get(tenant, (None, self._empty))
         if now - self._checked.get(tenant, -1e9) > REFRESH_SECONDS:
-            self._checked[tenant] = now
-            current = self._generation(tenant)
+            current = self._generation(tenant)  # an outage raises: nothing is marked
             if current != generation:
                 data = self._load(tenant)
                 with self._lock:
                     self._data[tenant] = (current, data)
+            self._checked[tenant] = now  # checked only once it was read
         return data
 
     def invalidate(self, tenant: str) -> None:
@@ -109,17 +111,33 @@ class Registry:
 
     # ------------------------------------------------------------ rules
     def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
-        return compile_rule(text, file)
+        compiled = compile_rule(text, file)
+        D.check_rule_codes(compiled.metadata, text)
+        return compiled
+
+    def _versions(self, tenant: str) -> list[D.Version]:
+        """Every stored rule version of the tenant as the dependency checks see it."""
+        return [D.version_of(r.name, r.version, r.review.get("status", "active"),
+                             self.program(r).metadata)
+                for r in self.store.all_rules(tenant)]
+
+    def _live_rulesets(self, tenant: str) -> list[dict[str, Any]]:
+        return [v["spec"] for n in self.store.ruleset_names(tenant)
+                for v in self.store.ruleset_versions(tenant, n) if v["status"] != "rejected"]
 
     def deploy_rule(self, tenant: str, text: str, source_format: str,
                     actor: Actor = SYSTEM_ACTOR) -> tuple[dict[str, Any], bool]:
-        compiled = compile_rule(text, "request")
+        compiled = self.validate_rule(text)
         meta = compiled.metadata
         for dep in meta.get("depends_on", ()):
             if not self.store.rule_versions(tenant, dep):
-                raise CompileError([Diagnostic("E_DEPENDENCY", Span("request", 1, 1),
+                raise CompileError([Diagnostic("E_DEPENDENCY", D.key_span(text, "depends_on"),
                                                f"depends_on names {dep!r}, which is not "
                                                "deployed; deploy it first")], text)
+        if self.store.get_rule(tenant, compiled.name, compiled.version, missing_ok=True) is None:
+            D.check_rule_cycles(self._versions(tenant), D.version_of(
+                compiled.name, compiled.version, "active", meta), text,
+                self._live_rulesets(tenant))
         row, created = self.store.put_rule(
             tenant, name=compiled.name, version=compiled.version, source=text,
             source_format=source_format, source_hash=content_hash(text),
@@ -185,6 +203,7 @@ class Registry:
         table, diags = parse_table(text, "request")
         if table is None:
             raise CompileError(diags, text)
+        D.check_table_codes(table.kind, table.rows, text)
         stored, created = self.store.put_table(
             tenant, name=table.name, version=table.version, kind=table.kind, source=text,
             source_hash=content_hash(text), content_hash=table.content_hash,
@@ -251,6 +270,7 @@ class Registry:
     def deploy_ruleset(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
                        ) -> tuple[dict[str, Any], bool]:
         spec = parse_ruleset(text)
+        D.check_ruleset_codes(spec, text)
         for entry in spec["rules"]:
             versions = [r.version for r in self.store.rule_versions(tenant, entry["ref"])]
             if not versions:
@@ -261,6 +281,7 @@ class Registry:
                 raise ruleset_error(f"no deployed version of {entry['ref']!r} satisfies "
                                     f"{entry['version']!r} (deployed: {', '.join(versions)})",
                                     text)
+        D.check_ruleset_cycles(spec, self._versions(tenant), text)
         meta = spec["metadata"]
         stored, created = self.store.put_ruleset(
             tenant, name=meta["name"], version=meta["version"], source=text,
@@ -305,7 +326,7 @@ class Registry:
         version in force on the context's date (plus what they depend on)."""
         ref = ctx.get("ruleset")
         if ref:
-            return self._select_ruleset(tenant, str(ref))
+            return _checked(self._select_ruleset(tenant, str(ref)), ctx)
         on: date = ctx["timestamp"].date()
         by_name: dict[str, list[RuleRow]] = {}
         rows: list[RuleRow] = self._rules.get(tenant)
@@ -324,7 +345,8 @@ class Registry:
                 if dep not in names and dep in by_name:
                     chosen.append(max(by_name[dep], key=lambda x: version_key(x.version)))
                     names.add(dep)
-        return Selection([self.program(r) for r in chosen], "most_severe", None, {})
+        return _checked(Selection([self.program(r) for r in chosen], "most_severe", None, {}),
+                        ctx)
 
     def _select_ruleset(self, tenant: str, ref: str) -> Selection:
         name, _, rng = ref.partition("@")
@@ -352,6 +374,70 @@ class Registry:
         order = {e["ref"]: tuple(d for d in e["depends_on"] if d in present)
                  for e in spec["spec"]["rules"] if e["ref"] in present}
         return Selection(rules, strategy, {"name": name, "version": chosen}, order)
+
+
+def _applies(rule: CompiledRule, ctx: dict[str, Any]) -> bool:
+    """Whether the rule is in force for the context (jurisdiction, domain, date)."""
+    meta = rule.metadata
+    domain = (meta.get("domain") or "").upper()
+    return jurisdiction_covers(meta.get("jurisdiction") or "ALL", ctx.get("jurisdiction")) \
+        and (not domain or not ctx.get("domain") or domain == ctx["domain"].upper()) \
+        and in_force(meta.get("effective_date"), meta.get("expiry_date"),
+                     ctx["timestamp"].date())
+
+
+def _checked(selection: Selection, ctx: dict[str, Any]) -> Selection:
+    """The selection, unless it decides nothing or its rules depend on each other.
+
+    No rule in force for the context: refused (E_NO_RULES), never `compliant` by default.
+    A dependency cycle (stored before deploys were checked for it): the rules on it and
+    those depending on them are dropped when none of them applies to this context (they
+    would be skipped); when one does, this evaluation is refused (E_DEPENDENCY_CYCLE),
+    so only the contexts those rules decide fail, not the whole tenant.
+    """
+    if not any(_applies(r, ctx) for r in selection.rules):
+        where = ", ".join(f"{k} {ctx[k]}" for k in ("jurisdiction", "domain") if ctx.get(k))
+        message = (f"no rule in force for {where or 'this context'} on "
+                   f"{ctx['timestamp'].date().isoformat()}"
+                   f"{' in ruleset ' + selection.ruleset['name'] if selection.ruleset else ''}: "
+                   "check context.jurisdiction, context.domain and context.timestamp, or "
+                   "deploy (and approve) a rule for them")
+        raise InputError(message, code="E_NO_RULES", details=[
+            {"path": "context", "code": "E_NO_RULES", "message": message}])
+    by_name = {r.name: r for r in selection.rules}
+
+    def deps(name: str) -> set[str]:
+        own = set(by_name[name].metadata.get("depends_on", ()))
+        return (own | set(selection.order.get(name, ()))) & set(by_name)
+
+    try:
+        dependency_order(by_name, deps)
+        return selection
+    except Cycle:
+        pass
+    graph = {name: sorted(deps(name)) for name in sorted(by_name)}
+    cycles = {n: c for n in graph if (c := cycle_through(graph, n)) is not None}
+    broken = {n for n in graph if any(r in cycles for r in _reachable(n, deps))}
+    found = cycles[min(cycles)]
+    if any(_applies(by_name[n], ctx) for n in broken):
+        shown = " -> ".join(f"{n}@{by_name[n].version}" for n in found)
+        message = (f"rules in force here depend on each other ({shown}); evaluations "
+                   "they decide are refused until a version without the cycle is deployed")
+        raise Conflict(message, code="E_DEPENDENCY_CYCLE", details=[
+            {"path": "rules", "code": "E_DEPENDENCY_CYCLE", "message": message}])
+    keep = [r for r in selection.rules if r.name not in broken]
+    return Selection(keep, selection.strategy, selection.ruleset,
+                     {k: v for k, v in selection.order.items() if k not in broken})
+
+
+def _reachable(start: str, deps: Any) -> list[str]:
+    seen, todo = {start}, [start]
+    while todo:
+        for d in deps(todo.pop()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return sorted(seen)
 
 
 def table_view(stored: dict[str, Any]) -> dict[str, Any]:

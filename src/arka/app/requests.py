@@ -5,21 +5,94 @@ document and hands the parsed body to `parse`, and Python callers use the same m
 JSON numbers arrive as exact decimals (the body is parsed before validation) and stay
 decimals inside `context` and `input`. A body that does not fit raises InputError naming
 the field: `options.trace must be one of none, basic, full`.
+
+Text is checked everywhere a request carries it: no text may hold a lone surrogate (it
+has no UTF-8 form, so it can be neither hashed canonically nor stored), and no name, id,
+key, note or context value may hold a NUL character (PostgreSQL text cannot).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+)
+from pydantic_core import PydanticCustomError
 
 from arka.base import values as V
 from arka.base.errors import ArkaError, InputError
 
+NO_NUL = r"^[^\x00]*$"  # no name, id or key holds a NUL (PostgreSQL text cannot)
+MAX_ID = 200  # evaluation, export, rule and item ids, as sent
+
 Trace = Literal["none", "basic", "full"]
 Decision = Literal["compliant", "needs_review", "non_compliant"]
-IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+IdempotencyKey = Annotated[str, StringConstraints(min_length=1, max_length=256,
+                                                  pattern=NO_NUL)]
+Id = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ID, pattern=NO_NUL)]
+Instant = Annotated[str, StringConstraints(max_length=64, pattern=NO_NUL)]
+KeyName = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=NO_NUL)]
+RoleName = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+Note = Annotated[str, StringConstraints(max_length=2000, pattern=NO_NUL)]
+
+
+def clean(text: str) -> bool:
+    """Text without NUL and without lone surrogates (safe to store, hash and echo)."""
+    return "\x00" not in text and _unicode(text)
+
+
+def printable(text: str) -> str:
+    """`text` with anything that has no UTF-8 form written as an escape (for messages)."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _json_text(nul: bool) -> AfterValidator:
+    """A check of every key and string inside a JSON value, iteratively (any depth the
+    parser took): no lone surrogate, and no NUL unless `nul`."""
+    def check(value: Any) -> Any:
+        stack: list[tuple[str, Any]] = [("", value)]
+        while stack:
+            path, v = stack.pop()
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    inner = f"{path}.{printable(str(k))}" if path else printable(str(k))
+                    _check_text(str(k), inner, nul, "a key")
+                    stack.append((inner, x))
+            elif isinstance(v, list):
+                stack.extend((f"{path}[{i}]", x) for i, x in enumerate(v))
+            elif isinstance(v, str):
+                _check_text(v, path, nul, "text")
+        return value
+    return AfterValidator(check)
+
+
+def _check_text(text: str, at: str, nul: bool, what: str) -> None:
+    if not _unicode(text):
+        raise PydanticCustomError("text_surrogate", "{what} holds a lone surrogate (not "
+                                  "valid Unicode); send UTF-8 text", {"at": at, "what": what})
+    if not nul and "\x00" in text:
+        raise PydanticCustomError("text_nul", "{what} holds a NUL character; remove it",
+                                  {"at": at, "what": what})
+
+
+Context = Annotated[dict[str, Any], _json_text(nul=False)]
+Input = Annotated[dict[str, Any], _json_text(nul=True)]
 
 
 class _Request(BaseModel):
@@ -34,10 +107,10 @@ class EvaluateOptions(_Request):
 
 
 class EvaluateRequest(_Request):
-    context: dict[str, Any] = Field(
+    context: Context = Field(
         default_factory=dict, description="timestamp (RFC 3339; default: when received), "
         "jurisdiction, domain, ruleset (name@range) and any other values rules read")
-    input: dict[str, Any] = Field(description="Named inputs, as the rules declare them")
+    input: Input = Field(description="Named inputs, as the rules declare them")
     options: EvaluateOptions = Field(default_factory=EvaluateOptions)  # type: ignore[arg-type]
 
 
@@ -45,23 +118,41 @@ class BatchOptions(_Request):
     trace: Trace = "none"
 
 
+class BatchItem(_Request):
+    """One item of a batch, checked on its own: a bad item is answered with its own 400
+    and does not fail the others."""
+
+    id: Id | None = Field(None, description="Echoed in the answer's item")
+    input: Input = Field(description="Named inputs, as the rules declare them")
+
+
 class BatchRequest(_Request):
-    context: dict[str, Any] = Field(default_factory=dict,
-                                    description="One context for every input")
-    inputs: list[Any] = Field(min_length=1, description="Items {id, input}; an item that "
-                              "is not such an object is answered with its own 400")
+    context: Context = Field(default_factory=dict, description="One context for every input")
+    inputs: list[Any] = Field(min_length=1, description="Items {id, input} (see BatchItem); "
+                              "an item that is not one is answered with its own 400")
     options: BatchOptions = Field(default_factory=BatchOptions)
 
 
+def batch_item(index: int, item: Any) -> tuple[str | None, BatchItem | InputError]:
+    """`inputs[index]` as a BatchItem, or its InputError naming the field; with the id
+    to echo in its answer: the item's id when that id is valid, else null."""
+    raw = item.get("id") if isinstance(item, dict) else None
+    echo = raw if isinstance(raw, str) and 0 < len(raw) <= MAX_ID and clean(raw) else None
+    try:
+        return echo, parse(BatchItem, item, f"inputs[{index}]")
+    except InputError as exc:
+        return echo, exc
+
+
 class ReplayRequest(_Request):
-    evaluation_id: str = Field(min_length=1, max_length=200)
+    evaluation_id: Id
 
 
 class ExportRequest(_Request):
-    from_: str | None = Field(None, alias="from", description="RFC 3339, inclusive")
-    to: str | None = Field(None, description="RFC 3339, inclusive")
+    from_: Instant | None = Field(None, alias="from", description="RFC 3339, inclusive")
+    to: Instant | None = Field(None, description="RFC 3339, inclusive")
     decision: Decision | None = None
-    rule_id: str | None = Field(None, max_length=200)
+    rule_id: Id | None = None
 
     def filters(self) -> dict[str, Any]:
         """The filters as recorded in the manifest; datetimes in their canonical form."""
@@ -77,30 +168,35 @@ class ExportRequest(_Request):
 
 
 class ApiKeyRequest(_Request):
-    name: str = Field(min_length=1, max_length=128, description="What the key is for")
-    roles: list[str] = Field(description="Role names, e.g. service or analyst")
-    expires_at: str | None = Field(None, description="RFC 3339; without it the key "
-                                   "does not expire")
+    name: KeyName = Field(description="What the key is for")
+    roles: list[RoleName] = Field(max_length=16, description="Role names, e.g. service or "
+                                  "analyst")
+    expires_at: Instant | None = Field(None, description="RFC 3339; without it the key "
+                                       "does not expire")
+    owner: str | None = Field(None, min_length=1, max_length=128, description="The person "
+                              "the key is for (a user name or e-mail address); default: the "
+                              "person of the key or token creating it")
 
     def expiry(self) -> datetime | None:
         return None if self.expires_at is None else _datetime(self.expires_at, "expires_at")
 
 
 class ReviewRequest(_Request):
-    note: str | None = Field(None, max_length=2000, description="Why, for the audit log")
+    note: Note | None = Field(None, description="Why, for the audit log")
 
 
 M = TypeVar("M", bound=BaseModel)
 
 
-def parse(model: type[M], data: Any) -> M:
-    """`data` (a parsed JSON body) as `model`, or InputError naming the first bad field."""
+def parse(model: type[M], data: Any, where: str = "") -> M:
+    """`data` (a parsed JSON body, or the part of one at `where`) as `model`, or
+    InputError naming the first bad field."""
     if not isinstance(data, dict):
-        raise InputError("request body must be a JSON object")
+        raise InputError(f"{where or 'request body'} must be a JSON object")
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = [_problem(e) for e in exc.errors()]
+        problems = [_problem(e, where) for e in exc.errors()]
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
         error = InputError(problems[0]["message"] + more)
         error.details = problems
@@ -109,19 +205,31 @@ def parse(model: type[M], data: Any) -> M:
 
 _PHRASES = {"dict_type": "must be an object", "list_type": "must be a list",
             "string_type": "must be text", "missing": "is required",
-            "extra_forbidden": "is not a known field"}
+            "extra_forbidden": "is not a known field",
+            "string_unicode": "holds a lone surrogate (not valid Unicode); send UTF-8 text"}
 
 
-def _problem(e: Any) -> dict[str, Any]:
-    path = ".".join(str(p) for p in e["loc"]) or "body"
+def _problem(e: Any, where: str = "") -> dict[str, Any]:
+    loc = [printable(str(p)) for p in ([where] if where else []) + list(e["loc"])]
+    ctx = e.get("ctx") or {}
+    if ctx.get("at"):  # a key or text inside a JSON value
+        loc.append(ctx["at"])
+    path = ".".join(loc) or "body"
     kind = e["type"]
     if kind == "extra_forbidden":
-        parent = ".".join(str(p) for p in e["loc"][:-1])
-        message = f"unknown field {str(e['loc'][-1])!r}" + (f" in {parent}" if parent else
+        parent = ".".join(str(p) for p in loc[:-1])
+        message = f"unknown field {loc[-1]!r}" + (f" in {parent}" if parent else
                                                             " in the request")
     elif kind == "literal_error":
         allowed = e.get("ctx", {}).get("expected", "").replace("'", "").replace(" or ", ", ")
         message = f"{path} must be one of {allowed}"
+    elif kind == "string_pattern_mismatch" and e.get("ctx", {}).get("pattern") == NO_NUL:
+        message = f"{path} holds a NUL character; remove it"
+    elif kind in ("text_surrogate", "text_nul"):
+        message = f"{path}: {e['msg']}"
+    elif kind in ("string_type", "dict_type", "list_type") and isinstance(
+            e.get("input"), bool | int | float | Decimal | list | dict):
+        message = f"{path} {_PHRASES[kind]}, not {_json_type(e['input'])}"
     elif kind in ("string_too_short", "string_too_long"):
         ctx = e.get("ctx", {})
         low, high = ctx.get("min_length"), ctx.get("max_length")
@@ -133,8 +241,16 @@ def _problem(e: Any) -> dict[str, Any]:
     elif kind in _PHRASES:
         message = f"{path} {_PHRASES[kind]}"
     else:
-        message = f"{path}: {e['msg']}"
+        message = f"{path}: {printable(str(e['msg']))}"
     return {"path": path, "message": message}
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    return "a list" if isinstance(value, list) else "an object"
 
 
 def _datetime(text: str, what: str) -> datetime:

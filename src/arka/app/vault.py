@@ -1,5 +1,10 @@
 """Large artefacts beside the records (full traces, exports) in object storage: sealed
-with the record key when there is one, checked against the SHA-256 recorded for them."""
+with the record key when there is one, checked against the SHA-256 recorded for them.
+
+No plaintext downgrade: with a record key configured, an object whose reference names no
+key id is an integrity fault (`E_INTEGRITY`), never served. References live in places an
+attacker of the object store can edit (an export's manifest), so "not sealed" is never
+taken from them alone."""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from typing import Any
 
 from arka.base.errors import ServiceUnavailable
 from arka.security.crypto import RecordCipher
+from arka.security.sealing import integrity_fault
 from arka.storage.objects import ObjectMissing, Objects
 
 
@@ -34,7 +40,15 @@ class Vault:
                 "key_id": key_id}
 
     def get(self, ref: dict[str, Any], aad: str) -> str:
-        data = self.store().get(ref["key"]).decode("utf-8")
+        if self.cipher is not None and not ref.get("key_id"):
+            raise integrity_fault("unsealed_object", f"objects/{ref['key']}",
+                                  "named as unencrypted although this store seals its objects "
+                                  "(the reference or the object was altered)")
+        try:
+            data = self.store().get(ref["key"]).decode("utf-8")
+        except UnicodeDecodeError:
+            raise integrity_fault("unreadable_object", f"objects/{ref['key']}",
+                                  "the stored object is not text (altered)") from None
         if ref.get("key_id"):
             if self.cipher is None:
                 raise ServiceUnavailable(f"{ref['key']} is encrypted with key "

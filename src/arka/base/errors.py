@@ -182,10 +182,18 @@ class Forbidden(ArkaError):
 
 
 class ServiceUnavailable(ArkaError):
-    """503: a part the request needs is not configured or not reachable."""
+    """503: a part the request needs is not configured or not reachable. `retry_after`
+    (seconds) is the hint an API answer sends as `Retry-After`."""
 
     code = "SERVICE_UNAVAILABLE"
     api_code = "SERVICE_UNAVAILABLE"
+    retry_after = 5
+
+    def __init__(self, message: str, *, code: str | None = None,
+                 retry_after: int | None = None):
+        super().__init__(message, code=code)
+        if retry_after is not None:
+            self.retry_after = retry_after
 
 
 class InternalFault(ArkaError):

@@ -25,7 +25,7 @@ def dependency_order(nodes: Iterable[str], deps: Callable[[str], Iterable[str]])
         if state.get(name) == 2:
             return
         if state.get(name) == 1:
-            raise Cycle(path[path.index(name):] + [name])
+            raise Cycle(path[path.index(name):])  # `path` ends at `name` again
         state[name] = 1
         for dep in sorted(set(deps(name))):
             if dep in names:
@@ -44,4 +44,26 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
         dependency_order(graph, lambda n: graph.get(n, ()))
     except Cycle as cycle:
         return cycle.path
+    return None
+
+
+def cycle_through(graph: dict[str, list[str]], node: str) -> list[str] | None:
+    """A cycle of the graph that passes through `node` (as a path from `node` back to it),
+    or None. Breadth first, so the shortest such cycle; deterministic (names sorted)."""
+    parent: dict[str, str] = {}
+    frontier = [node]
+    while frontier:
+        nxt: list[str] = []
+        for current in frontier:
+            for dep in sorted(set(graph.get(current, ()))):
+                if dep == node:
+                    path = [current]
+                    while path[-1] != node:
+                        path.append(parent[path[-1]])
+                    return [node, *reversed(path[:-1]), node] if current != node \
+                        else [node, node]
+                if dep not in parent:
+                    parent[dep] = current
+                    nxt.append(dep)
+        frontier = nxt
     return None

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import re
+
 import nodesemver
+
+# Each of MAJOR, MINOR and PATCH has at most 9 digits (it is stored as a 32-bit integer),
+# and a whole version, pre-release and build included, at most 128 characters.
+MAX_COMPONENT = 999_999_999
+MAX_VERSION_LENGTH = 128
+VERSION_BOUNDS = (f"MAJOR, MINOR and PATCH at most {MAX_COMPONENT} each, the whole version at "
+                  f"most {MAX_VERSION_LENGTH} characters")
+
+_IDENT = r"(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)"
+SEMVER_RE = re.compile(
+    rf"^(?=[^\n]{{1,{MAX_VERSION_LENGTH}}}\Z)"
+    r"(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})\.(0|[1-9]\d{0,8})"
+    rf"(?:-({_IDENT}(?:\.{_IDENT})*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?\Z")
+"""MAJOR.MINOR.PATCH[-pre][+build] within VERSION_BOUNDS."""
 
 
 def version_key(version: str) -> tuple[int, int, int, int, str]:
@@ -14,7 +31,10 @@ def version_key(version: str) -> tuple[int, int, int, int, str]:
 
 def core_numbers(version: str) -> tuple[int, int, int]:
     """(major, minor, patch) of a semver string, for indexed ordering in storage."""
-    return version_key(version)[:3]
+    numbers = version_key(version)[:3]
+    if max(numbers) > MAX_COMPONENT:
+        raise ValueError(f"version {version[:40]!r} is out of range: {VERSION_BOUNDS}")
+    return numbers
 
 
 def is_range(text: str) -> bool:

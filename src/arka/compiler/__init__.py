@@ -10,6 +10,7 @@ from arka.base import values as V
 from arka.base.errors import CompileError, Diagnostic, Span
 from arka.compiler.check import check_rule
 from arka.compiler.codegen import COMPILER_VERSION, Codegen
+from arka.compiler.literals import check_literals
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import LoadedProgram, load
 from arka.rules.loader import parse_rule_text
@@ -53,7 +54,7 @@ def check_source(text: str, file: str = "<rule>") -> tuple[RuleDef | None, list[
     """Parse and statically check a rule; every diagnostic, sorted by position."""
     rule, diags = parse_rule_text(text, file)
     if rule is not None:
-        diags = diags + check_rule(rule)
+        diags = diags + check_rule(rule) + check_literals(rule)
     diags = sorted(diags, key=Diagnostic.sort_key)
     if len(diags) > MAX_DIAGNOSTICS:
         extra = len(diags) - MAX_DIAGNOSTICS

@@ -20,8 +20,9 @@ from arka.rules.model import RuleDef
 
 CONTEXT_TYPE = T.object_of({"jurisdiction": T.STRING, "domain": T.STRING,
                             "timestamp": T.DATETIME, "ruleset": T.STRING}, closed=False)
-_ARITH = {"+", "-", "*", "/", "%"}
 _ORDER = {"<", "<=", ">", ">="}
+# The longest run of lets/conditions that use each other (`a: b + 1`, `b: c + 1`, ...).
+MAX_DEFINITION_CHAIN = 64
 _ORDERED_KINDS = {"decimal", "string", "datetime", "date", "duration"}
 
 
@@ -43,7 +44,6 @@ class Checker:
         self.lets = {let.name: let for let in rule.lets}
         self.conditions = {c.id: c for c in rule.conditions}
         self.let_types: dict[str, Type] = {}
-        self.in_progress: set[str] = set()
 
     def error(self, code: str, span: Span, message: str) -> None:
         self.diags.append(Diagnostic(code, span, message))
@@ -52,8 +52,7 @@ class Checker:
     def check(self) -> list[Diagnostic]:
         self._check_duplicates()
         self._check_cycles()
-        for let in self.rule.lets:
-            self._let_type(let.name)
+        self._type_lets()
         for cond in self.rule.conditions:
             t = self.expr(cond.expr, {})
             if not T.compatible(t, T.BOOLEAN):
@@ -90,13 +89,21 @@ class Checker:
             if cond.id not in graph:
                 graph[cond.id] = [n for n in ast.free_names(cond.expr)
                                   if n.name in self.lets or n.name in self.conditions]
+        # Depth-first with an explicit stack (a chain of 10,000 lets is no deeper here).
         state: dict[str, int] = {}
         reported: set[frozenset[str]] = set()
-
-        def visit(node: str, path: list[str]) -> None:
-            state[node] = 1
-            for ref in graph.get(node, []):
-                if state.get(ref.name) == 1:
+        for root in graph:
+            if root in state:
+                continue
+            state[root] = 1
+            path = [root]
+            stack = [iter(graph[root])]
+            while stack:
+                ref = next(stack[-1], None)
+                if ref is None:
+                    stack.pop()
+                    state[path.pop()] = 2
+                elif state.get(ref.name) == 1:
                     cycle = path[path.index(ref.name):] + [ref.name]
                     key = frozenset(cycle)
                     if key not in reported:
@@ -104,23 +111,62 @@ class Checker:
                         self.error("E_CYCLE", ref.span,
                                    f"cycle between definitions: {' -> '.join(cycle)}")
                 elif state.get(ref.name) is None:
-                    visit(ref.name, path + [ref.name])
-            state[node] = 2
+                    state[ref.name] = 1
+                    path.append(ref.name)
+                    stack.append(iter(graph.get(ref.name, [])))
+        self._check_chain_length(graph)
 
-        for name in graph:
-            if name not in state:
-                visit(name, [name])
+    def _check_chain_length(self, graph: dict[str, list[ast.Name]]) -> None:
+        """Bound the longest run of definitions that use each other (each link is one
+        nested call when the rule runs, and one level of every walk over them)."""
+        height: dict[str, int] = {}
+        for root in graph:
+            if root in height:
+                continue
+            on_path = {root}
+            stack = [(root, iter(graph[root]))]
+            while stack:
+                name, refs = stack[-1]
+                ref = next(refs, None)
+                if ref is None:
+                    stack.pop()
+                    on_path.discard(name)
+                    height[name] = 1 + max((height.get(r.name, 0) for r in graph[name]),
+                                           default=0)
+                elif ref.name in graph and ref.name not in height and ref.name not in on_path:
+                    on_path.add(ref.name)
+                    stack.append((ref.name, iter(graph[ref.name])))
+        spans = {let.name: let.span for let in self.rule.lets}
+        for cond in self.rule.conditions:
+            spans.setdefault(cond.id, cond.span)
+        over = [name for name, h in height.items() if h == MAX_DEFINITION_CHAIN + 1]
+        if over:
+            name = min(over, key=lambda n: (spans[n].line, spans[n].column))
+            self.error("E_NESTING", spans[name],
+                       f"{name!r} starts a chain of more than {MAX_DEFINITION_CHAIN} lets and "
+                       "conditions that each use the next; at most "
+                       f"{MAX_DEFINITION_CHAIN} may use each other in a row")
 
-    def _let_type(self, name: str) -> Type:
-        if name in self.let_types:
-            return self.let_types[name]
-        if name in self.in_progress:
-            return T.ANY  # cycle, reported separately
-        self.in_progress.add(name)
-        t = self.expr(self.lets[name].expr, {})
-        self.in_progress.discard(name)
-        self.let_types[name] = t
-        return t
+    def _type_lets(self) -> None:
+        """Type each let after the lets it uses, walking with an explicit stack; a let in a
+        cycle reads the rest of its cycle as unknown (the cycle is reported)."""
+        uses = {let.name: [n.name for n in ast.free_names(let.expr) if n.name in self.lets]
+                for let in self.rule.lets}
+        for root in uses:
+            if root in self.let_types:
+                continue
+            on_path = {root}
+            stack = [(root, iter(uses[root]))]
+            while stack:
+                name, pending = stack[-1]
+                used = next(pending, None)
+                if used is None:
+                    stack.pop()
+                    on_path.discard(name)
+                    self.let_types[name] = self.expr(self.lets[name].expr, {})
+                elif used not in self.let_types and used not in on_path:
+                    on_path.add(used)
+                    stack.append((used, iter(uses[used])))
 
     # ------------------------------------------------------------ expressions
     def expr(self, node: ast.Node, scope: dict[str, Type], trigger: bool = False) -> Type:
@@ -164,8 +210,13 @@ class Checker:
                 return t
             case ast.Binary():
                 return self._binary(node, scope, trigger)
-            case ast.Logical(left=left, right=right, op=op):
-                for side in (left, right):
+            case ast.Arithmetic(ops=ops, operands=operands, op_spans=spans):
+                t = self.expr(operands[0], scope, trigger)
+                for op, span, operand in zip(ops, spans, operands[1:], strict=True):
+                    t = self._arith(span, op, t, self.expr(operand, scope, trigger))
+                return t
+            case ast.Logical(operands=operands, op=op):
+                for side in operands:
                     self._expect(side, self.expr(side, scope, trigger), T.BOOLEAN, op.upper())
                 return T.BOOLEAN
             case ast.If(cond=c, then=then, orelse=orelse):
@@ -208,7 +259,7 @@ class Checker:
         if trigger and name not in self.conditions:
             return T.ANY  # reported as E_UNKNOWN_CONDITION
         if name in self.lets:
-            return self._let_type(name)
+            return self.let_types.get(name, T.ANY)  # typed in dependency order first
         if name in self.conditions:
             return T.BOOLEAN
         if name in self.inputs:
@@ -260,16 +311,14 @@ class Checker:
                                                                               "datetime"} else ""
                 self.error("E_TYPE", node.span, f"cannot compare a {lt} {op} a {rt}{hint}")
             return T.BOOLEAN
-        if op in ("in", "not in"):
-            if T.is_known(rt) and rt.kind not in ("list", "string", "object"):
-                self.error("E_TYPE", node.right.span, f"`{op}` needs a list, string or object on "
-                           f"the right, got a {rt}")
-            elif rt.kind == "string" and T.is_known(lt) and lt.kind != "string":
-                self.error("E_TYPE", node.left.span, f"`{op}` a string needs a string, got a {lt}")
-            return T.BOOLEAN
-        return self._arith(node, op, lt, rt)
+        if T.is_known(rt) and rt.kind not in ("list", "string", "object"):
+            self.error("E_TYPE", node.right.span, f"`{op}` needs a list, string or object on "
+                       f"the right, got a {rt}")
+        elif rt.kind == "string" and T.is_known(lt) and lt.kind != "string":
+            self.error("E_TYPE", node.left.span, f"`{op}` a string needs a string, got a {lt}")
+        return T.BOOLEAN
 
-    def _arith(self, node: ast.Binary, op: str, lt: Type, rt: Type) -> Type:
+    def _arith(self, span: Span, op: str, lt: Type, rt: Type) -> Type:
         pair = (lt.kind, rt.kind)
         if not (T.is_known(lt) and T.is_known(rt)):
             if "string" in pair and op == "+":
@@ -291,7 +340,7 @@ class Checker:
         result = table.get(pair)
         if result is None:
             hint = " (use to_string() to join text)" if op == "+" and "string" in pair else ""
-            self.error("E_TYPE", node.span, f"cannot apply {op} to a {lt} and a {rt}{hint}")
+            self.error("E_TYPE", span, f"cannot apply {op} to a {lt} and a {rt}{hint}")
             return T.ANY
         return result
 

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from arka.base.errors import Span
+from arka.compiler.literals import require_literals
 from arka.lang import ast
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
@@ -82,6 +83,7 @@ class Codegen:
     # ------------------------------------------------------------ rule
     def compile(self) -> bc.Program:
         rule = self.rule
+        require_literals(rule)  # no program is generated around an out-of-bounds constant
         _, main = self.new_fn("main")
         # Reserve function slots for lets and conditions first, so ids are stable.
         pending: list[tuple[int, _Fn, ast.Node, bool]] = []
@@ -161,20 +163,30 @@ class Codegen:
             case ast.Binary(op=op, left=left, right=right):
                 self.expr(fn, left)
                 self.expr(fn, right)
-                if op == "/":
-                    e(fn, node.span, "DIV", self.division_scale, 0)
-                else:
-                    e(fn, node.span, _BINARY_OPS[op])
-            case ast.Logical(op=op, left=left, right=right):
-                short, end = _Label(), _Label()
-                self.expr(fn, left)
-                self.jump(fn, node.span, "JUMP_IF_FALSE" if op == "and" else "JUMP_IF_TRUE", short)
-                self.expr(fn, right)
-                e(fn, node.span, "TO_BOOL")
-                self.jump(fn, None, "JUMP", end)
-                self.place(fn, short)
-                e(fn, None, "CONST", self.const(op == "or"))
-                self.place(fn, end)
+                e(fn, node.span, _BINARY_OPS[op])
+            case ast.Arithmetic(ops=ops, operands=operands, op_spans=spans):
+                # The code of the left-nested pairs ((a + b) - c), step by step.
+                self.expr(fn, operands[0])
+                for op, span, operand in zip(ops, spans, operands[1:], strict=True):
+                    self.expr(fn, operand)
+                    if op == "/":
+                        e(fn, span, "DIV", self.division_scale, 0)
+                    else:
+                        e(fn, span, _BINARY_OPS[op])
+            case ast.Logical(op=op, operands=operands, op_spans=spans):
+                # As for ((a or b) or c): each step short-circuits on the value so far, so
+                # the jumps run in sequence, never nested, however many operands.
+                self.expr(fn, operands[0])
+                for span, operand in zip(spans, operands[1:], strict=True):
+                    short, end = _Label(), _Label()
+                    self.jump(fn, span, "JUMP_IF_FALSE" if op == "and" else "JUMP_IF_TRUE",
+                              short)
+                    self.expr(fn, operand)
+                    e(fn, span, "TO_BOOL")
+                    self.jump(fn, None, "JUMP", end)
+                    self.place(fn, short)
+                    e(fn, None, "CONST", self.const(op == "or"))
+                    self.place(fn, end)
             case ast.If(cond=c, then=then, orelse=orelse):
                 other, end = _Label(), _Label()
                 self.expr(fn, c)

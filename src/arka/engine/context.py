@@ -1,4 +1,5 @@
-"""The evaluation context: language values, a timestamp always present."""
+"""The evaluation context: language values, a timestamp always present, jurisdiction
+and domain normalised (`US`, `US-NY`; domains upper-cased) or refused."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arka.base import values as V
+from arka.base.calendar import CodeError, normalize_domain, normalize_jurisdiction
 from arka.base.errors import EvalError, InputError
 
 
@@ -35,6 +37,21 @@ def normalize_context(context: dict[str, Any] | None, received_at: datetime | No
     elif not isinstance(ts, datetime):
         raise InputError("context.timestamp must be an RFC 3339 datetime")
     for key in ("jurisdiction", "domain"):
-        if key in ctx and ctx[key] is not None and not isinstance(ctx[key], str):
-            raise InputError(f"context.{key} must be text")
+        value = ctx.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise InputError(f"context.{key} must be text", code="E_CONTEXT",
+                             details=[{"path": f"context.{key}", "code": "E_CONTEXT",
+                                       "message": f"context.{key} must be text"}])
+        try:
+            ctx[key] = normalize_jurisdiction(value, allow_all=False) \
+                if key == "jurisdiction" else normalize_domain(value)
+        except CodeError as exc:
+            hint = "; omit it to run the rules of every jurisdiction" \
+                if key == "jurisdiction" else ""
+            message = f"context.{key}: {exc}{hint}"
+            raise InputError(message, code="E_CONTEXT",
+                             details=[{"path": f"context.{key}", "code": "E_CONTEXT",
+                                       "message": message}]) from None
     return ctx

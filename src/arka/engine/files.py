@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from arka.base.boundary import BoundaryError, load_yaml
 from arka.base.errors import ArkaError, CompileError, Diagnostic, Span
 from arka.compiler import CompiledRule, compile_file, load_bytecode
+from arka.rules.source import MAX_DOCUMENT_BYTES
 
 RULE_SUFFIXES = (".yaml", ".yml", ".json", ".rtvm")
 
@@ -32,10 +32,13 @@ def _looks_like_rule(f: Path) -> bool:
     """Skip tables, rulesets and test files found in a rules directory."""
     if f.suffix == ".rtvm":
         return True
-    try:
-        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return True  # let the compiler report it with a position
+    try:  # a file the bounded loader refuses (too large, alias bomb, ...) is the
+        # compiler's to report, with its position
+        if f.stat().st_size > MAX_DOCUMENT_BYTES:
+            return True
+        doc = load_yaml(f.read_text(encoding="utf-8"), str(f))
+    except (OSError, UnicodeDecodeError, BoundaryError):
+        return True
     return not (isinstance(doc, dict) and "rule" not in doc and
                 any(k in doc for k in ("table", "ruleset", "tests")))
 

@@ -61,7 +61,7 @@ class Unary(Node):
 
 @dataclass(frozen=True, slots=True)
 class Binary(Node):
-    """Arithmetic, comparison and membership: + - * / % == != < <= > >= in `not in`."""
+    """Comparison and membership: == != < <= > >= in `not in` (they do not chain)."""
 
     op: str
     left: Node
@@ -69,10 +69,26 @@ class Binary(Node):
 
 
 @dataclass(frozen=True, slots=True)
+class Arithmetic(Node):
+    """A run of operators of one precedence, `a + b - c` or `a * b / c % d`: the operands
+    combine left to right, ((a + b) - c). `ops[i]` (at `op_spans[i]`) joins the result so
+    far with `operands[i + 1]`; `span` is the first operator's. One node however long the
+    run, so a generated 10,000-term sum is not 10,000 levels deep."""
+
+    ops: tuple[str, ...]
+    operands: tuple[Node, ...]
+    op_spans: tuple[Span, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Logical(Node):
+    """`a AND b AND c` (or OR): two or more operands, evaluated left to right until one
+    decides; one node however long the run. `op_spans[i]` is the operator before
+    `operands[i + 1]`; `span` is the first operator's."""
+
     op: str  # "and" | "or"
-    left: Node
-    right: Node
+    operands: tuple[Node, ...]
+    op_spans: tuple[Span, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,8 +141,10 @@ def children(node: Node) -> tuple[Node, ...]:
             return a + tuple(v for _, v in k)
         case Unary(operand=o):
             return (o,)
-        case Binary(left=left, right=right) | Logical(left=left, right=right):
+        case Binary(left=left, right=right):
             return (left, right)
+        case Arithmetic(operands=operands) | Logical(operands=operands):
+            return operands
         case If(cond=c, then=t, orelse=e):
             return (c, t, e)
         case Case(subject=s, whens=w, default=d):
@@ -150,17 +168,39 @@ def children(node: Node) -> tuple[Node, ...]:
 def free_names(node: Node, bound: frozenset[str] = frozenset()) -> list[Name]:
     """Names not bound by an enclosing lambda, in source order."""
     out: list[Name] = []
-
-    def walk(n: Node, b: frozenset[str]) -> None:
+    todo: list[tuple[Node, frozenset[str]]] = [(node, bound)]  # a stack: no recursion
+    while todo:
+        n, b = todo.pop()
         if isinstance(n, Name):
             if n.name not in b:
                 out.append(n)
-            return
-        if isinstance(n, Lambda):
-            walk(n.body, b | frozenset(n.params))
-            return
-        for c in children(n):
-            walk(c, b)
-
-    walk(node, bound)
+        elif isinstance(n, Lambda):
+            todo.append((n.body, b | frozenset(n.params)))
+        else:
+            todo.extend((c, b) for c in reversed(children(n)))
     return out
+
+
+def too_deep(node: Node, limit: int) -> Node | None:
+    """The first node, in source order, whose subtree is more than `limit` levels high
+    (a leaf is one level), or None when the whole tree fits. Walks with a stack, so it
+    measures trees of any height."""
+    heights: dict[int, int] = {}
+    found: Node | None = None
+    todo: list[tuple[Node, bool]] = [(node, False)]
+    while todo:
+        n, done = todo.pop()
+        kids = children(n)
+        if not done:
+            todo.append((n, True))
+            todo.extend((c, False) for c in kids)
+            continue
+        h = 1 + max((heights[id(c)] for c in kids), default=0)
+        heights[id(n)] = h
+        if h == limit + 1 and (found is None or _before(n.span, found.span)):
+            found = n
+    return found
+
+
+def _before(a: Span, b: Span) -> bool:
+    return (a.line, a.column) < (b.line, b.column)

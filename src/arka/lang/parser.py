@@ -2,11 +2,18 @@
 
 Every token and node carries a file span computed through an `Origin`, which maps an
 offset inside the expression text back to the rule file (block scalars, quoted strings).
+
+Depth is bounded so that nothing that walks a tree recursively (checker, code generator,
+reference evaluator) can run out of Python stack: nesting through parentheses, brackets,
+arguments, branches, lambdas and prefix operators, and the height of the finished tree,
+are each at most `MAX_NESTING` (`E_NESTING`, at the place the limit is crossed). Runs of
+one binary operator level (`a OR b OR ...`, `a + b - ...`) are n-ary nodes and cost one
+level however long they are; the expression text is at most `MAX_EXPRESSION_LENGTH`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from arka.base.errors import Diagnostic, Span
@@ -57,11 +64,21 @@ class Token:
 
 
 class SyntaxFault(Exception):
-    def __init__(self, offset: int, message: str, code: str = "E_SYNTAX"):
+    """A parse error at `offset` in the expression text, or at `span` when the parser
+    already knows the file position (a node of the finished tree)."""
+
+    def __init__(self, offset: int, message: str, code: str = "E_SYNTAX",
+                 span: Span | None = None):
         super().__init__(message)
         self.offset = offset
         self.message = message
         self.code = code
+        self.span = span
+
+
+def _nesting_message() -> str:
+    return (f"expression nested deeper than {MAX_NESTING} levels; split it into `let` "
+            "definitions")
 
 
 _DIGITS = frozenset("0123456789")
@@ -150,7 +167,41 @@ def tokenize(text: str) -> list[Token]:
     return tokens
 
 
-_COMPARISON = {"==", "!=", "<", "<=", ">", ">="}
+_COMPARISON_LEVEL, _NOT_LEVEL, _NEG_LEVEL = 4, 3, 7
+_LEVELS = {"or": 1, "and": 2, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "in": 4,
+           "not in": 4, "+": 5, "-": 5, "*": 6, "/": 6, "%": 6}
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An operator waiting for its right side: a prefix (`not`, `-`), or a run of binary
+    operators of one precedence level with the operands read so far."""
+
+    level: int
+    span: Span
+    prefix: str | None = None
+    operands: list[ast.Node] = field(default_factory=list)
+    ops: list[str] = field(default_factory=list)
+    spans: list[Span] = field(default_factory=list)
+
+    def add(self, operand: ast.Node, op: str, span: Span) -> None:
+        self.operands.append(operand)
+        self.ops.append(op)
+        self.spans.append(span)
+
+    def finish(self, last: ast.Node) -> ast.Node:
+        if self.prefix == "-":
+            if isinstance(last, ast.Literal) and isinstance(last.value, Decimal):
+                return ast.Literal(self.span, -last.value if last.value else last.value)
+            return ast.Unary(self.span, "-", last)
+        if self.prefix is not None:
+            return ast.Unary(self.span, self.prefix, last)
+        operands = (*self.operands, last)
+        if self.level == _COMPARISON_LEVEL:
+            return ast.Binary(self.span, self.ops[0], operands[0], operands[1])
+        if self.level < _NOT_LEVEL:
+            return ast.Logical(self.span, self.ops[0], operands, tuple(self.spans))
+        return ast.Arithmetic(self.span, tuple(self.ops), operands, tuple(self.spans))
 
 
 class Parser:
@@ -196,9 +247,7 @@ class Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_NESTING:
-            raise SyntaxFault(self.tok.offset,
-                              f"expression nested deeper than {MAX_NESTING} levels; split it "
-                              "into `let` definitions", "E_NESTING")
+            raise SyntaxFault(self.tok.offset, _nesting_message(), "E_NESTING")
 
     # -- grammar
     def parse(self) -> ast.Node:
@@ -207,6 +256,11 @@ class Parser:
         node = self.expression()
         if not self.at("eof"):
             raise SyntaxFault(self.tok.offset, f"unexpected {self.describe()} after expression")
+        # Runs of postfix operators (`.a.b[0].f()`) and mixed operators nest without
+        # recursing here; bound the finished tree too, so every later walk is shallow.
+        deep = ast.too_deep(node, MAX_NESTING)
+        if deep is not None:
+            raise SyntaxFault(0, _nesting_message(), "E_NESTING", deep.span)
         return node
 
     def expression(self) -> ast.Node:
@@ -215,7 +269,7 @@ class Parser:
             lam = self.try_lambda()
             if lam is not None:
                 return lam
-            return self.or_expr()
+            return self.operators()
         finally:
             self.depth -= 1
 
@@ -251,78 +305,66 @@ class Parser:
             return ast.Lambda(self.span(t), tuple(params), self.expression())
         return None
 
-    def or_expr(self) -> ast.Node:
-        left = self.and_expr()
-        while (t := self.accept("kw", "or")) is not None:
-            left = ast.Logical(self.span(t), "or", left, self.and_expr())
-        return left
+    def operators(self) -> ast.Node:
+        """OR down to unary minus by operator precedence, with an explicit stack of the
+        operators still waiting for their right side: a run of 10,000 `+` or `OR` costs no
+        recursion and becomes one n-ary node (`ast.Arithmetic`, `ast.Logical`)."""
+        pending: list[_Pending] = []
+        prefixes = 0
+        try:
+            while True:
+                while True:  # prefix operators, innermost last
+                    t = self.tok
+                    if t.kind == "kw" and t.value == "not":
+                        if pending and pending[-1].level > _NOT_LEVEL:
+                            raise SyntaxFault(t.offset, "unexpected keyword 'not' (NOT applies "
+                                              "to a whole comparison; put it in parentheses)")
+                        level = _NOT_LEVEL
+                    elif t.kind == "op" and t.value == "-":
+                        level = _NEG_LEVEL
+                    else:
+                        break
+                    self.pos += 1
+                    self.enter()
+                    prefixes += 1
+                    pending.append(_Pending(level, self.span(t), t.value))
+                operand = self.postfix()
+                t = self.tok
+                op = self.binary_operator()
+                level = _LEVELS[op] if op is not None else 0
+                while pending and pending[-1].level > level:
+                    done = pending.pop()
+                    operand = done.finish(operand)
+                    if done.prefix is not None:  # its operand is complete: one level less
+                        self.depth -= 1
+                        prefixes -= 1
+                if op is None:
+                    return operand
+                top = pending[-1] if pending else None
+                if top is not None and top.level == level and top.prefix is None:
+                    if level == _COMPARISON_LEVEL:
+                        raise SyntaxFault(t.offset, "comparisons do not chain; join them with AND")
+                    top.add(operand, op, self.span(t))
+                else:
+                    pending.append(_Pending(level, self.span(t), None, [operand], [op],
+                                            [self.span(t)]))
+        finally:
+            self.depth -= prefixes
 
-    def and_expr(self) -> ast.Node:
-        left = self.not_expr()
-        while (t := self.accept("kw", "and")) is not None:
-            left = ast.Logical(self.span(t), "and", left, self.not_expr())
-        return left
-
-    def not_expr(self) -> ast.Node:
-        t = self.accept("kw", "not")
-        if t is not None:
-            self.enter()
-            try:
-                return ast.Unary(self.span(t), "not", self.not_expr())
-            finally:
-                self.depth -= 1
-        return self.comparison()
-
-    def comparison(self) -> ast.Node:
-        left = self.additive()
+    def binary_operator(self) -> str | None:
+        """The binary operator at the current token (consumed), or None."""
         t = self.tok
-        op = None
-        if t.kind == "op" and t.value in _COMPARISON:
-            op = t.value
+        if t.kind == "op" and t.value in _LEVELS:
             self.pos += 1
-        elif t.kind == "kw" and t.value == "in":
-            op = "in"
+            return t.value
+        if t.kind == "kw" and t.value in ("or", "and", "in"):
             self.pos += 1
-        elif t.kind == "kw" and t.value == "not" and self.peek().kind == "kw" and \
+            return t.value
+        if t.kind == "kw" and t.value == "not" and self.peek().kind == "kw" and \
                 self.peek().value == "in":
-            op = "not in"
             self.pos += 2
-        if op is None:
-            return left
-        node = ast.Binary(self.span(t), op, left, self.additive())
-        nt = self.tok
-        if (nt.kind == "op" and nt.value in _COMPARISON) or (nt.kind == "kw" and nt.value == "in"):
-            raise SyntaxFault(nt.offset, "comparisons do not chain; join them with AND")
-        return node
-
-    def additive(self) -> ast.Node:
-        left = self.multiplicative()
-        while self.tok.kind == "op" and self.tok.value in ("+", "-"):
-            t = self.tok
-            self.pos += 1
-            left = ast.Binary(self.span(t), t.value, left, self.multiplicative())
-        return left
-
-    def multiplicative(self) -> ast.Node:
-        left = self.unary()
-        while self.tok.kind == "op" and self.tok.value in ("*", "/", "%"):
-            t = self.tok
-            self.pos += 1
-            left = ast.Binary(self.span(t), t.value, left, self.unary())
-        return left
-
-    def unary(self) -> ast.Node:
-        t = self.accept("op", "-")
-        if t is not None:
-            self.enter()
-            try:
-                operand = self.unary()
-            finally:
-                self.depth -= 1
-            if isinstance(operand, ast.Literal) and isinstance(operand.value, Decimal):
-                return ast.Literal(self.span(t), -operand.value if operand.value else operand.value)
-            return ast.Unary(self.span(t), "-", operand)
-        return self.postfix()
+            return "not in"
+        return None
 
     def postfix(self) -> ast.Node:
         node = self.primary()
@@ -476,7 +518,8 @@ def parse_or_diagnose(text: str, origin: Origin) -> ast.Node | Diagnostic:
     try:
         return parse_expression(text, origin)
     except SyntaxFault as fault:
-        return Diagnostic(fault.code, origin.span(text, fault.offset), fault.message)
+        return Diagnostic(fault.code, fault.span or origin.span(text, fault.offset),
+                          fault.message)
 
 
 def parse_template(text: str, origin: Origin) -> ast.Node | Diagnostic:

@@ -47,6 +47,12 @@ PROOFS_ANCHORED = Counter("pact_proofs_anchored_total",
                           ["chain", "status"], registry=REGISTRY)
 RULES_LOADED = Gauge("pact_rules_loaded", "Rule versions loaded", registry=REGISTRY,
                      multiprocess_mode="livemax")
+RATE_LIMIT_BACKEND_ERRORS = Counter(
+    "pact_rate_limit_backend_errors_total",
+    "Rate-limit decisions made without Redis (unreachable), by the on_redis_error mode "
+    "that decided (local, allow, deny)", ["mode"], registry=REGISTRY)
+for _mode in ("local", "allow", "deny"):  # every series exists from the start, at 0
+    RATE_LIMIT_BACKEND_ERRORS.labels(_mode)
 DB_CONNECTIONS = Gauge("pact_database_connections_available",
                        "Database connections available in the connection pools",
                        registry=REGISTRY, multiprocess_mode="livesum")

@@ -19,11 +19,18 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from arka.base.boundary import number_problem
 from arka.base.errors import BytecodeError
 
 MAGIC = b"RTVM"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
+# Bounds a file must keep before it is decoded further (E_BYTECODE_LIMIT): every count is
+# also limited by the bytes actually present, so no count can allocate ahead of its data.
+MAX_CONSTANTS = 1_000_000
+MAX_FUNCTIONS = 65_535
+MAX_CODE_BYTES = 2 * 1024 * 1024  # all functions together; a large rule compiles to ~100 KiB
+MAX_METADATA_BYTES = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,10 +241,16 @@ class _Reader:
             raise BytecodeError(f"{what} of {n} bytes exceeds {limit}", code="E_BYTECODE_LIMIT")
         return self.take(n, what)
 
-    def count(self, what: str, limit: int) -> int:
+    def count(self, what: str, limit: int, item_bytes: int = 1) -> int:
+        """A count of items that each take at least `item_bytes`: within `limit` and within
+        the bytes left, so no count can allocate ahead of its data."""
         (n,) = self.unpack("I", what)
         if n > limit:
             raise BytecodeError(f"{what} {n} exceeds {limit}", code="E_BYTECODE_LIMIT")
+        if n * item_bytes > len(self.data) - self.pos:
+            raise BytecodeError(f"truncated bytecode: {what} {n} needs more than the "
+                                f"{len(self.data) - self.pos} bytes left",
+                                code="E_BYTECODE_TRUNCATED")
         return n
 
 
@@ -256,13 +269,14 @@ def decode(data: bytes) -> Program:
     if reserved:
         raise BytecodeError("reserved header field must be 0", code="E_BYTECODE_FORMAT")
     try:
-        metadata = json.loads(r.blob("metadata").decode("utf-8"), parse_float=Decimal)
+        metadata = json.loads(r.blob("metadata", MAX_METADATA_BYTES).decode("utf-8"),
+                              parse_float=Decimal)
     except (UnicodeDecodeError, ValueError):
         raise BytecodeError("metadata is not UTF-8 JSON", code="E_BYTECODE_FORMAT") from None
     if not isinstance(metadata, dict):
         raise BytecodeError("metadata must be a JSON object", code="E_BYTECODE_FORMAT")
     constants: list[Any] = []
-    for _ in range(r.count("constant count", 1_000_000)):
+    for _ in range(r.count("constant count", MAX_CONSTANTS)):
         (tag,) = r.unpack("B", "constant tag")
         if tag == _TAG_NULL:
             constants.append(None)
@@ -276,8 +290,10 @@ def decode(data: bytes) -> Program:
                 d = Decimal(raw.decode("ascii"))
             except (UnicodeDecodeError, InvalidOperation):
                 raise BytecodeError("malformed decimal constant", code="E_BYTECODE_CONST") from None
-            if not d.is_finite():
-                raise BytecodeError("decimal constant must be finite", code="E_BYTECODE_CONST")
+            problem = number_problem(d)
+            if problem is not None:  # the bounds of a number literal in a rule
+                raise BytecodeError(f"decimal constant {len(constants)}: {problem}",
+                                    code="E_BYTECODE_CONST")
             constants.append(d)
         elif tag == _TAG_STRING:
             try:
@@ -287,15 +303,19 @@ def decode(data: bytes) -> Program:
         else:
             raise BytecodeError(f"unknown constant tag {tag}", code="E_BYTECODE_CONST")
     functions: list[Function] = []
-    for _ in range(r.count("function count", 65_535)):
+    code_bytes = 0
+    for _ in range(r.count("function count", MAX_FUNCTIONS, 14)):  # name/header/code sizes
         try:
             name = r.blob("function name", 1024).decode("utf-8")
         except UnicodeDecodeError:
             raise BytecodeError("function name is not UTF-8", code="E_BYTECODE_FORMAT") from None
         n_params, n_captures, max_stack = r.unpack("HHH", "function header")
-        functions.append(Function(name, n_params, n_captures, max_stack, r.blob("function code")))
+        code = r.blob("function code", MAX_CODE_BYTES - code_bytes)
+        code_bytes += len(code)
+        functions.append(Function(name, n_params, n_captures, max_stack, code))
+    # at most one line entry per instruction, so no more entries than code bytes
     lines = [LineEntry(*r.unpack("IIII", "line entry"))
-             for _ in range(r.count("line table size", 10_000_000))]
+             for _ in range(r.count("line table size", code_bytes, 16))]
     if r.pos != len(r.data):
         raise BytecodeError(f"{len(r.data) - r.pos} trailing bytes after the line table",
                             code="E_BYTECODE_FORMAT")

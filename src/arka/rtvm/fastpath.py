@@ -25,7 +25,7 @@ from typing import Any
 from arka.base import values as V
 from arka.base.errors import EvalError, LimitExceeded
 from arka.lang import builtins as B
-from arka.lang.builtins import Runtime
+from arka.lang.builtins import Metered, Runtime
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import Instr, LoadedFunction, LoadedProgram
 from arka.rtvm.vm import Limits, Outcome
@@ -35,6 +35,9 @@ _IN_PROGRESS = object()
 _ACTION_OPS = bc.ACTION_OP_NAMES  # ACTION, and format 1's per-type opcodes
 _CMP = {"LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _ARITH = {"ADD": "_add", "SUB": "_sub", "MUL": "_mul", "MOD": "_mod"}
+_CHECK_EVERY = 1024  # instructions charged by builtins between wall-time checks
+# Python refuses source indented ~100 levels deep; deeper control flow stays interpreted.
+_MAX_INDENT = 60
 
 
 class Untranslatable(Exception):
@@ -45,7 +48,8 @@ class State:
     """Per-evaluation state shared by the generated functions of one rule."""
 
     __slots__ = ("inputs", "context", "rt", "memo", "depth", "stack", "n", "heap", "deadline",
-                 "conds", "triggers", "actions", "trace", "tracing", "limits", "fns")
+                 "next_clock", "conds", "triggers", "actions", "trace", "tracing", "limits",
+                 "fns")
     # set by FastProgram.run for a whole rule; a bare expression never records them
     conds: dict[str, Any]
     triggers: dict[int, bool]
@@ -58,12 +62,28 @@ class State:
         self.fns = fns
         self.inputs = inputs
         self.context = context
-        self.rt = rt
+        self.rt = Metered(rt, self)  # builtins charge this state's budget
         self.memo = blank_memo.copy()
         self.depth = self.stack = self.n = self.heap = 0
         self.deadline = time.monotonic() + limits.max_execution_time
+        self.next_clock = _CHECK_EVERY
         self.tracing = tracing
         self.limits = limits
+
+    # The meter of `arka.lang.builtins.Meter`, with the interpreter's semantics.
+    def step(self, n: int = 1) -> None:
+        self.n += n
+        if self.n > self.limits.max_instructions:
+            _tick(self)
+        if self.n >= self.next_clock:
+            self.next_clock = self.n + _CHECK_EVERY
+            _tick(self)
+
+    def alloc(self, nbytes: int) -> None:
+        self.heap += nbytes
+        if self.heap > self.limits.max_heap_size:
+            raise LimitExceeded(f"values built by this rule exceed max_heap_size "
+                                f"({self.limits.max_heap_size} bytes)", code="E_LIMIT_HEAP")
 
 
 # ------------------------------------------------------------------ runtime helpers
@@ -87,11 +107,27 @@ def _enter_fail(x: State) -> None:
 
 
 def _charge(x: State, v: Any) -> Any:
-    x.heap += V.value_size(v)
-    if x.heap > x.limits.max_heap_size:
-        raise LimitExceeded(f"values built by this rule exceed max_heap_size "
-                            f"({x.limits.max_heap_size} bytes)", code="E_LIMIT_HEAP")
+    x.alloc(V.value_size(v))
     return v
+
+
+def _eq(x: State, a: Any, b: Any) -> bool:
+    return V.equals(a, b, x.step)
+
+
+def _contains(x: State, container: Any, item: Any) -> bool:
+    return V.contains(container, item, x.step)
+
+
+def _text(x: State, v: Any) -> str:
+    if type(v) is list or type(v) is dict:
+        V.walk(v, x.step)  # its text visits every element
+    return V.to_text(v)
+
+
+def _output(x: State, v: Any) -> None:
+    if type(v) is list or type(v) is dict:
+        x.alloc(16 * V.walk(v, x.step))
 
 
 def _memo(x: State, fi: int) -> Any:
@@ -156,6 +192,7 @@ def _evidence(x: State, index: int, v: Any) -> None:
 
 
 def _action(x: State, index: int, atype: str, config: Any) -> None:
+    _output(x, config)
     x.actions.append((index, atype, config))
     if x.tracing:
         x.trace.append({"event": "action", "action": index, "type": atype})
@@ -166,8 +203,8 @@ _HELPERS: dict[str, Any] = {
     "_charge": _charge, "_memo": _memo, "_builtin": _builtin, "_field": _field,
     "_bool_error": _bool_error, "_not": _not, "_truthy": V.truthy,
     "_add": _arith(V.add), "_sub": _arith(V.sub), "_mul": _arith(V.mul), "_mod": _arith(V.mod),
-    "_div": V.div, "_neg": V.neg, "_eq": V.equals, "_compare": V.compare,
-    "_contains": V.contains, "_index": V.index_value, "_text": V.to_text, "_partial":
+    "_div": V.div, "_neg": V.neg, "_eq": _eq, "_compare": V.compare,
+    "_contains": _contains, "_index": V.index_value, "_text": _text, "_partial":
     functools.partial, "_cond": _cond, "_evidence": _evidence, "_action": _action,
     "_B": B.BUILTINS,
 }
@@ -216,6 +253,8 @@ class _FunctionWriter:
 
     def block(self, start: int, end: int, indent: int) -> None:
         """Emit instructions [start, end) at `indent`, with structured forward jumps."""
+        if indent > _MAX_INDENT:
+            raise Untranslatable(f"{self.fn.name}: branches nested deeper than {_MAX_INDENT}")
         i = start
         count = 0
         count_at = len(self.lines)
@@ -292,17 +331,17 @@ class _FunctionWriter:
             same = (f"(type({second}) is str and type({top}) is str or "
                     f"type({second}) is _D and type({top}) is _D)")
             if op == "EQ":
-                e(f"{second} = ({second} == {top}) if {same} else _eq({second}, {top})")
+                e(f"{second} = ({second} == {top}) if {same} else _eq(X, {second}, {top})")
             else:
-                e(f"{second} = ({second} != {top}) if {same} else not _eq({second}, {top})")
+                e(f"{second} = ({second} != {top}) if {same} else not _eq(X, {second}, {top})")
         elif op in _CMP:
             sym = _CMP[op]
             e(f"{second} = ({second} {sym} {top}) if type({second}) is _D and type({top}) is _D "
               f"else _compare({sym!r}, {second}, {top})")
         elif op == "IN":
-            e(f"{second} = _contains({top}, {second})")
+            e(f"{second} = _contains(X, {top}, {second})")
         elif op == "NOT_IN":
-            e(f"{second} = not _contains({top}, {second})")
+            e(f"{second} = not _contains(X, {top}, {second})")
         elif op == "NOT":
             e(f"{top} = _not({top})")
         elif op == "TO_BOOL":
@@ -328,7 +367,7 @@ class _FunctionWriter:
             pairs = ", ".join(f"s{k}: s{k + 1}" for k in range(d - 2 * a, d, 2))
             e(f"s{d - 2 * a} = _charge(X, {{{pairs}}})")
         elif op == "CONCAT":
-            parts = ", ".join(f"_text(s{k})" for k in range(d - a, d))
+            parts = ", ".join(f"_text(X, s{k})" for k in range(d - a, d))
             e(f"s{d - a} = _charge(X, ''.join(({parts}{',' if a == 1 else ''})))")
         elif op == "NOW":
             e(f"{new} = X.rt.now")

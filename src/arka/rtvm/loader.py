@@ -18,6 +18,7 @@ from datetime import date
 from typing import Any
 
 from arka.base.errors import BytecodeError, Span
+from arka.base.semver import SEMVER_RE, VERSION_BOUNDS
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
 from arka.rules.actions import ACTION_TYPES
@@ -194,6 +195,8 @@ def _validate_metadata(meta: dict[str, Any], version: int) -> tuple[int, list[st
     if not isinstance(rule, dict) or not isinstance(rule.get("name"), str) or \
             not isinstance(rule.get("version"), str):
         raise _bad("rule needs name and version")
+    if not SEMVER_RE.match(rule["version"]):
+        raise _bad(f"rule.version is not semver within bounds ({VERSION_BOUNDS})")
     if not isinstance(rule.get("jurisdiction", "ALL"), str) or \
             not all(_opt_str(rule.get(k)) for k in ("description", "domain", "effective_date",
                                                      "expiry_date")):
@@ -337,18 +340,23 @@ def _check_operands(fi: int, fn: bc.Function, off: int, op: bc.OpInfo, operands:
 
 
 def _check_memo_cycles(edges: dict[int, set[int]], fns: tuple[bc.Function, ...]) -> None:
-    state: dict[int, int] = {}
-
-    def visit(n: int) -> None:
-        state[n] = 1
-        for m in sorted(edges.get(n, ())):
+    """Depth-first search with an explicit stack: a chain of 65,535 functions is fine."""
+    state: dict[int, int] = {}  # 1 on the current path, 2 finished
+    for root in sorted(edges):
+        if root in state:
+            continue
+        state[root] = 1
+        path: list[tuple[int, list[int]]] = [(root, sorted(edges.get(root, ()), reverse=True))]
+        while path:
+            n, todo = path[-1]
+            if not todo:
+                state[n] = 2
+                path.pop()
+                continue
+            m = todo.pop()
             if state.get(m) == 1:
                 raise BytecodeError(f"cycle between functions {fns[n].name} and {fns[m].name}",
                                     code="E_BYTECODE_CYCLE")
             if m not in state:
-                visit(m)
-        state[n] = 2
-
-    for n in sorted(edges):
-        if n not in state:
-            visit(n)
+                state[m] = 1
+                path.append((m, sorted(edges.get(m, ()), reverse=True)))

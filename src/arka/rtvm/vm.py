@@ -14,12 +14,13 @@ from typing import Any
 from arka.base import values as V
 from arka.base.errors import EvalError, LimitExceeded
 from arka.lang import builtins as B
-from arka.lang.builtins import Runtime
+from arka.lang.builtins import Metered, Runtime
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import LoadedProgram
 
 TRACE_LEVELS = ("none", "basic", "full")
 _CHECK_EVERY = 1024  # instructions between wall-time checks
+_TRACE_ENTRY_SIZE = 64  # heap charged per instruction recorded by a full trace
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ class Execution:
         self.consts = program.constants
         self.inputs = inputs
         self.context = context
-        self.runtime = runtime
+        self.runtime = Metered(runtime, self)  # builtins charge this execution's budget
         self.limits = limits
         self.trace_level = trace
         self.memo: list[Any] = [_MISSING] * len(self.fns)
@@ -75,6 +76,7 @@ class Execution:
         self.stack_used = 0
         self.heap = 0
         self.deadline = 0.0
+        self.next_clock = _CHECK_EVERY  # instruction count at which wall time is read next
         self.outcome = Outcome()
         meta = program.metadata
         self.cond_ids = [c["id"] for c in meta["conditions"]]
@@ -89,10 +91,33 @@ class Execution:
 
     # ------------------------------------------------------------ accounting
     def _charge(self, value: Any) -> None:
-        self.heap += V.value_size(value)
+        self.alloc(V.value_size(value))
+
+    def alloc(self, nbytes: int) -> None:
+        """The meter builtins charge for values they build (`arka.lang.builtins.Meter`)."""
+        self.heap += nbytes
         if self.heap > self.limits.max_heap_size:
             raise LimitExceeded(f"values built by this rule exceed max_heap_size "
                                 f"({self.limits.max_heap_size} bytes)", code="E_LIMIT_HEAP")
+
+    def step(self, n: int = 1) -> None:
+        """The meter builtins and value walks charge per element: instructions on every
+        call, wall time every _CHECK_EVERY instructions."""
+        self.count += n
+        if self.count > self.limits.max_instructions:
+            raise LimitExceeded(f"rule ran more than max_instructions "
+                                f"({self.limits.max_instructions})", code="E_LIMIT_INSTRUCTIONS")
+        if self.count >= self.next_clock:
+            self.next_clock = self.count + _CHECK_EVERY
+            if time.monotonic() > self.deadline:
+                raise LimitExceeded(f"rule ran longer than max_execution_time "
+                                    f"({self.limits.max_execution_time}s)", code="E_LIMIT_TIME")
+
+    def output(self, value: Any) -> None:
+        """A value leaving the VM (an action's config, a traced stack top): its elements
+        are counted and its nesting bounded before anyone serialises it."""
+        if type(value) is list or type(value) is dict:
+            self.alloc(16 * V.walk(value, self.step))
 
     def _tick(self, steps: int) -> None:
         self.count += steps
@@ -142,9 +167,11 @@ class Execution:
                     steps = 0
                 op = ins.op
                 if full:
+                    top = stack[-1] if stack and not callable(stack[-1]) else None
+                    self.alloc(_TRACE_ENTRY_SIZE)
+                    self.output(top)
                     self.outcome.trace.append({"fn": fn.name, "pc": ins.offset, "op": op,
-                                               "top": V.to_json(stack[-1]) if stack and not
-                                               callable(stack[-1]) else None})
+                                               "top": V.to_json(top)})
                 if op == "CONST":
                     push(consts[ins.a])
                 elif op == "LOAD_INPUT":
@@ -185,10 +212,10 @@ class Execution:
                     stack[-1] = V.compare(_COMPARE[op], stack[-1], b)
                 elif op == "EQ":
                     b = pop()
-                    stack[-1] = V.equals(stack[-1], b)
+                    stack[-1] = V.equals(stack[-1], b, self.step)
                 elif op == "NE":
                     b = pop()
-                    stack[-1] = not V.equals(stack[-1], b)
+                    stack[-1] = not V.equals(stack[-1], b, self.step)
                 elif op in _ARITH:
                     b = pop()
                     r = _ARITH[op](stack[-1], b)
@@ -212,10 +239,10 @@ class Execution:
                     stack[-1] = V.neg(stack[-1])
                 elif op == "IN":
                     b = pop()
-                    stack[-1] = V.contains(b, stack[-1])
+                    stack[-1] = V.contains(b, stack[-1], self.step)
                 elif op == "NOT_IN":
                     b = pop()
-                    stack[-1] = not V.contains(b, stack[-1])
+                    stack[-1] = not V.contains(b, stack[-1], self.step)
                 elif op == "LOAD_CONTEXT":
                     push(self.context)
                 elif op == "CALL_BUILTIN":
@@ -260,6 +287,9 @@ class Execution:
                     parts = stack[len(stack) - n:] if n else []
                     if n:
                         del stack[len(stack) - n:]
+                    for p in parts:
+                        if type(p) is list or type(p) is dict:
+                            V.walk(p, self.step)  # its text visits every element
                     text = "".join(V.to_text(p) for p in parts)
                     self._charge(text)
                     push(text)
@@ -279,6 +309,7 @@ class Execution:
                                                    "value": v})
                 elif op in _ACTION_OPS:
                     config = pop()
+                    self.output(config)
                     atype = self.action_types[ins.a]
                     self.outcome.actions.append((ins.a, atype, config))
                     if self.trace_level != "none":

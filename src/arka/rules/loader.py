@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from arka.base.errors import Diagnostic, Span
+from arka.base.semver import SEMVER_RE, VERSION_BOUNDS
 from arka.lang import ast
 from arka.lang import types as T
 from arka.lang.parser import Origin, parse_or_diagnose, parse_template
@@ -32,10 +33,6 @@ from arka.rules.source import Located, SourceFault, load_document
 
 NAME_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-SEMVER_RE = re.compile(
-    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
-    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
-    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$")
 JURISDICTION_RE = re.compile(r"^(ALL|[A-Z]{2}(?:-[A-Z0-9]{1,3})?)$")
 RESERVED_NAMES = {"context", "plugin", "true", "false", "null"}
 
@@ -234,7 +231,8 @@ def _read_metadata(r: _Reader, loc: Located) -> Metadata | None:
             shown = version_loc.value if isinstance(version_loc.value, str | Decimal) else \
                 _kind(version_loc.value)
             r.error("E_VERSION", version_loc.span,
-                    f"version '{shown}' is not semver MAJOR.MINOR.PATCH (e.g. 1.0.0)")
+                    f"version '{shown}' is not semver MAJOR.MINOR.PATCH (e.g. 1.0.0) "
+                    f"within bounds: {VERSION_BOUNDS}")
             version = None
     jurisdiction = "ALL"
     if "jurisdiction" in m:

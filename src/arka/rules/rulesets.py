@@ -9,7 +9,7 @@ from typing import Any
 from arka.base import values as V
 from arka.base.errors import CompileError, Diagnostic, Span
 from arka.base.graph import find_cycle
-from arka.base.semver import is_range
+from arka.base.semver import VERSION_BOUNDS, is_range
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import SourceFault, load_document
 
@@ -49,7 +49,8 @@ def parse_ruleset(text: str) -> dict[str, Any]:
     if not NAME_RE.match(name):
         err(meta_loc.span, f"ruleset name {name!r} must be [a-z0-9-]+", "E_NAME")
     if not isinstance(version, str) or not SEMVER_RE.match(version):
-        err(meta_loc.span, f"ruleset version {version!r} is not semver", "E_VERSION")
+        err(meta_loc.span, f"ruleset version {version!r} is not semver ({VERSION_BOUNDS})",
+            "E_VERSION")
     rules_loc = body.get("rules")
     entries: list[dict[str, Any]] = []
     if rules_loc is None or not isinstance(rules_loc.value, list) or not rules_loc.value:

@@ -3,22 +3,34 @@
 Numbers become exact Decimals straight from their source text (never floats); YAML
 timestamps stay text; duplicate keys are an error. Each value knows its span and, for
 strings, the `Origin` of its text so expression errors point into the file.
+
+Before any value is built, the document's events are checked against the bounds of
+`arka.base.boundary` (nesting, and the size it expands to with every alias counted in
+full); numbers and text are checked as they are converted (E_NUMBER, E_UNICODE).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 import yaml
 
+from arka.base.boundary import (
+    MAX_DEPTH,
+    MAX_NUMBER_TEXT,
+    BoundaryError,
+    check_yaml,
+    number_from_text,
+    text_problem,
+)
 from arka.base.errors import Diagnostic, Span
 from arka.lang.parser import Origin
 
 MAX_DOCUMENT_BYTES = 2 * 1024 * 1024
-MAX_DEPTH = 64
+__all__ = ["MAX_DEPTH", "MAX_DOCUMENT_BYTES", "Located", "SourceFault", "load_document"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,29 +99,48 @@ def _text_origin(file: str, node: yaml.ScalarNode, lines: list[str]) -> Origin:
     return Origin(file, start.line, start.column, start.column)
 
 
+def _number(file: str, node: yaml.ScalarNode, value: Decimal | str) -> Decimal:
+    if isinstance(value, str):
+        raise SourceFault(Diagnostic("E_NUMBER", _span(file, node.start_mark),
+                                     f"{_short(node.value)}: {value}"))
+    return value
+
+
+def _short(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:20] + "..." + text[-10:])
+
+
+def _text(file: str, node: yaml.Node, text: str, key: bool = False) -> str:
+    problem = text_problem(text, key)
+    if problem:
+        raise SourceFault(Diagnostic("E_UNICODE", _span(file, node.start_mark), problem))
+    return text
+
+
 def _scalar(file: str, node: yaml.ScalarNode, loader: _Loader) -> Any:
     tag = node.tag
     if tag == "tag:yaml.org,2002:int":
-        try:
-            return Decimal(int(loader.construct_yaml_int(node)))
+        if len(node.value) > MAX_NUMBER_TEXT:  # refused before Python reads the digits
+            return _number(file, node, number_from_text(node.value))
+        try:  # 12, 0x1F, 0o17, 0b101, 1:30 (base 60)
+            parsed = int(loader.construct_yaml_int(node))
         except (ValueError, TypeError):
             return node.value
+        return _number(file, node, number_from_text(str(parsed)))
     if tag == "tag:yaml.org,2002:float":
         text = node.value.replace("_", "")
-        try:
-            d = Decimal(text)
-        except InvalidOperation:
-            d = None
-        if d is None or not d.is_finite():
+        out = number_from_text(text)
+        if isinstance(out, str) and out.startswith("invalid number") or \
+                isinstance(out, Decimal) and not out.is_finite():
             raise SourceFault(Diagnostic("E_YAML", _span(file, node.start_mark),
                                          f"number {node.value!r} is not a finite decimal"))
-        return d
+        return _number(file, node, out)
     if tag == "tag:yaml.org,2002:bool":
         return node.value.lower() == "true"
     if tag == "tag:yaml.org,2002:null":
         return None
     if tag in ("tag:yaml.org,2002:str", "tag:yaml.org,2002:timestamp"):
-        return node.value
+        return _text(file, node, node.value)
     raise SourceFault(Diagnostic("E_YAML", _span(file, node.start_mark),
                                  f"unsupported YAML tag {tag!r}; use plain values"))
 
@@ -132,7 +163,7 @@ def _convert(file: str, node: yaml.Node, loader: _Loader, lines: list[str], dept
             kspan = _span(file, k.start_mark)
             if not isinstance(k, yaml.ScalarNode):
                 raise SourceFault(Diagnostic("E_YAML", kspan, "mapping keys must be plain text"))
-            key = k.value
+            key = _text(file, k, k.value, key=True)
             if key in out:
                 raise SourceFault(Diagnostic("E_DUPLICATE_KEY", kspan,
                                              f"key {key!r} appears twice in this mapping"))
@@ -154,6 +185,11 @@ def load_document(text: str, file: str) -> Located:
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
         raise SourceFault(Diagnostic("E_TOO_LARGE", Span(file, 1, 1),
                                      f"file is larger than {MAX_DOCUMENT_BYTES} bytes"))
+    try:
+        check_yaml(text, file)  # depth and alias expansion, before any value is built
+    except BoundaryError as exc:
+        raise SourceFault(Diagnostic(exc.code, exc.span or Span(file, 1, 1),
+                                     exc.reason)) from None
     try:
         loader = _Loader(text)
     except yaml.reader.ReaderError as exc:

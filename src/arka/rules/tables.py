@@ -30,6 +30,7 @@ from typing import Any
 
 from arka.base import values as V
 from arka.base.errors import CompileError, Diagnostic, EvalError, Span, TableError
+from arka.base.semver import VERSION_BOUNDS
 from arka.rules.loader import NAME_RE, SEMVER_RE
 from arka.rules.source import Located, SourceFault, load_document
 
@@ -89,7 +90,8 @@ def parse_table(text: str, file: str) -> tuple[Table | None, list[Diagnostic]]:
     if not NAME_RE.match(name):
         err(m["name"].span, f"table name {name!r} must be [a-z0-9-]+", "E_NAME")
     if not SEMVER_RE.match(version):
-        err(m["version"].span, f"table version {version!r} is not semver MAJOR.MINOR.PATCH",
+        err(m["version"].span, f"table version {version!r} is not semver MAJOR.MINOR.PATCH "
+            f"({VERSION_BOUNDS})",
             "E_VERSION")
     if kind not in TABLE_KINDS:
         err(m["kind"].span, f"table kind {kind!r} must be one of {', '.join(TABLE_KINDS)}")

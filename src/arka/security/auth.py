@@ -25,7 +25,7 @@ from typing import Any, Protocol
 import jwt
 
 from arka.base.errors import ArkaError, AuthError, Forbidden
-from arka.security.principal import ROLES, TENANT_RE, Principal
+from arka.security.principal import PERSON_RE, ROLES, TENANT_RE, Principal
 
 KEY_CACHE_SECONDS = 2.0
 TOUCH_SECONDS = 60.0
@@ -73,6 +73,21 @@ def new_api_key() -> tuple[str, str]:
     """(key id, full key); the key is shown once and only its hash is stored."""
     key_id = secrets.token_hex(6)
     return key_id, f"arka_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def key_person(row: dict[str, Any]) -> str:
+    """The person an API key belongs to: its owner; a key stored without one (before
+    owners existed, and not created by another key) is a person of its own."""
+    return str(row.get("owner") or f"apikey:{row['id']}")
+
+
+def check_person(owner: str) -> str:
+    """An API key's owner as given: a user name or e-mail address."""
+    if not PERSON_RE.fullmatch(owner):
+        raise ArkaError(f"owner {owner[:60]!r} is not a person's name: use 1-128 characters "
+                        "A-Z, a-z, 0-9, '.', '_', '@', '+' and '-', starting with a letter or "
+                        "digit (a user name or e-mail address)", code="E_OWNER")
+    return owner.lower()
 
 
 def check_roles(roles: list[str] | tuple[str, ...]) -> list[str]:
@@ -150,7 +165,8 @@ class Authenticator:
             self._touched[row["id"]] = now
             self.keys.touch(row["id"], wall)
         return Principal(row["tenant"], f"apikey:{row['id']}", frozenset(row["roles"]),
-                         "api_key", key_id=row["id"])
+                         "api_key", key_id=row["id"], person=key_person(row),
+                         issuer=row.get("issued_by"))
 
     # ------------------------------------------------------------ JWT
     def bearer(self, token: str) -> Principal:
@@ -195,7 +211,8 @@ class Authenticator:
         raw = claims.get(s.roles_claim, [])
         roles = raw.split() if isinstance(raw, str) else raw if isinstance(raw, list) else []
         known = frozenset(r for r in roles if isinstance(r, str) and r in ROLES)
-        return Principal(tenant, f"jwt:{claims['sub']}", known, "jwt")
+        subject = str(claims["sub"])
+        return Principal(tenant, f"jwt:{subject}", known, "jwt", person=subject)
 
     def authenticate(self, authorization: str | None, api_key: str | None) -> Principal:
         if api_key and authorization:

@@ -10,6 +10,9 @@ import re
 from dataclasses import dataclass, field
 
 TENANT_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# A person an API key belongs to: a user name or e-mail address. No ':' so that it never
+# looks like the person of a key without an owner, `apikey:<id>`.
+PERSON_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 SYSTEM_TENANT = "_system"  # audit events that belong to no tenant (failed logins)
 
 PERMISSIONS: dict[str, str] = {
@@ -47,9 +50,25 @@ def permissions_of(roles: frozenset[str] | set[str] | tuple[str, ...]) -> frozen
 
 @dataclass(frozen=True)
 class Actor:
-    """Who did something, for the audit log."""
+    """Who did something, for the audit log and for four-eyes checks.
+
+    `person`: who is behind the credential (an API key's owner, a JWT's subject); None for
+    operators and the system, who are their `subject`. `issuer`: the person who created
+    the API key through the API, when that is someone else (they could hold the key too).
+    """
     subject: str
     request_id: str | None = None
+    person: str | None = None
+    issuer: str | None = None
+
+    @property
+    def parties(self) -> frozenset[str]:
+        """Every person who may have acted: compared without case."""
+        return parties_of(self.person or self.subject, self.issuer)
+
+
+def parties_of(person: str, issuer: str | None = None) -> frozenset[str]:
+    return frozenset(p.casefold() for p in (person, issuer) if p)
 
 
 SYSTEM_ACTOR = Actor("system")
@@ -63,6 +82,8 @@ class Principal:
     method: str  # "api_key", "jwt" or "none"
     key_id: str | None = None
     permissions: frozenset[str] = field(default=frozenset())
+    person: str | None = None  # an API key's owner, a JWT's subject (see Actor)
+    issuer: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "permissions", permissions_of(self.roles))
@@ -76,7 +97,7 @@ class Principal:
         return f"{self.tenant}:{self.subject}"
 
     def actor(self, request_id: str | None = None) -> Actor:
-        return Actor(self.subject, request_id)
+        return Actor(self.subject, request_id, self.person, self.issuer)
 
 
 def role_table_markdown() -> str:

@@ -9,9 +9,20 @@ each request takes one token or is refused (429). Headers on every limited respo
 - `Retry-After` (on 429): seconds until the next token.
 
 The same arithmetic runs in process (`LocalLimiter`) or in Redis (`RedisLimiter`, one Lua
-script using the Redis server's clock, so all workers and replicas share buckets). If
-Redis cannot be reached the request is let through and the failure logged: the limit
-protects capacity, it is not a compliance control.
+script using the Redis server's clock, so all workers and replicas share buckets).
+
+When Redis cannot be reached, `on_redis_error` decides (`api.rate_limiting.on_redis_error`):
+
+- `local` (default): each worker process limits with its own in-process buckets (the
+  same limits, so N workers let through at most N times the configured rate);
+- `allow`: requests pass unlimited;
+- `deny`: requests are refused with 503 SERVICE_UNAVAILABLE (Retry-After).
+
+Every decision made without Redis counts in `pact_rate_limit_backend_errors_total{mode}`
+and the outage is logged once when it starts and once when Redis answers again. After a
+failure Redis is not asked again for `REDIS_RETRY_SECONDS`, so an unreachable Redis does
+not cost every request a connection timeout; the first request after that tries it again,
+and on success the shared buckets are used again.
 """
 
 from __future__ import annotations
@@ -21,9 +32,22 @@ import math
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
+
+from arka.base.errors import ServiceUnavailable
+from arka.observability import metrics as M
 
 log = logging.getLogger("arka.ratelimit")
+
+OnRedisError = Literal["local", "allow", "deny"]
+ON_REDIS_ERROR: tuple[str, ...] = ("local", "allow", "deny")
+REDIS_RETRY_SECONDS = 2.0  # after a Redis failure, the fallback decides for this long
+
+
+class RateLimiterUnavailable(ServiceUnavailable):
+    """`on_redis_error: deny` and Redis is unreachable."""
+
+    code = "E_RATE_LIMIT_UNAVAILABLE"
 
 
 @dataclass(frozen=True)
@@ -34,12 +58,14 @@ class RateLimitSettings:
     # optional: one more bucket shared by all credentials of a tenant
     tenant_requests_per_minute: int | None = None
     tenant_burst: int | None = None
+    on_redis_error: OnRedisError = "local"  # what decides while Redis is unreachable
 
     def for_tenant(self) -> RateLimitSettings | None:
         if self.tenant_requests_per_minute is None:
             return None
         return RateLimitSettings(True, self.tenant_requests_per_minute,
-                                 self.tenant_burst or self.burst)
+                                 self.tenant_burst or self.burst,
+                                 on_redis_error=self.on_redis_error)
 
 
 @dataclass(frozen=True)
@@ -125,23 +151,45 @@ return {allowed, tostring(tokens)}
 
 
 class RedisLimiter:
-    def __init__(self, settings: RateLimitSettings, client: Any, prefix: str = "arka:rl:"):
+    def __init__(self, settings: RateLimitSettings, client: Any, prefix: str = "arka:rl:",
+                 clock: Any = time.monotonic):
         self.settings = settings
         self.client = client
         self.prefix = prefix
         self._script = client.register_script(_LUA)
-        self._warned = 0.0
+        self._clock = clock
+        self._down_until: float | None = None  # set while Redis is taken to be down
+        self.fallback = LocalLimiter(settings, clock)
 
     def hit(self, bucket: str, limits: RateLimitSettings | None = None) -> Verdict:
         s = limits or self.settings
-        try:
-            allowed, tokens = self._script(keys=[self.prefix + bucket],
-                                           args=[s.requests_per_minute / 60.0, s.burst])
-        except Exception as exc:  # noqa: BLE001 - fail open, loudly
-            now = time.monotonic()
-            if now - self._warned > 10:
-                self._warned = now
-                log.error("rate limiter: Redis unavailable (%s); requests pass unlimited",
-                          type(exc).__name__)
+        down_until = self._down_until
+        if down_until is None or self._clock() >= down_until:
+            try:
+                allowed, tokens = self._script(keys=[self.prefix + bucket],
+                                               args=[s.requests_per_minute / 60.0, s.burst])
+            except Exception as exc:  # noqa: BLE001 - any failure: the fallback decides
+                if down_until is None:
+                    log.error("rate limiter: Redis unavailable (%s: %s); on_redis_error=%s "
+                              "decides until it answers again", type(exc).__name__,
+                              str(exc)[:200], self.settings.on_redis_error)
+                self._down_until = self._clock() + REDIS_RETRY_SECONDS
+            else:
+                if down_until is not None:
+                    self._down_until = None
+                    log.warning("rate limiter: Redis answers again; shared buckets in use")
+                return _verdict(s, bool(int(allowed)), float(tokens))
+        return self._without_redis(bucket, limits, s)
+
+    def _without_redis(self, bucket: str, limits: RateLimitSettings | None,
+                       s: RateLimitSettings) -> Verdict:
+        mode = self.settings.on_redis_error
+        M.RATE_LIMIT_BACKEND_ERRORS.labels(mode).inc()
+        if mode == "allow":
             return Verdict(True, s.requests_per_minute, s.burst, 0, 0)
-        return _verdict(s, bool(int(allowed)), float(tokens))
+        if mode == "deny":
+            raise RateLimiterUnavailable(
+                "the rate limiter cannot reach Redis and is configured to refuse requests "
+                "then (api.rate_limiting.on_redis_error: deny); retry later",
+                retry_after=math.ceil(REDIS_RETRY_SECONDS))
+        return self.fallback.hit(bucket, limits)

@@ -1,13 +1,44 @@
 """Sealing of stored evaluation records: canonical JSON text, encrypted with AES-256-GCM
-(`arka.security.crypto`) bound to the evaluation id when a record key is configured."""
+(`arka.security.crypto`) bound to the evaluation id when a record key is configured.
+
+No plaintext downgrade: with a key configured, a record stored without a key id is
+opened only when the store vouches that it predates sealing (`plaintext_ok`); any other
+unsealed record is an integrity fault (`E_INTEGRITY`, HTTP 500), counted in
+`pact_integrity_errors_total` and logged, and never served as data.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
-from arka.base.errors import StoreError
+from prometheus_client import Counter
+
+from arka.base.errors import InternalFault, StoreError
+from arka.observability import metrics as M
 from arka.security.crypto import RecordCipher
+
+log = logging.getLogger("arka.integrity")
+
+INTEGRITY_ERRORS = Counter("pact_integrity_errors_total",
+                           "Stored data that failed an integrity check, by kind",
+                           ["kind"], registry=M.REGISTRY)
+
+
+class IntegrityFault(InternalFault):
+    """Stored data is not what ARKA wrote: unsealed where it must be sealed, not
+    readable, or inconsistent with the log. Reported (500), logged, counted; never served."""
+
+    code = "E_INTEGRITY"
+
+
+def integrity_fault(kind: str, where: str, message: str) -> IntegrityFault:
+    """The fault for `where` (e.g. `evaluations/<id>`), counted and logged once here."""
+    INTEGRITY_ERRORS.labels(kind).inc()
+    log.error("integrity: %s: %s", where, message)
+    return IntegrityFault(f"{where}: {message}",
+                          details=[{"path": where, "code": "E_INTEGRITY", "message": message}])
 
 
 class RecordSealer:
@@ -21,10 +52,28 @@ class RecordSealer:
             return text, None
         return self.cipher.seal(text, record["evaluation_id"])
 
-    def open(self, text: str, key_id: str | None, evaluation_id: str) -> dict[str, Any]:
+    def open(self, text: str, key_id: str | None, evaluation_id: str, *,
+             plaintext_ok: bool = False) -> dict[str, Any]:
+        """The stored record. `plaintext_ok`: the store knows this row was written before
+        the store began sealing (it is not consulted without a configured key)."""
+        where = f"evaluations/{evaluation_id}"
         if key_id is not None:
             if self.cipher is None:
                 raise StoreError(f"evaluation {evaluation_id} is encrypted with key "
-                                    f"{key_id}, but no encryption key is configured")
+                                 f"{key_id}, but no encryption key is configured")
             text = self.cipher.open(text, key_id, evaluation_id)
-        return json.loads(text)
+        elif self.cipher is not None and not plaintext_ok:
+            raise integrity_fault("unsealed_record", where,
+                                  "stored unencrypted although this store seals its records "
+                                  "(altered in the database); run `arka-cli db check`")
+        try:
+            record = json.loads(text)
+        except (json.JSONDecodeError, TypeError):
+            raise integrity_fault("unreadable_record", where,
+                                  "the stored record is not JSON (altered in the database); "
+                                  "run `arka-cli db check`") from None
+        if not isinstance(record, dict) or record.get("evaluation_id") != evaluation_id:
+            raise integrity_fault("moved_record", where,
+                                  "the stored record is not this evaluation's (altered or "
+                                  "copied from another row); run `arka-cli db check`")
+        return record

@@ -49,6 +49,7 @@ class Settings:
     rate_limit: RateLimitSettings = RateLimitSettings()
     cors: dict[str, Any] | None = None  # CORSMiddleware arguments; None: no CORS headers
     read_timeout: float = 30.0
+    write_timeout: float = 30.0  # a response the client does not read is aborted
     redis_url: str | None = None
     redis_max_connections: int = 50
     # AES-256-GCM key for stored records; None: the key directory's `encryption.key`
@@ -59,6 +60,9 @@ class Settings:
     require_approval: bool = False  # new versions wait for a second person's approval
     db_pool_size: int = 10  # per process: connections kept open
     db_max_overflow: int = 20  # per process: extra connections under load
+    db_startup_timeout: float = 60.0  # `serve` waits this long for the database at start
+    integrity_sample: int = 64  # readiness: newest log leaves checked (0: none)
+    integrity_interval: float = 60.0  # readiness: seconds between integrity samples
     metrics_enabled: bool = True
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
@@ -135,8 +139,10 @@ class Settings:
             auth=auth, rate_limit=RateLimitSettings(
                 a.rate_limiting.enabled, a.rate_limiting.requests_per_minute,
                 a.rate_limiting.burst, a.rate_limiting.tenant_requests_per_minute,
-                a.rate_limiting.tenant_burst),
-            cors=cors, read_timeout=a.read_timeout, redis_url=config.redis.client_url(),
+                a.rate_limiting.tenant_burst, a.rate_limiting.on_redis_error),
+            db_startup_timeout=config.database.startup_timeout,
+            cors=cors, read_timeout=a.read_timeout, write_timeout=a.write_timeout,
+            redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),
             config_digest=digest_, metrics_enabled=config.observability.metrics.enabled,
@@ -152,6 +158,8 @@ class Settings:
             db_pool_size=config.database.min_connections,
             db_max_overflow=max(config.database.max_connections
                                 - config.database.min_connections, 0),
+            integrity_sample=config.database.integrity_sample,
+            integrity_interval=config.database.integrity_interval,
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
             rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
 

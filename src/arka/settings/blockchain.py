@@ -24,8 +24,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
+from arka.base.boundary import BoundaryError, load_yaml
 from arka.base.errors import ArkaError
 from arka.trust.chain import DEV_CHAIN, AnchorPolicy, ChainConfig
 
@@ -114,11 +113,14 @@ def parse_blockchain(doc: Any, env: Mapping[str, str] | None = None
 
 def load_blockchain_file(path: str, env: Mapping[str, str] | None = None
                          ) -> tuple[list[ChainConfig], AnchorPolicy, float]:
-    try:
+    try:  # within the input bounds: nesting, alias expansion (arka.base.boundary)
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            doc = load_yaml(fh.read(), path)
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    except BoundaryError as exc:
+        where = f" line {exc.span.line}, column {exc.span.column}:" if exc.span else ""
+        raise ConfigError(f"{path}:{where} {exc.reason} ({exc.code})") from None
     return parse_blockchain(doc, env)

@@ -3,9 +3,11 @@
     environment, log_level, log_format
     api:           host, port, read_timeout, write_timeout, max_request_size,
                    cors {allowed_origins, allowed_methods, allowed_headers, ...},
-                   rate_limiting {enabled, requests_per_minute, burst},
+                   rate_limiting {enabled, requests_per_minute, burst,
+                                  on_redis_error},                           (ARKA addition)
                    auth {enabled, jwt_issuer, jwt_audience, jwks_url, ...}     (ARKA addition)
-    database:      url | host, port, name, user, password, ssl_mode, max_connections, ...
+    database:      url | host, port, name, user, password, ssl_mode, max_connections, ...,
+                   startup_timeout                                            (ARKA addition)
     redis:         url | host, port, password, database, max_connections
     rtvm:          host, port, timeout, max_concurrent
     blockchain:    see arka.settings.blockchain
@@ -29,9 +31,9 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-import yaml
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
+from arka.base.boundary import BoundaryError, load_yaml
 from arka.settings.blockchain import ConfigError, substitute
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
@@ -91,6 +93,8 @@ class RateLimiting(_Model):
     burst: Annotated[int, Field(gt=0)] = 100
     tenant_requests_per_minute: Annotated[int, Field(gt=0)] | None = None
     tenant_burst: Annotated[int, Field(gt=0)] | None = None
+    # while Redis is unreachable: local (per-process buckets), allow (no limit), deny (503)
+    on_redis_error: Literal["local", "allow", "deny"] = "local"
 
 
 class Auth(_Model):
@@ -127,6 +131,12 @@ class Database(_Model):
     max_connections: Annotated[int, Field(gt=0)] = 30
     min_connections: Annotated[int, Field(ge=1)] = 10
     connection_timeout: Duration = 10
+    # `arka-cli serve` waits this long for the database to answer before it gives up
+    startup_timeout: Annotated[float, BeforeValidator(parse_duration), Field(ge=0)] = 60
+    # readiness: newest log leaves checked against their evaluations, at most once per
+    # interval (0: no sample)
+    integrity_sample: Annotated[int, Field(ge=0, le=10_000)] = 64
+    integrity_interval: Duration = 60
 
     def sqlalchemy_url(self) -> str | None:
         """The URL, or None for the embedded SQLite default (no url and no host)."""
@@ -259,13 +269,11 @@ def load_config(path: str | Path, env: Mapping[str, str] | None = None) -> Confi
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {p}: {exc.strerror}") from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ConfigError(f"{p}:{where} not valid YAML: "
-                          f"{getattr(exc, 'problem', None) or exc}") from None
+    try:  # within the input bounds: nesting, alias expansion (arka.base.boundary)
+        doc = load_yaml(text, str(p))
+    except BoundaryError as exc:
+        where = f" line {exc.span.line}, column {exc.span.column}" if exc.span else ""
+        raise ConfigError(f"{p}:{where} {exc.reason} ({exc.code})") from None
     return parse_config(doc, env, str(p))
 
 

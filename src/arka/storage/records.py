@@ -54,3 +54,19 @@ class RuleRow:
                 "expiry_date": self.expiry_date, "bytecode_hash": self.bytecode_hash,
                 "created_at": self.created_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 **self.review}
+
+
+@dataclass(frozen=True)
+class StoredEvaluation:
+    """An evaluation row as `arka-cli db check` reads it: its columns, and the opened
+    record or the fault that keeps it from being served."""
+    seq: int
+    id: str
+    tenant: str
+    timestamp: str
+    decision: str
+    rule_ids: str
+    output_hash: str
+    sealed: bool
+    record: dict[str, Any] | None
+    fault: str | None

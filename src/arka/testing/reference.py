@@ -7,20 +7,23 @@ the VM, so differential tests of the two catch compiler and VM bugs.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from arka.base import values as V
-from arka.base.errors import EvalError
+from arka.base.errors import EvalError, LimitExceeded
 from arka.compiler import CompiledRule
 from arka.engine import register_runner
 from arka.lang import ast
 from arka.lang import builtins as B
 from arka.lang.builtins import Runtime
-from arka.rtvm.vm import Outcome
+from arka.rtvm.vm import Limits, Outcome
 from arka.rules.model import RuleDef
 
 _MISSING = object()
 _IN_PROGRESS = object()
+_MAX_CALL_DEPTH = Limits().max_call_depth
 
 
 class ReferenceEvaluator:
@@ -38,8 +41,31 @@ class ReferenceEvaluator:
         for c in rule.conditions:
             self.defs[c.id] = c.expr
         self.memo: dict[str, Any] = {}
+        self.depth = 0  # nested calls, counted as the VM counts them
 
     def run(self) -> Outcome:
+        """The rule's outcome. Calls nest as in the VM (the rule, then one level for each
+        let or condition computed and each lambda call), at most `max_call_depth` deep; a
+        rule that would need more Python stack than the host has fails the same way."""
+        try:
+            with self.nested():
+                return self._run()
+        except RecursionError:
+            raise LimitExceeded("evaluation nested too deeply", code="E_LIMIT_CALL_DEPTH") \
+                from None
+
+    @contextmanager
+    def nested(self) -> Iterator[None]:
+        if self.depth >= _MAX_CALL_DEPTH:
+            raise LimitExceeded(f"calls nested deeper than max_call_depth ({_MAX_CALL_DEPTH})",
+                                code="E_LIMIT_CALL_DEPTH")
+        self.depth += 1
+        try:
+            yield
+        finally:
+            self.depth -= 1
+
+    def _run(self) -> Outcome:
         out = Outcome()
         basic = self.trace != "none"
         for c in self.rule.conditions:
@@ -65,7 +91,8 @@ class ReferenceEvaluator:
         if v is _MISSING:
             self.memo[name] = _IN_PROGRESS
             try:
-                v = self.eval(self.defs[name], {})
+                with self.nested():
+                    v = self.eval(self.defs[name], {})
                 if name in self.cond_ids:
                     v = V.truthy(v)
             except BaseException:
@@ -113,10 +140,22 @@ class ReferenceEvaluator:
             case ast.Binary(op=op, left=left, right=right):
                 a, b = ev(left, scope), ev(right, scope)
                 return _binary(op, a, b, self.scale)
-            case ast.Logical(op="and", left=left, right=right):
-                return V.truthy(ev(left, scope)) and V.truthy(ev(right, scope))
-            case ast.Logical(left=left, right=right):
-                return V.truthy(ev(left, scope)) or V.truthy(ev(right, scope))
+            case ast.Arithmetic(ops=ops, operands=operands, op_spans=spans):
+                acc = ev(operands[0], scope)
+                for op, span, operand in zip(ops, spans, operands[1:], strict=True):
+                    b = ev(operand, scope)
+                    try:
+                        acc = _binary(op, acc, b, self.scale)
+                    except EvalError as exc:
+                        if exc.span is None:
+                            exc.span = span
+                        raise
+                return acc
+            case ast.Logical(op=op, operands=operands):
+                # `and` stops at the first false operand, `or` at the first true one.
+                decides = op == "or"
+                return decides if any(V.truthy(ev(o, scope)) is decides for o in operands) \
+                    else not decides
             case ast.If(cond=c, then=t, orelse=e):
                 return ev(t, scope) if V.truthy(ev(c, scope)) else ev(e, scope)
             case ast.Case(subject=subject, whens=whens, default=default):
@@ -161,7 +200,8 @@ class ReferenceEvaluator:
         def invoke(*values: Any) -> Any:
             inner = dict(scope)
             inner.update(zip(lam.params, values, strict=True))
-            return self.eval(lam.body, inner)
+            with self.nested():
+                return self.eval(lam.body, inner)
         return invoke
 
 

@@ -1,14 +1,14 @@
-"""Trust proofs (SPEC §5): RFC 8785 canonical JSON, SHA-256 hashes, Ed25519 signatures.
+"""Trust proofs: the signing key ring and the proof of one evaluation record.
 
-A proof commits to the input, context, rule versions (bytecode hashes) and reference
-tables, result and basic trace of one evaluation, and is signed with the service's key.
-Anyone with the evaluation record and the public key can check it (`verify_record`);
-nothing here needs the engine or a database.
+A version 2 proof commits to every field of the record (input, context, rule versions
+and tables, result, rule results, metadata, traces, ids, tenant, timestamp) through
+SHA-256 hashes of their RFC 8785 canonical bytes, and is signed with Ed25519. The record
+format and its verifier (`verify_record`) are in `arka.trust.verification`; canonical JSON
+in `arka.trust.canonical`. Nothing here needs the engine or a database.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import os
@@ -17,92 +17,27 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import rfc8785
-from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from arka.base.errors import ArkaError
-from arka.trust import merkle
-
-PROOF_FIELDS = ("proof_id", "evaluation_id", "timestamp", "input_hash", "context_hash",
-                "rules_hash", "output_hash", "trace_hash", "engine_version", "algorithm",
-                "key_id", "signature")
+from arka.trust.canonical import MAX_DEPTH, b64url, b64url_decode, canonical, digest
+from arka.trust.verification import (
+    PER_EVALUATION_METADATA,
+    PROOF_FIELDS,
+    PROOF_VERSION,
+    Check,
+    Verification,
+    rules_reference,
+    signed_metadata,
+    verify_inclusion_proof,
+    verify_record,
+    verify_tree_head,
+)
 
 
 class SigningKeyError(ArkaError):
     code = "E_KEY"
-
-
-_SAFE_INT = 2**53
-
-
-def _plain(value: Any) -> bool:
-    """True when `json.dumps` already writes `value` exactly as RFC 8785 would: keys are
-    ordered the same (no key outside the Basic Multilingual Plane, where UTF-16 order
-    differs from code-point order), integers are exact in a double, floats print the same
-    in ECMAScript (shortest round trip, no exponent) and no string holds a lone surrogate."""
-    stack = [value]
-    while stack:
-        v = stack.pop()
-        t = type(v)
-        if t is dict:
-            for k, x in v.items():
-                if type(k) is not str or not k.isascii() and (
-                        any(ord(c) > 0xFFFF or 0xD800 <= ord(c) <= 0xDFFF for c in k)):
-                    return False
-                stack.append(x)
-        elif t is list:
-            stack.extend(v)
-        elif t is str:
-            if not v.isascii() and any(0xD800 <= ord(c) <= 0xDFFF for c in v):
-                return False
-        elif t is int:
-            if not -_SAFE_INT <= v <= _SAFE_INT:
-                return False
-        elif t is float:
-            r = repr(v)  # ECMAScript prints 1.0 as 1 and uses exponents differently
-            if "e" in r or "inf" in r or "nan" in r or r.endswith(".0"):
-                return False
-        elif v is not None and t is not bool:
-            return False
-    return True
-
-
-def canonical(value: Any) -> bytes:
-    """RFC 8785 (JCS) bytes of a JSON value.
-
-    Values that `json.dumps` already writes canonically take that (C) path; anything else
-    goes through the `rfc8785` implementation. Tests check both paths give the same bytes.
-    """
-    if _plain(value):
-        return json.dumps(value, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode("utf-8")
-    try:
-        return rfc8785.dumps(value)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
-        raise ArkaError(f"value cannot be canonicalised: {exc}", code="E_CANONICAL") from None
-
-
-def digest(value: Any) -> str:
-    return "sha256:" + hashlib.sha256(canonical(value)).hexdigest()
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def b64url_decode(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-def rules_reference(metadata: dict[str, Any]) -> list[dict[str, str]]:
-    """The list `rules_hash` covers: rules in evaluation order, then the tables used."""
-    rules = [{"rule_id": r["rule_id"], "version": r["version"], "bytecode_hash": r["bytecode_hash"]}
-             for r in metadata.get("rules", [])]
-    tables = [{"table": t["table"], "version": t["version"], "content_hash": t["content_hash"]}
-              for t in metadata.get("tables", [])]
-    return rules + tables
 
 
 def basic_trace(trace: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
@@ -235,128 +170,48 @@ class KeyRing:
 
 # ------------------------------------------------------------------ proofs
 
-def build_proof(*, evaluation_id: str, timestamp: str, input: Any, context: Any,
-                metadata: dict[str, Any], result: Any, trace: list[dict[str, Any]] | None,
+def build_proof(*, evaluation_id: str, tenant: str, timestamp: str, input: Any, context: Any,
+                metadata: dict[str, Any], result: Any, rule_results: Any, trace: Any,
+                full_trace: Any = None, full_trace_ref: Any = None,
                 engine_version: str, ring: KeyRing) -> dict[str, Any]:
-    proof = {
+    """A version 2 trust proof: a signed hash (or value) for every field of the record.
+
+    `trace` is the record's basic trace exactly as stored; `full_trace` and
+    `full_trace_ref` are hashed when the record carries them."""
+    proof: dict[str, Any] = {
+        "proof_version": PROOF_VERSION,
         "proof_id": "proof_" + evaluation_id.removeprefix("eval_"),
         "evaluation_id": evaluation_id,
+        "tenant": tenant,
         "timestamp": timestamp,
         "input_hash": digest(input),
         "context_hash": digest(context),
         "rules_hash": digest(rules_reference(metadata)),
         "output_hash": digest(result),
-        "trace_hash": digest(basic_trace(trace)),
+        "trace_hash": digest(trace),
+        "rule_results_hash": digest(rule_results),
+        "metadata_hash": digest(signed_metadata(metadata)),
         "engine_version": engine_version,
         "algorithm": "Ed25519",
         "key_id": ring.active_id,
     }
+    for key in PER_EVALUATION_METADATA:
+        if key in metadata:
+            proof[key] = metadata[key]
+    if full_trace is not None:
+        proof["full_trace_hash"] = digest(full_trace)
+    if full_trace_ref is not None:
+        proof["full_trace_ref_hash"] = digest(full_trace_ref)
     proof["signature"] = b64url(ring.active.sign(canonical(proof)))
     return proof
 
 
-@dataclass
-class Check:
-    name: str
-    ok: bool
-    detail: str
-
-
-@dataclass
-class Verification:
-    checks: list[Check]
-
-    @property
-    def valid(self) -> bool:
-        return all(c.ok for c in self.checks)
-
-    def to_json(self) -> dict[str, Any]:
-        failed = [c.name for c in self.checks if not c.ok]
-        return {"valid": self.valid, "failed": failed,
-                "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks]}
-
-
-def verify_record(record: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> Verification:
-    """Check an evaluation record: every hash against the record's content, then the
-    signature with the public key named by `key_id`."""
-    checks: list[Check] = []
-    proof = record.get("trust_proof")
-    if not isinstance(proof, dict):
-        return Verification([Check("proof", False, "record has no trust_proof object")])
-    missing = [f for f in PROOF_FIELDS if f not in proof]
-    if missing:
-        return Verification([Check("proof", False, f"trust_proof lacks {', '.join(missing)}")])
-    meta = record.get("metadata") or {}
-
-    def hash_check(name: str, value: Any) -> None:
-        try:
-            actual = digest(value)
-        except ArkaError as exc:
-            checks.append(Check(name, False, exc.message))
-            return
-        ok = actual == proof[name]
-        checks.append(Check(name, ok, "matches" if ok else f"record hashes to {actual}, proof "
-                                                            f"says {proof[name]}"))
-
-    hash_check("input_hash", record.get("input"))
-    hash_check("context_hash", record.get("context"))
-    hash_check("rules_hash", rules_reference(meta))
-    hash_check("output_hash", record.get("result"))
-    hash_check("trace_hash", basic_trace(record.get("trace")))
-    ident_ok = proof["evaluation_id"] == record.get("evaluation_id")
-    checks.append(Check("evaluation_id", ident_ok, "matches" if ident_ok else
-                        "proof is for another evaluation"))
-    key = keys.get(proof["key_id"])
-    if key is None:
-        checks.append(Check("signature", False, f"no public key {proof['key_id']!r}"))
-    elif proof.get("algorithm") != "Ed25519":
-        checks.append(Check("signature", False, f"unsupported algorithm {proof['algorithm']!r}"))
-    else:
-        unsigned = {k: v for k, v in proof.items() if k != "signature"}
-        try:
-            key.verify(b64url_decode(str(proof["signature"])), canonical(unsigned))
-            checks.append(Check("signature", True, f"valid Ed25519 signature by {proof['key_id']}"))
-        except (InvalidSignature, ValueError, ArkaError):
-            checks.append(Check("signature", False, "signature does not match the proof"))
-    return Verification(checks)
-
-
-def verify_tree_head(head: dict[str, Any], keys: dict[str, Ed25519PublicKey]) -> Check:
-    """The signature of a signed tree head: Ed25519 over its canonical bytes without
-    `signature`."""
-    key = keys.get(str(head.get("key_id")))
-    if key is None:
-        return Check("tree_head_signature", False, f"no public key {head.get('key_id')!r}")
-    unsigned = {k: head[k] for k in ("tree_size", "root_hash", "timestamp", "key_id")}
-    try:
-        key.verify(b64url_decode(str(head["signature"])), canonical(unsigned))
-    except (InvalidSignature, ValueError, ArkaError):
-        return Check("tree_head_signature", False, "tree head signature does not match")
-    return Check("tree_head_signature", True, f"tree head of size {head['tree_size']} signed by "
-                 f"{head['key_id']}")
-
-
-def verify_inclusion_proof(record: dict[str, Any], inclusion: dict[str, Any],
-                           keys: dict[str, Ed25519PublicKey]) -> list[Check]:
-    """RFC 9162 inclusion of the record's proof under a signed tree head, offline."""
-    head = inclusion["sth"]
-    checks = [verify_tree_head(head, keys)]
-    leaf = merkle.leaf_hash(canonical(record["trust_proof"]))
-    size = int(inclusion["tree_size"])
-    index = int(inclusion["leaf_index"])
-    if size != int(head["tree_size"]):
-        checks.append(Check("inclusion", False, "proof and tree head are for different sizes"))
-        return checks
-    if "log_index" in record and record["log_index"] != index:
-        checks.append(Check("inclusion", False, f"record says log_index {record['log_index']}, "
-                                                f"proof says {index}"))
-        return checks
-    path = [bytes.fromhex(p) for p in inclusion["audit_path"]]
-    ok = merkle.verify_inclusion(index, size, leaf, path, bytes.fromhex(head["root_hash"]))
-    checks.append(Check("inclusion", ok, f"leaf {index} is in the tree of size {size}" if ok else
-                        "the audit path does not lead to the tree head's root"))
-    return checks
-
-
 def now_rfc3339() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+__all__ = ["MAX_DEPTH", "PER_EVALUATION_METADATA", "PROOF_FIELDS", "PROOF_VERSION", "Check",
+           "KeyRing", "SigningKeyError", "Verification", "b64url", "b64url_decode",
+           "basic_trace", "build_proof", "canonical", "digest", "load_public_keys",
+           "now_rfc3339", "public_jwk", "rules_reference", "signed_metadata",
+           "verify_inclusion_proof", "verify_record", "verify_tree_head"]

@@ -21,12 +21,16 @@ def apikey() -> None:
               help="A role (repeat for several): admin, compliance_officer, analyst, auditor, "
                    "service, viewer.")
 @click.option("--tenant", default="default", show_default=True)
+@click.option("--owner", help="The person the key belongs to (a user name or e-mail "
+                              "address). Four-eyes approval compares owners: two keys of "
+                              "one owner are one person. Without it the key is a person of "
+                              "its own.")
 @click.option("--expires-in-days", type=click.IntRange(1, 3650),
               help="Expiry; without it the key does not expire.")
 @click.option("--key-only", is_flag=True,
               help="Print only the key (for `export ARKA_API_KEY=$(...)`).")
 @store_options()
-def apikey_create(name: str, roles: tuple[str, ...], tenant: str,
+def apikey_create(name: str, roles: tuple[str, ...], tenant: str, owner: str | None,
                   expires_in_days: int | None, key_only: bool, store: StoreOptions) -> None:
     """Create an API key and print it once (only its hash is stored)."""
     from datetime import UTC, datetime, timedelta
@@ -35,7 +39,8 @@ def apikey_create(name: str, roles: tuple[str, ...], tenant: str,
     core = store.operator_core()
     expires = datetime.now(UTC) + timedelta(days=expires_in_days) if expires_in_days else None
     try:
-        view = core.apikeys.create(tenant, name, list(roles), expires, operator())
+        view = core.apikeys.create(tenant, name, list(roles), expires, operator(),
+                                   owner=owner)
     except ArkaError as exc:
         fail(exc.message, 2)
     if key_only:

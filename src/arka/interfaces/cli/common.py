@@ -56,6 +56,8 @@ def read_json(text_or_path: str, what: str) -> Any:
         return V.load_json_text(text)
     except json.JSONDecodeError as exc:
         fail(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", 2)
+    except ArkaError as exc:  # outside the input bounds (nesting, numbers, keys, text)
+        fail(f"{what}: {exc.message} ({exc.code})", 2)
 
 
 def read_config(path: str) -> Config:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from arka.interfaces.cli.common import (
@@ -11,6 +13,10 @@ from arka.interfaces.cli.common import (
     read_config,
     store_options,
 )
+
+if TYPE_CHECKING:
+    from arka.app.core import Core
+    from arka.settings import Settings
 
 
 @click.command("serve")
@@ -41,7 +47,7 @@ def serve(host: str | None, port: int | None, workers: int, blockchain_file: str
     import uvicorn
 
     from arka.base.errors import ArkaError
-    from arka.interfaces.http.asgi import build_app, setup_process
+    from arka.interfaces.http.asgi import build_app, http_protocol, setup_process
     from arka.settings import WORKER_ENV
     settings = store.settings(blockchain_file)
     config = read_config(store.config_file) if store.config_file else None
@@ -54,16 +60,18 @@ def serve(host: str | None, port: int | None, workers: int, blockchain_file: str
             fail(exc.message, 2)
         click.echo("WARNING: authentication is off (--no-auth); every request is an admin "
                    "of tenant 'default'", err=True)
-    if settings.database_url.startswith("sqlite"):
-        from arka.storage import Store
-        Store(settings.database_url).migrate()  # the embedded database migrates itself
-    if settings.auth.enabled:
-        created = build_core(settings).apikeys.bootstrap()
-        if created is not None:  # printed, never logged
-            click.echo(f"\nFirst start: created an admin API key for tenant 'default' (it is "
-                       f"shown only now; keep it safe):\n\n    {created['key']}\n\nSend it as "
-                       "'X-API-Key: <key>'. Create more with `arka-cli apikey create`.\n",
-                       err=True)
+    core = _wait_for_database(settings)
+    try:
+        if settings.database_url.startswith("sqlite"):
+            core.store.migrate()  # the embedded database migrates itself
+        created = core.apikeys.bootstrap() if settings.auth.enabled else None
+    except ArkaError as exc:  # e.g. the database went away again
+        fail(exc.message, 1)
+    if created is not None:  # printed, never logged
+        click.echo(f"\nFirst start: created an admin API key for tenant 'default' (it is "
+                   f"shown only now; keep it safe):\n\n    {created['key']}\n\nSend it as "
+                   "'X-API-Key: <key>'. Create more with `arka-cli apikey create`.\n",
+                   err=True)
     if workers > 1 and settings.metrics_enabled:  # one aggregated view of all workers
         import tempfile
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="arka-metrics-")
@@ -74,7 +82,23 @@ def serve(host: str | None, port: int | None, workers: int, blockchain_file: str
         os.environ[WORKER_ENV] = settings.to_env()
         setup_process(dataclasses.replace(settings, tracing_enabled=False))
         uvicorn.run("arka.interfaces.http.asgi:app_from_env", factory=True, host=host, port=port,
-                    workers=workers, log_config=None, access_log=False)
+                    workers=workers, log_config=None, access_log=False,
+                    http=http_protocol(settings))
         return
     setup_process(settings)
-    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False)
+    uvicorn.run(build_app(settings), host=host, port=port, log_config=None, access_log=False,
+                http=http_protocol(settings))
+
+
+def _wait_for_database(settings: Settings) -> Core:
+    """Start-up's first contact with the database: retried with a log line each time
+    for up to database.startup_timeout (default 60 s); then exit 1 with the reason."""
+    from arka import observability
+    observability.configure_logging(settings.log_level, settings.log_format,
+                                    settings.log_output)
+    core = build_core(settings)
+    reason = core.wait_for_database()
+    if reason is not None:
+        fail(f"the database did not answer within {settings.db_startup_timeout:g} s "
+             f"(database.startup_timeout): {reason}", 1)
+    return core

@@ -1,19 +1,52 @@
 """`arka-cli verify`: an evaluation record's trust proof offline, with its log inclusion and
-its anchor on chain."""
+its anchor on chain.
+
+Exit status: 0 every field of the record checked and valid; 1 a check failed (INVALID);
+2 the record, inclusion proof or key could not be read, or the options are wrong;
+3 nothing failed but some field could not be checked offline (INCOMPLETE, each named).
+"""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from arka.base import values as V
-from arka.interfaces.cli.common import fail, read_json
+from arka.interfaces.cli.common import fail
 
 if TYPE_CHECKING:
     from arka.trust.proofs import Check
+
+#: The largest record or inclusion proof file read (a record with a full trace can be big).
+MAX_FILE_BYTES = 256 * 1024 * 1024
+EXIT = {"valid": 0, "invalid": 1, "incomplete": 3}
+MARK = {"ok": "ok  ", "failed": "FAIL", "not_checked": "NOT CHECKED"}
+
+
+def _read_json_file(path: str, what: str) -> Any:
+    """A JSON file exactly as written (numbers as JSON numbers); exit 2 when unreadable."""
+    try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            fail(f"{what} {path} is {size} bytes; at most {MAX_FILE_BYTES} are read", 2)
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {what} {path}: {exc.strerror}", 2)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        fail(f"{what} {path} is not UTF-8 text (byte {exc.start})", 2)
+    except json.JSONDecodeError as exc:
+        fail(f"{what} {path} is not valid JSON: {exc.msg} at line {exc.lineno} column "
+             f"{exc.colno}", 2)
+    except RecursionError:
+        fail(f"{what} {path} nests too deeply to read (no ARKA record nests beyond a few "
+             "hundred levels)", 2)
+    except ValueError as exc:  # e.g. an integer with more digits than Python converts
+        fail(f"{what} {path} holds a value that cannot be read: {exc}", 2)
 
 
 def _key_data(key_source: str) -> str:
@@ -26,24 +59,32 @@ def _key_data(key_source: str) -> str:
             fail(f"cannot fetch keys from {key_source}: {exc}", 2)
     try:
         return Path(key_source).read_text(encoding="utf-8")
-    except OSError as exc:
-        fail(f"cannot read key file {key_source}: {exc.strerror}", 2)
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(f"cannot read key file {key_source}: {getattr(exc, 'strerror', None) or exc}", 2)
 
 
-def _anchor_check(inclusion: Any, rpc_url: str, contract_address: str) -> Check:
+def _anchor_reader(rpc_url: str, contract_address: str) -> Any:
+    from arka.trust.chain import ChainAdapter, ChainConfig
+    # reading needs no key; the adapter wants one for sending, a throwaway does
+    adapter = ChainAdapter(ChainConfig("verify", rpc_url, contract_address, 1, "0x" + "01" * 32))
+
+    def read(root_hex: str) -> tuple[int, int]:
+        block, size = adapter.read_anchor(bytes.fromhex(root_hex))
+        return int(block), int(size)
+    return read
+
+
+def _anchor_check(inclusion: Any, read: Any) -> Check:
     """Is the inclusion proof's tree head root anchored on chain with the same tree size?"""
-    from arka.trust.chain import ChainAdapter, ChainConfig, ChainError
     from arka.trust.proofs import Check
     try:
         head = inclusion["sth"]
-        # reading needs no key; the adapter wants one for sending, a throwaway does
-        adapter = ChainAdapter(ChainConfig("verify", rpc_url, contract_address, 1, "0x" + "01" * 32))
-        block, size = adapter.read_anchor(bytes.fromhex(head["root_hash"]))
-    except (ChainError, KeyError, TypeError, ValueError) as exc:
+        block, size = read(head["root_hash"])
+    except Exception as exc:  # noqa: BLE001 - a malformed proof or any RPC failure
         return Check("anchor", False, f"cannot read the anchor: {exc}")
     if block == 0:
         return Check("anchor", False, "this tree head's root is not anchored in the contract")
-    if size != int(head["tree_size"]):
+    if size != head["tree_size"]:
         return Check("anchor", False, f"anchored with tree size {size}, the proof says "
                                       f"{head['tree_size']}")
     return Check("anchor", True, f"root anchored in block {block} with tree size {size}")
@@ -54,44 +95,57 @@ def _anchor_check(inclusion: Any, rpc_url: str, contract_address: str) -> Check:
 @click.option("--key", "key_source", required=True,
               help="Public key: a JWKS/JWK/PEM file or an http(s) URL of /api/v1/keys.")
 @click.option("--inclusion", "inclusion_file",
-              help="Inclusion proof JSON (from `arka-cli log inclusion`): also check that the "
-                   "proof is in the log under its signed tree head.")
+              help="Inclusion proof JSON (from `arka-cli log inclusion`): check the record's "
+                   "log_index and that its proof is in the log under a signed tree head. "
+                   "Without it log_index is NOT CHECKED.")
 @click.option("--anchor", "check_anchor", is_flag=True,
-              help="Also read the tree head's root from the anchor contract over RPC "
-                   "(needs --inclusion, --rpc-url and --contract).")
+              help="Also read the tree head's root, and every anchor the record lists, from "
+                   "the anchor contract over RPC (needs --inclusion, --rpc-url, --contract).")
 @click.option("--rpc-url", help="JSON-RPC endpoint of the anchoring chain.")
 @click.option("--contract", "contract_address", help="Address of the ArkaAnchor contract.")
+@click.option("--tenant", help="Fail unless the proof was signed for this tenant.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None,
-               check_anchor: bool, rpc_url: str | None, contract_address: str | None) -> None:
-    """Verify an evaluation record's trust proof offline (and its log inclusion and anchor)."""
+               check_anchor: bool, rpc_url: str | None, contract_address: str | None,
+               tenant: str | None, as_json: bool) -> None:
+    """Verify an evaluation record offline: every field against its trust proof, the
+    signature, and with --inclusion its place in the log (and with --anchor on chain).
+
+    Prints each check (ok, FAIL, NOT CHECKED), then each field of the record with the
+    checks that covered it, then VALID, INVALID or INCOMPLETE. Exit 0 valid, 1 invalid,
+    2 unreadable input or bad options, 3 incomplete (a field could not be checked
+    offline, e.g. log_index without --inclusion, or a proof version 1 record)."""
     if check_anchor and not (inclusion_file and rpc_url and contract_address):
         fail("--anchor needs --inclusion (for the anchored tree size), --rpc-url and "
              "--contract", 2)
-    from arka.trust.proofs import (
-        Check,
-        SigningKeyError,
-        load_public_keys,
-        verify_inclusion_proof,
-        verify_record,
-    )
-    record = read_json(evaluation_file, "evaluation record")
-    if not isinstance(record, dict):
-        fail("the evaluation record must be a JSON object", 2)
-    key_data = _key_data(key_source)
+    from arka.trust.proofs import SigningKeyError, load_public_keys, verify_record
+    record = _read_json_file(evaluation_file, "evaluation record")
     try:
-        keys = load_public_keys(key_data)
+        keys = load_public_keys(_key_data(key_source))
     except SigningKeyError as exc:
         fail(exc.message, 2)
-    report = verify_record(V.to_json(record), keys)
+    inclusion = None
     if inclusion_file is not None:
-        inclusion = read_json(inclusion_file, "inclusion proof")
-        try:
-            report.checks += verify_inclusion_proof(V.to_json(record), V.to_json(inclusion), keys)
-        except (KeyError, TypeError, ValueError) as exc:
-            report.checks.append(Check("inclusion", False, f"malformed inclusion proof: {exc}"))
-        if check_anchor:
-            report.checks.append(_anchor_check(inclusion, str(rpc_url), str(contract_address)))
+        inclusion = _read_json_file(inclusion_file, "inclusion proof")
+    reader = _anchor_reader(str(rpc_url), str(contract_address)) if check_anchor else None
+    report = verify_record(record, keys, inclusion=inclusion, tenant=tenant,
+                           anchor_reader=reader)
+    if reader is not None and report.checks and report.checks[0].name != "record":
+        report.checks.append(_anchor_check(inclusion, reader))
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        sys.exit(EXIT[report.verdict])
     for check in report.checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
-    click.echo("VALID" if report.valid else "INVALID")
-    sys.exit(0 if report.valid else 1)
+        click.echo(f"{MARK[check.status]} {check.name}: {check.detail}")
+    click.echo("fields:")
+    for f in report.fields():
+        click.echo(f"  {f['field']} -> {', '.join(f['checks'])} -> {MARK[f['status']].strip()}")
+    if report.verdict == "valid":
+        click.echo("VALID")
+    elif report.verdict == "invalid":
+        failed = [c.name for c in report.checks if c.status == "failed"]
+        click.echo(f"INVALID: failed {', '.join(failed)}")
+    else:
+        unchecked = [c.name for c in report.checks if c.status == "not_checked"]
+        click.echo(f"INCOMPLETE: nothing failed, NOT CHECKED: {', '.join(unchecked)}")
+    sys.exit(EXIT[report.verdict])

@@ -8,11 +8,18 @@ from fastapi import FastAPI
 
 from arka.app.core import Core
 from arka.interfaces.http.app import create_app
+from arka.interfaces.http.protocol import TimedHTTP
 from arka.settings import Settings, load
 
 
 def build_app(settings: Settings) -> FastAPI:
     return create_app(Core(settings))
+
+
+def http_protocol(settings: Settings) -> type[TimedHTTP]:
+    """uvicorn's HTTP protocol with the header deadline (`read_timeout`) and the write
+    deadline (`write_timeout`) of these settings (see `protocol`)."""
+    return TimedHTTP.configure(settings.read_timeout, settings.write_timeout)
 
 
 def setup_process(settings: Settings) -> None:
@@ -33,4 +40,5 @@ def app_from_env() -> FastAPI:
         os.environ.get("ARKA_DATA_DIR", ".arka"), os.environ.get("ARKA_DATABASE_URL"),
         blockchain_file=os.environ.get("ARKA_BLOCKCHAIN_CONFIG"))
     setup_process(settings)
+    http_protocol(settings)  # before this worker listens
     return build_app(settings)

@@ -2,12 +2,12 @@
 the request body, pagination.
 
 Bodies are read here as bytes and parsed by us, not by FastAPI: every JSON number stays
-an exact Decimal, and a body over `max_request_size` is refused (413) while it arrives.
+an exact Decimal, a body over `max_request_size` is refused (413) while it arrives, and
+JSON is read within the input bounds of `arka.base.boundary` (400 naming the path).
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -15,20 +15,24 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, Path, Query, Request, Security
 from fastapi.security import APIKeyHeader, HTTPBearer
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 
 from arka.app.core import Core
-from arka.app.requests import parse, rfc3339
+from arka.app.requests import MAX_ID, NO_NUL, parse, rfc3339
 from arka.base import values as V
 from arka.base.errors import InputError
 from arka.interfaces.http.errors import PayloadTooLarge
 from arka.interfaces.http.guard import Guard
+from arka.rules.source import MAX_DOCUMENT_BYTES
 from arka.security.principal import Actor, Principal
 
 M = TypeVar("M", bound=BaseModel)
 T = TypeVar("T")
 
+# every list's offset, (MAX_PAGE - 1) * 100, stays far inside a 64-bit BIGINT
 MAX_PAGE = 1_000_000_000
-NO_NUL = r"^[^\x00]*$"  # no name or id holds a NUL (PostgreSQL text cannot)
+MAX_PATH_TEXT = 256  # names, versions and ids in paths
+OFF_LOOP_BYTES = 256 * 1024  # JSON texts from this size on are parsed in a worker thread
 
 
 def core_of(request: Request) -> Core:
@@ -86,30 +90,41 @@ def _text(raw: bytes) -> str:
         raise InputError("request body is not UTF-8") from None
 
 
+def _parse_json(text: str) -> Any:
+    return V.load_json_text(text)
+
+
+async def _json(text: str) -> Any:
+    """JSON within the input bounds (`arka.base.boundary`): nesting, value count, numbers,
+    duplicate keys, text. A refusal is an InputError (400) naming the path and its code.
+    Large texts are parsed off the event loop."""
+    if len(text) < OFF_LOOP_BYTES:
+        return _parse_json(text)
+    return await run_in_threadpool(_parse_json, text)
+
+
 async def json_body(request: Request, model: type[M], optional: bool = False) -> M:
     """The body as `model`: JSON with exact decimals, then `arka.app.requests.parse`.
     `optional`: an empty body is the model's defaults."""
     raw = await body_bytes(request)
     if optional and not raw.strip():
         return parse(model, {})
-    try:
-        data = V.load_json_text(_text(raw))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"request body is not valid JSON: {exc.msg}",
-                         details=[{"path": "body", "line": exc.lineno, "column": exc.colno,
-                                   "message": exc.msg}]) from None
-    except RecursionError:
-        raise InputError("request body is nested too deeply") from None
-    return parse(model, data)
+    return parse(model, await _json(_text(raw)))
 
 
 async def document(request: Request) -> tuple[str, str]:
-    """A rule, table or ruleset document: its text and format (json or yaml)."""
+    """A rule, table or ruleset document: its text and format (json or yaml). A JSON
+    document must be JSON within the input bounds (no NaN, duplicate keys, ...); both
+    formats are then read by the YAML/JSON loader of the rules, which bounds them too."""
     text = _text(await body_bytes(request))
     if not text.strip():
         raise InputError("request body is empty; send a rule document")
     kind = request.headers.get("content-type", "").split(";")[0].strip()
-    return text, "json" if kind == "application/json" else "yaml"
+    if kind == "application/json":
+        if len(text) <= MAX_DOCUMENT_BYTES:  # larger: the loader refuses it (E_TOO_LARGE)
+            await _json(text)
+        return text, "json"
+    return text, "yaml"
 
 
 # ------------------------------------------------------------------ parameters
@@ -127,7 +142,15 @@ def pagination(page: Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-base
 
 PageDep = Annotated[Page, Depends(pagination)]
 
-PathText = Annotated[str, Path(pattern=NO_NUL)]
+PathText = Annotated[str, Path(pattern=NO_NUL, max_length=MAX_PATH_TEXT)]
+
+
+def QueryText(max_length: int = MAX_ID, min_length: int | None = None,  # noqa: N802
+              format: str | None = None, **kw: Any) -> Any:
+    """A text query parameter: bounded, without NUL (a lone surrogate cannot arrive: the
+    query string is decoded as UTF-8 with replacement)."""
+    return Query(pattern=NO_NUL, max_length=max_length, min_length=min_length,
+                 json_schema_extra={"format": format} if format else None, **kw)
 
 
 def datetimes(make: Callable[[], T], what: str) -> T:
@@ -142,3 +165,9 @@ def datetimes(make: Callable[[], T], what: str) -> T:
 def instant(text: str | None, what: str) -> str | None:
     """A datetime query parameter in canonical form (UTC, `Z`)."""
     return None if text is None else datetimes(lambda: rfc3339(text, what), what)
+
+
+def time_range(start: str | None, end: str | None) -> tuple[str | None, str | None]:
+    """The `from` and `to` query parameters in canonical form (UTC, `Z`). `from` after
+    `to` is an empty range: nothing matches (the parameters are each valid)."""
+    return instant(start, "from"), instant(end, "to")

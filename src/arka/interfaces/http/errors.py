@@ -8,6 +8,7 @@ and any other exception (a fault: 500, logged with the request id).
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from arka.app.requests import NO_NUL
 from arka.base.errors import API_STATUS, ArkaError
 
 log = logging.getLogger("arka.api")
@@ -51,23 +53,41 @@ def error_body(code: str, message: str, details: list[dict[str, Any]] | None,
                       "request_id": request_id}}
 
 
+class ErrorJSON(JSONResponse):
+    """An error answer that always renders: a message quoting text without a UTF-8 form
+    (a lone surrogate) is written with \\u escapes instead of failing into a 500."""
+
+    def render(self, content: Any) -> bytes:
+        try:
+            return super().render(content)
+        except UnicodeEncodeError:
+            return json.dumps(content, ensure_ascii=True, default=str).encode("ascii")
+
+
 def error_response(exc: ArkaError, request_id: str | None,
                    headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(exc.api_code, exc.api_message(), exc.details, request_id),
-                        status_code=exc.http_status, headers=headers)
+    return ErrorJSON(error_body(exc.api_code, exc.api_message(), exc.details, request_id),
+                     status_code=exc.http_status, headers=headers)
 
 
 def _answer(request: Request, code: str, message: str,
             details: list[dict[str, Any]] | None = None) -> JSONResponse:
-    return JSONResponse(error_body(code, message, details, request_id_of(request)),
-                        status_code=API_STATUS[code])
+    return ErrorJSON(error_body(code, message, details, request_id_of(request)),
+                     status_code=API_STATUS[code])
+
+
+RETRY_AFTER = 5  # seconds, for a 503 whose error names no hint of its own
 
 
 async def arka_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ArkaError)
     if exc.api_code == "INTERNAL_ERROR":
         log.error("%s %s (request %s)", exc.code, exc.message, request_id_of(request) or "-")
-    headers = exc.headers if isinstance(exc, HttpError) else None
+    headers = dict(exc.headers) if isinstance(exc, HttpError) else {}
+    if exc.api_code == "SERVICE_UNAVAILABLE":  # an outage: tell the caller when to retry
+        log.warning("%s %s (request %s)", exc.code, exc.message,
+                    request_id_of(request) or "-")
+        headers.setdefault("Retry-After", str(getattr(exc, "retry_after", RETRY_AFTER)))
     return error_response(exc, request_id_of(request), headers or None)
 
 
@@ -115,6 +135,8 @@ def _problem(e: Any) -> dict[str, Any]:
         message = f"{name} must be one of {allowed}"
     elif kind == "string_too_short":
         message = f"{name} must not be empty"
+    elif kind == "string_pattern_mismatch" and ctx.get("pattern") == NO_NUL:
+        message = f"{name} holds a NUL character; remove it"
     elif kind == "string_pattern_mismatch":
         message = f"{name} must match the pattern {ctx.get('pattern')}"
     elif kind == "string_too_long":

@@ -25,14 +25,23 @@ from arka.app.requests import (
     ReplayRequest,
     ReviewRequest,
 )
+from arka.base import values as V
 from arka.base.errors import API_STATUS
 from arka.security.principal import ROLES
 
 
 def reply(data: Any, status: int = 200) -> Response:
-    """A JSON body exactly as the service made it."""
-    return Response(json.dumps(data, ensure_ascii=False, sort_keys=False), status_code=status,
-                    media_type="application/json")
+    """A JSON body exactly as the service made it. Writing it cannot fail (the work it
+    reports may be committed already): text without a UTF-8 form is written escaped,
+    and a value JSON has no form for as its language text."""
+    return Response(json_bytes(data), status_code=status, media_type="application/json")
+
+
+def json_bytes(data: Any) -> bytes:
+    try:
+        return json.dumps(data, ensure_ascii=False, default=V.to_json).encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate: \uXXXX escapes are still JSON
+        return json.dumps(data, ensure_ascii=True, default=V.to_json).encode("ascii")
 
 
 class _Open(BaseModel):
@@ -341,6 +350,10 @@ class ApiKeyView(BaseModel):
     prefix: str
     created_at: str | None
     created_by: str | None
+    owner: str = Field(description="The person the key belongs to (four-eyes compares "
+                       "persons)")
+    issued_by: str | None = Field(description="Who created it for its owner through the "
+                                  "API (they count as a party of what it does)")
     expires_at: str | None
     revoked_at: str | None
     last_used_at: str | None

@@ -21,18 +21,23 @@ from arka.lang.builtins.declaration import (
     FN1,
     FN_ACC,
     TIME,
+    UNMETERED,
     Builtin,
+    Meter,
+    Metered,
     P,
     Param,
     Runtime,
     bind_arguments,
+    meter,
 )
 from arka.lang.builtins.domain import RULE_RESULT_TYPE
 from arka.lang.builtins.text import compile_regex
 
 __all__ = [
-    "BUILTINS", "BY_NAME", "FAMILIES", "FN1", "FN_ACC", "RULE_RESULT_TYPE", "TIME", "Builtin",
-    "P", "Param", "Runtime", "bind_arguments", "compile_regex", "holiday_calendar",
+    "BUILTINS", "BY_NAME", "FAMILIES", "FN1", "FN_ACC", "RULE_RESULT_TYPE", "TIME", "UNMETERED",
+    "Builtin", "Meter", "Metered", "P", "Param", "Runtime", "bind_arguments", "compile_regex",
+    "holiday_calendar", "meter",
 ]
 
 # Table order: ids are positions, so this tuple and each family's own order are fixed.

@@ -23,8 +23,10 @@ from arka.lang.builtins.declaration import (
     Runtime,
     S,
     const,
+    meter,
     need,
     need_int,
+    text_cost,
 )
 
 
@@ -66,6 +68,7 @@ def _duration(rt: Runtime, s: Any) -> timedelta:
 
 def _parse_date(rt: Runtime, s: Any, fmt: Any = "%Y-%m-%d") -> date:
     text = need(s, str, "parse_date", "text")
+    meter(rt).step(text_cost(text))
     try:
         return datetime.strptime(text, need(fmt, str, "parse_date", "format")).date()
     except ValueError:
@@ -78,6 +81,7 @@ def _format_date(rt: Runtime, d: Any, fmt: Any = "%Y-%m-%d") -> str:
         raise EvalError(f"format_date() needs a date or datetime, got {V.type_name(d)}",
                         code="E_TYPE")
     f = need(fmt, str, "format_date", "format")
+    meter(rt).step(text_cost(f))
     if any(code in f for code in ("%c", "%x", "%X", "%a", "%A", "%b", "%B", "%p")):
         raise EvalError("format_date(): locale-dependent directives are not allowed",
                         code="E_ARGUMENT")
@@ -143,7 +147,12 @@ def _business_days_between(rt: Runtime, a: Any, b: Any, jurisdiction: Any = None
     if (y - x).days > 366 * 200:
         raise EvalError("business_days_between(): range longer than 200 years",
                         code="E_ARGUMENT")
-    count = sum(1 for i in range(1, (y - x).days + 1) if _is_business_day(x + timedelta(i), cal))
+    step = meter(rt).step
+    count = 0
+    for i in range(1, (y - x).days + 1):  # one instruction per day looked at
+        step()
+        if _is_business_day(x + timedelta(i), cal):
+            count += 1
     return Decimal(sign * count)
 
 
@@ -153,7 +162,8 @@ def _add_days(rt: Runtime, d: Any, n: Any) -> Any:
 
 
 def _add_hours(rt: Runtime, d: Any, n: Any) -> datetime:
-    return _as_datetime(d, "add_hours") + timedelta(hours=need_int(n, "add_hours", "hours"))
+    return V.add(_as_datetime(d, "add_hours"), timedelta(hours=need_int(n, "add_hours",
+                                                                          "hours")))
 
 
 def _add_business_days(rt: Runtime, d: Any, n: Any, jurisdiction: Any = None) -> Any:
@@ -165,10 +175,15 @@ def _add_business_days(rt: Runtime, d: Any, n: Any, jurisdiction: Any = None) ->
     day = _as_date(start, "add_business_days")
     step = 1 if steps >= 0 else -1
     remaining = abs(steps)
-    while remaining:
-        day += timedelta(days=step)
-        if _is_business_day(day, cal):
-            remaining -= 1
+    tick = meter(rt).step
+    try:
+        while remaining:  # one instruction per day looked at
+            tick()
+            day += timedelta(days=step)
+            if _is_business_day(day, cal):
+                remaining -= 1
+    except OverflowError:
+        raise EvalError("add_business_days(): date out of range", code="E_NUMERIC") from None
     if isinstance(start, datetime):
         return datetime.combine(day, start.timetz())
     return day

@@ -4,7 +4,7 @@ the family modules build their entries with."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -19,9 +19,14 @@ from arka.lang.types import Type
 class Runtime(Protocol):
     """What a builtin may read from the running evaluation (never the outside world)."""
 
-    now: datetime
-    jurisdiction: str | None
-    division_scale: int
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def jurisdiction(self) -> str | None: ...
+
+    @property
+    def division_scale(self) -> int: ...
 
     def threshold(self, type_: str, jurisdiction: str | None, default: Any, table: str | None
                   ) -> Any: ...
@@ -31,6 +36,83 @@ class Runtime(Protocol):
     def table_rows(self, name: str) -> list[Any]: ...
 
     def rule_result(self, name: str) -> Any: ...
+
+
+class Meter(Protocol):
+    """The running rule's budget. Builtins charge it as they work, so a loop over a long
+    list, a sort or a walk over a nested value stops at the rule's limits, not after."""
+
+    def step(self, n: int = 1) -> None:
+        """Count `n` instructions; raises LimitExceeded past the instruction or time limit."""
+
+    def alloc(self, nbytes: int) -> None:
+        """Count `nbytes` of values built; raises LimitExceeded past the heap limit."""
+
+
+class _Unmetered:
+    """The meter of a runtime that is not running inside the RTVM (it counts nothing)."""
+
+    def step(self, n: int = 1) -> None:
+        return None
+
+    def alloc(self, nbytes: int) -> None:
+        return None
+
+
+UNMETERED: Meter = _Unmetered()
+
+
+class Metered:
+    """The runtime the RTVM hands to builtins: the evaluation's runtime and the rule's meter."""
+
+    __slots__ = ("base", "meter")
+
+    def __init__(self, base: Runtime, meter: Meter):
+        self.base = base
+        self.meter = meter
+
+    @property
+    def now(self) -> datetime:
+        return self.base.now
+
+    @property
+    def jurisdiction(self) -> str | None:
+        return self.base.jurisdiction
+
+    @property
+    def division_scale(self) -> int:
+        return self.base.division_scale
+
+    def threshold(self, type_: str, jurisdiction: str | None, default: Any, table: str | None
+                  ) -> Any:
+        return self.base.threshold(type_, jurisdiction, default, table)
+
+    def convert_currency(self, amount: Decimal, src: str, dst: str) -> Decimal:
+        return self.base.convert_currency(amount, src, dst)
+
+    def table_rows(self, name: str) -> list[Any]:
+        return self.base.table_rows(name)
+
+    def rule_result(self, name: str) -> Any:
+        return self.base.rule_result(name)
+
+
+def meter(rt: Runtime) -> Meter:
+    """The budget a builtin charges: the RTVM's for a metered runtime, else none."""
+    return rt.meter if isinstance(rt, Metered) else UNMETERED
+
+
+def each(rt: Runtime, xs: list[Any]) -> Iterator[Any]:
+    """The elements of `xs`, one instruction charged per element as the loop reaches it."""
+    step = meter(rt).step
+    for x in xs:
+        step()
+        yield x
+
+
+def text_cost(s: str) -> int:
+    """Instructions charged for reading a string: one per 64 characters (at least one)."""
+    return 1 + len(s) // 64
 
 
 # Parameter type specs beyond plain types: a lambda over the list's elements, and

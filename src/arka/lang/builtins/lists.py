@@ -20,10 +20,13 @@ from arka.lang.builtins.declaration import (
     Runtime,
     S,
     const,
+    each,
     elem,
     lambda_ret,
+    meter,
     need,
     same_list,
+    text_cost,
 )
 
 
@@ -35,58 +38,64 @@ def _items(xs: Any, fname: str) -> list[Any]:
     return xs
 
 
+# Every loop below walks its list through `each`, which charges one instruction per
+# element to the rule's meter before the element is used (so a long list stops at the
+# instruction or time limit, inside the builtin).
+
 def _any(rt: Runtime, xs: Any, f: Callable[..., Any]) -> bool:
-    return any(V.truthy(f(x)) for x in _items(xs, "any"))
+    return any(V.truthy(f(x)) for x in each(rt, _items(xs, "any")))
 
 
 def _all(rt: Runtime, xs: Any, f: Callable[..., Any]) -> bool:
-    return all(V.truthy(f(x)) for x in _items(xs, "all"))
+    return all(V.truthy(f(x)) for x in each(rt, _items(xs, "all")))
 
 
 def _none(rt: Runtime, xs: Any, f: Callable[..., Any]) -> bool:
-    return not any(V.truthy(f(x)) for x in _items(xs, "none"))
+    return not any(V.truthy(f(x)) for x in each(rt, _items(xs, "none")))
 
 
-def _mapped(xs: Any, f: Callable[..., Any] | None, fname: str) -> list[Any]:
-    items = _items(xs, fname)
-    return [f(x) for x in items] if f is not None else items
+def _mapped(rt: Runtime, xs: Any, f: Callable[..., Any] | None, fname: str) -> list[Any]:
+    items = each(rt, _items(xs, fname))
+    return [f(x) for x in items] if f is not None else list(items)
 
 
 def _count(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal:
+    items = each(rt, _items(xs, "count"))
     if f is not None:
-        return Decimal(sum(1 for x in _items(xs, "count") if V.truthy(f(x))))
-    return Decimal(sum(1 for x in _items(xs, "count") if x is not None))
+        return Decimal(sum(1 for x in items if V.truthy(f(x))))
+    return Decimal(sum(1 for x in items if x is not None))
 
 
-def _numbers(xs: Any, f: Callable[..., Any] | None, fname: str) -> list[Decimal]:
+def _numbers(rt: Runtime, xs: Any, f: Callable[..., Any] | None, fname: str) -> list[Decimal]:
     out = []
-    for v in _mapped(xs, f, fname):
+    for v in _mapped(rt, xs, f, fname):
         if v is None:
             continue
         out.append(need(v, Decimal, fname, "elements"))
     return out
 
 
-def _sum(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal:
+def _total(nums: list[Decimal]) -> Decimal:  # nums were charged as they were collected
     total = V.ZERO
-    for v in _numbers(xs, f, "sum"):
+    for v in nums:
         total = V.add(total, v)
     return total
 
 
+def _sum(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal:
+    return _total(_numbers(rt, xs, f, "sum"))
+
+
 def _avg(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Decimal | None:
-    nums = _numbers(xs, f, "avg")
+    nums = _numbers(rt, xs, f, "avg")
     if not nums:
         return None
-    total = V.ZERO
-    for v in nums:
-        total = V.add(total, v)
-    return V.div(total, Decimal(len(nums)), rt.division_scale)
+    return V.div(_total(nums), Decimal(len(nums)), rt.division_scale)
 
 
-def _extreme(xs: Any, f: Callable[..., Any] | None, fname: str, op: str) -> Any:
+def _extreme(rt: Runtime, xs: Any, f: Callable[..., Any] | None, fname: str, op: str) -> Any:
     best = None
-    for v in _mapped(xs, f, fname):
+    for v in _mapped(rt, xs, f, fname):  # charged as they were mapped
         if v is None:
             continue
         if best is None or V.compare(op, v, best):
@@ -95,34 +104,37 @@ def _extreme(xs: Any, f: Callable[..., Any] | None, fname: str, op: str) -> Any:
 
 
 def _min(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Any:
-    return _extreme(xs, f, "min", "<")
+    return _extreme(rt, xs, f, "min", "<")
 
 
 def _max(rt: Runtime, xs: Any, f: Callable[..., Any] | None = None) -> Any:
-    return _extreme(xs, f, "max", ">")
+    return _extreme(rt, xs, f, "max", ">")
 
 
 def _filter(rt: Runtime, xs: Any, f: Callable[..., Any]) -> list[Any]:
-    return [x for x in _items(xs, "filter") if V.truthy(f(x))]
+    return [x for x in each(rt, _items(xs, "filter")) if V.truthy(f(x))]
 
 
 def _map(rt: Runtime, xs: Any, f: Callable[..., Any]) -> list[Any]:
-    return [f(x) for x in _items(xs, "map")]
+    return [f(x) for x in each(rt, _items(xs, "map"))]
 
 
 def _flat_map(rt: Runtime, xs: Any, f: Callable[..., Any]) -> list[Any]:
     out: list[Any] = []
-    for x in _items(xs, "flat_map"):
+    m = meter(rt)
+    for x in each(rt, _items(xs, "flat_map")):
         r = f(x)
         if r is None:
             continue
-        out.extend(need(r, list, "flat_map", "lambda result"))
+        part = need(r, list, "flat_map", "lambda result")
+        m.alloc(8 * len(part))  # before the copy: a list of lists must not multiply unseen
+        out.extend(part)
     return out
 
 
 def _reduce(rt: Runtime, xs: Any, init: Any, f: Callable[..., Any]) -> Any:
     acc = init
-    for x in _items(xs, "reduce"):
+    for x in each(rt, _items(xs, "reduce")):
         acc = f(acc, x)
     return acc
 
@@ -132,10 +144,12 @@ def _sort_by(rt: Runtime, xs: Any, f: Callable[..., Any], order: Any = "asc") ->
     if order not in ("asc", "desc"):
         raise EvalError('sort_by() order must be "asc" or "desc"', code="E_ARGUMENT")
     items = _items(xs, "sort_by")
-    keys = [f(x) for x in items]
+    keys = [f(x) for x in each(rt, items)]
     sign = 1 if order == "asc" else -1
+    step = meter(rt).step
 
     def cmp(i: int, j: int) -> int:  # stable; null keys last in either order
+        step()  # one instruction per comparison: a sort is charged as it runs
         a, b = keys[i], keys[j]
         if a is None or b is None:
             return ((a is None) - (b is None)) or (i - j)
@@ -150,15 +164,32 @@ def _sort_by(rt: Runtime, xs: Any, f: Callable[..., Any], order: Any = "asc") ->
 
 def _group_by(rt: Runtime, xs: Any, f: Callable[..., Any]) -> dict[str, list[Any]]:
     groups: dict[str, list[Any]] = {}
-    for x in _items(xs, "group_by"):
-        groups.setdefault(V.to_text(f(x)), []).append(x)
+    m = meter(rt)
+    for x in each(rt, _items(xs, "group_by")):
+        key = f(x)
+        if isinstance(key, list | dict):
+            V.walk(key, m.step)  # its text form visits every element
+        text = V.to_text(key)
+        m.step(text_cost(text))
+        group = groups.get(text)
+        if group is None:
+            group = groups[text] = []
+            m.alloc(V.value_size(group) + V.value_size(text))
+        m.alloc(8)
+        group.append(x)
     return {k: groups[k] for k in sorted(groups)}
 
 
 def _distinct(rt: Runtime, xs: Any) -> list[Any]:
+    # One dictionary lookup per element, by a key that is equal exactly when the values
+    # are (`equality_key`): linear, where a scan of the kept elements was quadratic.
+    seen: set[Any] = set()
     out: list[Any] = []
-    for x in _items(xs, "distinct"):
-        if not V.contains(out, x):
+    step = meter(rt).step
+    for x in each(rt, _items(xs, "distinct")):
+        key = V.equality_key(x, step)
+        if key not in seen:
+            seen.add(key)
             out.append(x)
     return out
 
@@ -183,7 +214,9 @@ def _size(rt: Runtime, xs: Any) -> Decimal:
 
 
 def _contains(rt: Runtime, xs: Any, item: Any) -> bool:
-    return V.contains(xs, item)
+    if isinstance(xs, str) and isinstance(item, str):
+        meter(rt).step(text_cost(xs))
+    return V.contains(xs, item, meter(rt).step)
 
 
 BUILTINS: tuple[Builtin, ...] = (

@@ -12,29 +12,56 @@ import re2
 from arka.base import values as V
 from arka.base.errors import EvalError
 from arka.lang import types as T
-from arka.lang.builtins.declaration import B, Builtin, D, P, Runtime, S, const, need
+from arka.lang.builtins.declaration import (
+    B,
+    Builtin,
+    D,
+    P,
+    Runtime,
+    S,
+    const,
+    meter,
+    need,
+    text_cost,
+)
 
+# Each builtin charges the characters it reads (`text_cost`) before reading them.
 
 def _str_fn(name: str, fn: Callable[[str], Any]) -> Callable[..., Any]:
     def impl(rt: Runtime, s: Any) -> Any:
-        return fn(need(s, str, name, "argument"))
+        text = need(s, str, name, "argument")
+        meter(rt).step(text_cost(text))
+        return fn(text)
     return impl
 
 
 def _starts_with(rt: Runtime, s: Any, prefix: Any) -> bool:
-    return need(s, str, "starts_with", "text").startswith(
-        need(prefix, str, "starts_with", "prefix"))
+    p = need(prefix, str, "starts_with", "prefix")
+    meter(rt).step(text_cost(p))
+    return need(s, str, "starts_with", "text").startswith(p)
 
 
 def _ends_with(rt: Runtime, s: Any, suffix: Any) -> bool:
-    return need(s, str, "ends_with", "text").endswith(need(suffix, str, "ends_with", "suffix"))
+    p = need(suffix, str, "ends_with", "suffix")
+    meter(rt).step(text_cost(p))
+    return need(s, str, "ends_with", "text").endswith(p)
+
+
+MAX_REGEX_LENGTH = 1000  # characters of a regular expression (literal or computed)
+_RE2_OPTIONS = re2.Options()
+_RE2_OPTIONS.max_mem = 8 << 20  # bytes RE2 may use for one compiled pattern
+_RE2_OPTIONS.log_errors = False
 
 
 @functools.lru_cache(maxsize=512)
 def compile_regex(pattern: str) -> Any:
-    """RE2 only: linear time in the input, no backtracking, no catastrophic patterns."""
+    """RE2 only: linear time in the input, no backtracking, no catastrophic patterns; the
+    pattern is at most MAX_REGEX_LENGTH characters and its compiled form at most 8 MiB."""
+    if len(pattern) > MAX_REGEX_LENGTH:
+        raise EvalError(f"regular expression of {len(pattern)} characters is longer than "
+                        f"{MAX_REGEX_LENGTH}", code="E_ARGUMENT")
     try:
-        return re2.compile(pattern)
+        return re2.compile(pattern, _RE2_OPTIONS)
     except re2.error as exc:
         raise EvalError(f"invalid regular expression {pattern!r}: {exc}",
                         code="E_ARGUMENT") from None
@@ -42,10 +69,14 @@ def compile_regex(pattern: str) -> Any:
 
 def _regex_match(rt: Runtime, s: Any, pattern: Any) -> bool:
     text = need(s, str, "regex_match", "text")
-    return compile_regex(need(pattern, str, "regex_match", "pattern")).search(text) is not None
+    regex = compile_regex(need(pattern, str, "regex_match", "pattern"))
+    meter(rt).step(text_cost(text))
+    return regex.search(text) is not None
 
 
 def _to_string(rt: Runtime, v: Any) -> str:
+    if isinstance(v, list | dict):
+        V.walk(v, meter(rt).step)  # its text visits every element; nesting is bounded
     return V.to_text(v)
 
 

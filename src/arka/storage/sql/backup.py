@@ -3,7 +3,8 @@
 SQLite: the online backup API (consistent while the service runs). PostgreSQL: pg_dump in
 custom format, restored with pg_restore into an empty database. Every backup directory
 holds `manifest.json`: schema revision, row counts, the transparency log's tree size and
-root hash, and the SHA-256 of every file. Restore checks the files against the manifest
+root hash, the outcome of the integrity check run before it (`arka-cli db check`), and
+the SHA-256 of every file. Restore checks the files against the manifest
 before touching anything and the restored database against it afterwards. Signing keys
 are not in a backup (they are secrets, kept with the deployment's secrets); proofs stay
 verifiable with the published public keys.
@@ -80,8 +81,10 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
         raise StoreError(f"{cmd[0]} failed: {proc.stderr.strip()[-2000:]}")
 
 
-def backup(store: Store, directory: Path) -> dict[str, Any]:
-    """Write a backup of the store into an empty (or new) directory; returns the manifest."""
+def backup(store: Store, directory: Path, integrity: dict[str, Any] | None = None
+           ) -> dict[str, Any]:
+    """Write a backup of the store into an empty (or new) directory; returns the manifest.
+    `integrity`: the outcome of the integrity check run before it, kept in the manifest."""
     directory.mkdir(parents=True, exist_ok=True)
     if any(directory.iterdir()):
         raise StoreError(f"{directory} is not empty; back up into a new directory")
@@ -116,6 +119,7 @@ def backup(store: Store, directory: Path) -> dict[str, Any]:
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "dialect": store.dialect,
         **copied,
+        **({"integrity": integrity} if integrity is not None else {}),
         "files": [{"name": target.name, "bytes": target.stat().st_size,
                    "sha256": _sha256(target)}],
     }

@@ -1,24 +1,32 @@
 """Evaluation records: append-only, each with its log leaf in the same transaction.
 
 Records are sealed by the `RecordSealer` the store is given (JSON text, encrypted when a
-key is configured); rows also carry the fields queries filter on.
+key is configured); rows also carry the fields queries filter on. The first sealed write
+marks the store (`store_marks.records_sealed_from`, written once): from that row on every
+record must be sealed, so an unsealed row there is an integrity fault, never data, and a
+process without the key may not write plaintext into it.
 """
 
 from __future__ import annotations
 
+import builtins
+from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Connection, false, func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.base.batching import Batcher
-from arka.base.errors import Conflict, NotFound
+from arka.base.errors import ArkaError, Conflict, NotFound
+from arka.security.crypto import KeyError_
 from arka.security.sealing import RecordSealer
+from arka.storage.records import StoredEvaluation
 from arka.storage.sql import schema as S
 from arka.storage.sql.database import SYSTEM, Database, now
 from arka.storage.sql.log import SqlLog
 
 GROUP_MAX = 256
+SEALED_FROM = "records_sealed_from"  # the store mark: seq from which records are sealed
 
 
 class SqlEvaluations:
@@ -28,6 +36,45 @@ class SqlEvaluations:
         self.sealer = sealer
         self._group: Batcher[tuple[str, dict[str, Any], bytes], None] = Batcher(
             self._write_group, GROUP_MAX)
+        self._sealed_from: int | None = None  # the mark, once seen (it never changes)
+
+    # ------------------------------------------------------------ sealing mark
+    def sealed_from(self, conn: Connection | None = None) -> int | None:
+        """The seq from which every record is sealed, or None (nothing sealed yet)."""
+        if self._sealed_from is None:
+            if conn is None:
+                with self.db.read() as own:
+                    return self.sealed_from(own)
+            m = S.store_marks.c
+            value = conn.execute(select(m.value).where(m.name == SEALED_FROM)).scalar()
+            self._sealed_from = None if value is None else int(value)
+        return self._sealed_from
+
+    def _mark_in(self, conn: Connection) -> None:
+        """Inside a write transaction that holds the log's append lock: a sealing writer
+        marks the store on its first sealed record; a writer without the key refuses to
+        add plaintext to a store that seals."""
+        mark = self.sealed_from(conn)
+        if self.sealer.cipher is None:
+            if mark is not None:
+                raise KeyError_(f"this store seals its evaluation records (from #{mark} on), "
+                                "but no encryption key is configured; configure the store's "
+                                "encryption key (ARKA_ENCRYPTION_KEY)")
+            return
+        if mark is None:
+            e = S.evaluations.c
+            first = int(conn.execute(select(func.coalesce(func.max(e.seq), 0) + 1))
+                        .scalar_one())
+            conn.execute(S.store_marks.insert(),  # cached once read back after commit
+                         {"name": SEALED_FROM, "value": first, "at": now().isoformat()})
+
+    def _open(self, conn: Connection, seq: int, text: str, key_id: str | None,
+              evaluation_id: str) -> dict[str, Any]:
+        plaintext_ok = False
+        if key_id is None and self.sealer.cipher is not None:
+            mark = self.sealed_from(conn)
+            plaintext_ok = mark is None or seq < mark
+        return self.sealer.open(text, key_id, evaluation_id, plaintext_ok=plaintext_ok)
 
     def _row(self, tenant: str, record: dict[str, Any], idempotency_key: str | None,
              request_hash: str | None) -> dict[str, Any]:
@@ -48,6 +95,7 @@ class SqlEvaluations:
             with self.db.write(tenant) as conn:
                 record["log_index"] = self.log.append_in(
                     conn, [(record["evaluation_id"], leaf_hash)])
+                self._mark_in(conn)
                 conn.execute(S.evaluations.insert(),
                              self._row(tenant, record, idempotency_key, request_hash))
         except IntegrityError:
@@ -81,6 +129,7 @@ class SqlEvaluations:
                                               zip(records, leaf_hashes, strict=True)])
             for k, r in enumerate(records):
                 r["log_index"] = first + k
+            self._mark_in(conn)
             rows = [self._row(t, r, None, None) for t, r in zip(tenants, records, strict=True)]
             conn.execute(S.evaluations.insert(), rows)
 
@@ -88,22 +137,22 @@ class SqlEvaluations:
                         ) -> dict[str, Any] | None:
         e = S.evaluations.c
         with self.db.read(tenant) as conn:
-            row = conn.execute(select(e.id, e.record, e.key_id, e.request_hash).where(
+            row = conn.execute(select(e.seq, e.id, e.record, e.key_id, e.request_hash).where(
                 e.tenant == tenant, e.idempotency_key == key)).first()
-        if row is None:
-            return None
-        if row.request_hash != request_hash:
-            raise Conflict(f"idempotency key {key!r} was used for a different request")
-        return self.sealer.open(row.record, row.key_id, row.id)
+            if row is None:
+                return None
+            if row.request_hash != request_hash:
+                raise Conflict(f"idempotency key {key!r} was used for a different request")
+            return self._open(conn, row.seq, row.record, row.key_id, row.id)
 
     def get(self, tenant: str, evaluation_id: str) -> dict[str, Any]:
         e = S.evaluations.c
         with self.db.read(tenant) as conn:
-            row = conn.execute(select(e.record, e.key_id).where(
+            row = conn.execute(select(e.seq, e.record, e.key_id).where(
                 e.tenant == tenant, e.id == evaluation_id)).first()
-        if row is None:
-            raise NotFound(f"evaluation {evaluation_id} not found")
-        return self.sealer.open(row.record, row.key_id, evaluation_id)
+            if row is None:
+                raise NotFound(f"evaluation {evaluation_id} not found")
+            return self._open(conn, row.seq, row.record, row.key_id, evaluation_id)
 
     def list(self, tenant: str, *, decision: str | None = None, rule_id: str | None = None,
              start: str | None = None, end: str | None = None, page: int = 1,
@@ -113,17 +162,19 @@ class SqlEvaluations:
         if decision:
             cond.append(e.decision == decision)
         if rule_id:
-            cond.append(e.rule_ids.contains(f" {rule_id} "))
+            cond.append(_ran(e.rule_ids, rule_id))
         if start:
-            cond.append(e.timestamp >= start)
+            cond.extend(_at_or_after(e.timestamp, start))
         if end:
-            cond.append(e.timestamp <= end)
+            cond.extend(_at_or_before(e.timestamp, end))
         with self.db.read(tenant) as conn:
             total = conn.execute(select(func.count()).select_from(S.evaluations)
                                  .where(*cond)).scalar_one()
-            rows = conn.execute(select(e.id, e.record, e.key_id).where(*cond).order_by(e.seq)
-                                .limit(per_page).offset((page - 1) * per_page)).all()
-        return [self.sealer.open(r.record, r.key_id, r.id) for r in rows], int(total)
+            rows = conn.execute(select(e.seq, e.id, e.record, e.key_id).where(*cond)
+                                .order_by(e.seq).limit(per_page)
+                                .offset((page - 1) * per_page)).all()
+            return [self._open(conn, r.seq, r.record, r.key_id, r.id) for r in rows], \
+                int(total)
 
     def count(self, tenant: str = SYSTEM) -> int:
         cond = [] if tenant == SYSTEM else [S.evaluations.c.tenant == tenant]
@@ -131,8 +182,102 @@ class SqlEvaluations:
             return int(conn.execute(select(func.count()).select_from(S.evaluations)
                                     .where(*cond)).scalar_one())
 
+    # ------------------------------------------------------------ integrity (db check)
+    def by_ids(self, evaluation_ids: builtins.list[str]) -> dict[str, StoredEvaluation]:
+        """The stored rows of these evaluations (any tenant), each opened: the record, or
+        the integrity fault that keeps it from being served."""
+        e = S.evaluations.c
+        out: dict[str, StoredEvaluation] = {}
+        if not evaluation_ids:
+            return out
+        with self.db.read() as conn:
+            rows = conn.execute(select(e.seq, e.id, e.tenant, e.timestamp, e.decision,
+                                       e.rule_ids, e.output_hash, e.record, e.key_id)
+                                .where(e.id.in_(evaluation_ids))).all()
+            for r in rows:
+                record: dict[str, Any] | None = None
+                fault: str | None = None
+                try:
+                    record = self._open(conn, r.seq, r.record, r.key_id, r.id)
+                except ArkaError as exc:
+                    fault = exc.message
+                out[r.id] = StoredEvaluation(
+                    seq=int(r.seq), id=r.id, tenant=r.tenant, timestamp=r.timestamp,
+                    decision=r.decision, rule_ids=r.rule_ids, output_hash=r.output_hash,
+                    sealed=r.key_id is not None, record=record, fault=fault)
+        return out
+
+    def ids(self, batch: int = 1000) -> Iterator[builtins.list[str]]:
+        """Every evaluation id in seq order, `batch` at a time (keyset paging: bounded
+        memory on any number of rows)."""
+        e = S.evaluations.c
+        after = None
+        while True:
+            q = select(e.seq, e.id).order_by(e.seq).limit(batch)
+            if after is not None:
+                q = q.where(e.seq > after)
+            with self.db.read() as conn:
+                rows = conn.execute(q).all()
+            if not rows:
+                return
+            after = rows[-1].seq
+            yield [r.id for r in rows]
+
+    def indexed_fields(self, record: dict[str, Any]) -> dict[str, str]:
+        """The row columns a record implies (what listing filters read)."""
+        return {"timestamp": record["timestamp"], "decision": record["result"]["decision"],
+                "rule_ids": _rule_ids(record),
+                "output_hash": record["trust_proof"]["output_hash"]}
+
+    def index_drift(self, tenant: str, evaluation_id: str, record: dict[str, Any]
+                    ) -> list[str]:
+        """Where the stored row's query columns disagree with its record (as `_row` writes
+        them): a row whose columns were edited answers filters with a record it does not
+        hold. Empty when they agree."""
+        e = S.evaluations.c
+        with self.db.read(tenant) as conn:
+            row = conn.execute(select(e.id, e.timestamp, e.decision, e.rule_ids, e.output_hash)
+                               .where(e.tenant == tenant, e.id == evaluation_id)
+                               ).mappings().first()
+        if row is None:
+            return [f"no row for evaluation {evaluation_id}"]
+        try:
+            expected = dict(id=record["evaluation_id"], timestamp=record["timestamp"],
+                            decision=record["result"]["decision"], rule_ids=_rule_ids(record),
+                            output_hash=record["trust_proof"]["output_hash"])
+        except (KeyError, TypeError, AttributeError):
+            return ["the record lacks the fields its row is indexed by"]
+        return [f"column {k} is {row[k]!r}, the record implies {v!r}"
+                for k, v in expected.items() if row[k] != v]
+
 
 def _rule_ids(record: dict[str, Any]) -> str:
     """Names of the rules that ran, space-delimited for `rule_id` filtering."""
     return " " + " ".join(r["rule_id"] for r in record.get("rule_results", [])
                           if r.get("status") != "skipped") + " "
+
+
+# ------------------------------------------------------------------ listing filters
+# `rule_id` is an exact name: `%`, `_` and the escape character match only themselves,
+# and a name with white space (which no rule has) matches nothing rather than spanning
+# two names of " a b ". Timestamps are canonical RFC 3339 text ending in Z, whose order
+# as text is time order only without that Z ("...:00Z" sorts after "...:00.5Z"): each
+# bound is a range on the indexed column (to the whole second) and an exact comparison
+# of the text without its Z.
+
+def _ran(column: Any, rule_id: str) -> Any:
+    if any(c.isspace() for c in rule_id):
+        return false()
+    return column.contains(f" {rule_id} ", autoescape=True)
+
+
+def _without_z(column: Any) -> Any:
+    return func.substr(column, 1, func.length(column) - 1)
+
+
+def _at_or_after(column: Any, start: str) -> list[Any]:
+    return [column >= start[:19], _without_z(column) >= start.removesuffix("Z")]
+
+
+def _at_or_before(column: Any, end: str) -> list[Any]:
+    return [column <= end[:19] + "Z", _without_z(column) <= end.removesuffix("Z")]

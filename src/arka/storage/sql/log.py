@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -75,6 +76,69 @@ class SqlLog:
         if missing:
             raise StoreError(f"the log is missing subtree hashes {sorted(missing)[:3]}")
         return out
+
+    @staticmethod
+    def _present_nodes(conn: Connection, keys: list[int]) -> dict[NodeKey, bytes]:
+        out: dict[NodeKey, bytes] = {}
+        p = placeholder(conn)
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            for key, h in conn.exec_driver_sql(
+                    f"SELECT key, hash FROM log_nodes WHERE key IN ({', '.join([p] * len(part))})",
+                    tuple(part)):
+                out[(key >> 48, key & _INDEX_MASK)] = bytes(h)
+        return out
+
+    def stored_nodes(self, keys: list[NodeKey]) -> dict[NodeKey, bytes]:
+        """The stored subtree hashes among `keys` (missing ones are left out)."""
+        with self.db.read() as conn:
+            return self._present_nodes(conn, [_node_key(k) for k in keys])
+
+    def leaves(self, batch: int = 1000, start: int = 0) -> Iterator[list[tuple[int, str, bytes]]]:
+        """(index, evaluation id, leaf hash) in index order from `start`, `batch` at a
+        time (keyset paging: bounded memory on any size)."""
+        after = start - 1
+        while True:
+            with self.db.read() as conn:
+                p = placeholder(conn)
+                rows = [(int(i), e, bytes(h)) for i, e, h in conn.exec_driver_sql(
+                    f"SELECT idx, evaluation_id, leaf_hash FROM log_leaves WHERE idx > {p} "
+                    f"ORDER BY idx LIMIT {int(batch)}", (after,))]
+            if not rows:
+                return
+            after = rows[-1][0]
+            yield rows
+
+    def indices_of(self, evaluation_ids: list[str]) -> dict[str, int]:
+        """The leaf index of each of these evaluations that has one."""
+        out: dict[str, int] = {}
+        with self.db.read() as conn:
+            p = placeholder(conn)
+            for i in range(0, len(evaluation_ids), 500):
+                part = evaluation_ids[i:i + 500]
+                for idx, e in conn.exec_driver_sql(
+                        f"SELECT idx, evaluation_id FROM log_leaves WHERE evaluation_id IN "
+                        f"({', '.join([p] * len(part))})", tuple(part)):
+                    out[e] = int(idx)
+        return out
+
+    def leaf_count(self) -> int:
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.count()).select_from(S.log_leaves)).scalar_one())
+
+    def heads(self, batch: int = 1000) -> Iterator[dict[str, Any]]:
+        """Every signed tree head, smallest first."""
+        h = S.log_heads.c
+        after = -1
+        while True:
+            with self.db.read() as conn:
+                rows = [dict(r) for r in conn.execute(
+                    select(S.log_heads).where(h.tree_size > after).order_by(h.tree_size)
+                    .limit(batch)).mappings()]
+            if not rows:
+                return
+            after = int(rows[-1]["tree_size"])
+            yield from rows
 
     def nodes(self, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
         with self.db.read() as conn:

@@ -149,6 +149,8 @@ api_keys = Table(
     Column("expires_at", DateTime(timezone=True)),
     Column("revoked_at", DateTime(timezone=True)),
     Column("last_used_at", DateTime(timezone=True)),
+    Column("owner", String(256)),  # the person the key belongs to (four-eyes compares it)
+    Column("issued_by", String(256)),  # the person whose credential created it, via the API
 )
 
 audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ...)
@@ -169,5 +171,16 @@ audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ..
     Column("hash", String(64), nullable=False),
     UniqueConstraint("tenant", "idx", name="uq_audit_events_tenant_idx"),
 )
+
+store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_from"
+    "store_marks", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
+# no statement changes or removes a row of these (database triggers; migration 0007)
+APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_events",
+               "store_marks")
 
 TENANT_TABLES = (rules, rulesets, reference_tables, evaluations, api_keys, audit_events)

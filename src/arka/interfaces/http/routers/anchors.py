@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arka.base.errors import NotFound
 from arka.interfaces.http import schemas as S
-from arka.interfaces.http.deps import NO_NUL, CoreDep, PageDep, PathText, need
+from arka.interfaces.http.deps import CoreDep, PageDep, PathText, QueryText, need
 from arka.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/anchors", tags=["anchors"])
@@ -21,7 +21,7 @@ Status = Literal["pending", "submitted", "confirmed", "failed"]
 
 @router.get("", response_model=None, responses=S.ok(S.AnchorList))
 async def anchors(p: Annotated[Principal, need("log:read")], core: CoreDep, page: PageDep,
-                  chain: Annotated[str | None, Query(pattern=NO_NUL)] = None,
+                  chain: Annotated[str | None, QueryText(64)] = None,
                   status: Annotated[Status | None, Query()] = None) -> Response:
     return S.reply(await run_in_threadpool(core.anchors.list, page.page, page.per_page,
                                            chain, status))

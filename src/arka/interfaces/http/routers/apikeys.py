@@ -1,4 +1,5 @@
-"""API keys of the caller's tenant: create (the key is shown once), list, revoke."""
+"""API keys of the caller's tenant: create (the key is shown once; for the caller's person
+or a named `owner`), list, revoke."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ async def create_api_key(request: Request, p: Annotated[Principal, need("keys:ma
     body = await json_body(request, ApiKeyRequest)
     expires_at = datetimes(body.expiry, "expires_at")
     view = await run_in_threadpool(core.apikeys.create, p.tenant, body.name, body.roles,
-                                   expires_at, actor(request, p), granted=p.permissions)
+                                   expires_at, actor(request, p), granted=p.permissions,
+                                   owner=body.owner)
     return S.reply(view, 201)
 
 

@@ -12,13 +12,13 @@ from starlette.concurrency import run_in_threadpool
 from arka.app.requests import BatchRequest, EvaluateRequest, ReplayRequest
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.deps import (
-    NO_NUL,
     CoreDep,
     PageDep,
     PathText,
-    instant,
+    QueryText,
     json_body,
     need,
+    time_range,
 )
 from arka.security.principal import Principal
 
@@ -66,17 +66,17 @@ async def get_evaluation(evaluation_id: PathText,
 async def list_evaluations(
         p: Annotated[Principal, need("evaluations:read")], core: CoreDep, page: PageDep,
         decision: Annotated[Decision | None, Query()] = None,
-        rule_id: Annotated[str | None, Query(pattern=NO_NUL, description="Only evaluations "
-                                             "in which this rule ran")] = None,
-        start: Annotated[str | None, Query(alias="from", description="RFC 3339, inclusive",
-                                           json_schema_extra={"format": "date-time"})] = None,
-        end: Annotated[str | None, Query(alias="to", description="RFC 3339, inclusive",
-                                         json_schema_extra={"format": "date-time"})] = None,
+        rule_id: Annotated[str | None, QueryText(description="Only evaluations in which "
+                                                 "this rule ran (its exact name)")] = None,
+        start: Annotated[str | None, QueryText(64, alias="from", description="RFC 3339, "
+                                               "inclusive", format="date-time")] = None,
+        end: Annotated[str | None, QueryText(64, alias="to", description="RFC 3339, "
+                                             "inclusive", format="date-time")] = None,
 ) -> Response:
+    low, high = time_range(start, end)
     return S.reply(await run_in_threadpool(
-        core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id,
-        start=instant(start, "from"), end=instant(end, "to"), page=page.page,
-        per_page=page.per_page))
+        core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id, start=low,
+        end=high, page=page.page, per_page=page.per_page))
 
 
 @router.get("/evaluations/{evaluation_id}/trace", response_model=None,

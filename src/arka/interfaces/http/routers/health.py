@@ -1,5 +1,5 @@
-"""Probes, without credentials: live, ready (store, RTVM when remote, object storage),
-startup (migrations applied, rules loaded)."""
+"""Probes, without credentials: live, ready (store, RTVM when remote, object storage,
+the integrity sample: newest log leaves vs their evaluations, latest tree head), startup (migrations applied, rules loaded)."""
 
 from __future__ import annotations
 
@@ -30,9 +30,25 @@ async def ready(core: CoreDep) -> Response:
               await run_in_threadpool(core.executor.ping)}
     if core.vault.objects is not None:
         checks["object_storage"] = await run_in_threadpool(core.vault.objects.ping)
+    body: dict[str, Any] = {}
+    if core.settings.integrity_sample and checks["store"]:
+        problems = await run_in_threadpool(_integrity_problems, core)
+        checks["integrity"] = not problems
+        if problems:  # named, so an operator knows where
+            body["problems"] = problems
     status = 200 if all(checks.values()) else 503
-    return S.reply({"status": "ok" if status == 200 else "unavailable", "checks": checks},
-                   status)
+    return S.reply({"status": "ok" if status == 200 else "unavailable", "checks": checks,
+                    **body}, status)
+
+
+def _integrity_problems(core: Any) -> list[dict[str, str]]:
+    """The problems of the integrity sample (newest log leaves vs their evaluations, the
+    latest tree head, the row counts); cached by the service between intervals."""
+    try:
+        return [p.to_json() for p in core.integrity.sample().problems]
+    except Exception as exc:  # noqa: BLE001 - a probe reports
+        return [{"kind": "sample_failed", "where": "store",
+                 "message": f"the integrity sample could not run: {type(exc).__name__}"}]
 
 
 @router.get("/startup", response_model=None, responses=PROBE)

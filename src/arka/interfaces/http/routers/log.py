@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arka.app.core import Core
 from arka.interfaces.http import schemas as S
-from arka.interfaces.http.deps import NO_NUL, CoreDep, need
+from arka.interfaces.http.deps import CoreDep, QueryText, need
 from arka.security.principal import Principal
 
 router = APIRouter(prefix="/api/v1/log", tags=["log"])
@@ -32,7 +32,7 @@ def _inclusion(core: Core, tenant: str, evaluation_id: str, tree_size: int | Non
 @router.get("/inclusion", response_model=None, responses=S.ok(S.Inclusion))
 async def log_inclusion(
         p: Annotated[Principal, need("proofs:read")], core: CoreDep,
-        evaluation_id: Annotated[str, Query(min_length=1, pattern=NO_NUL)],
+        evaluation_id: Annotated[str, QueryText(min_length=1)],
         tree_size: Annotated[int | None, Query(ge=0, le=MAX_SIZE, description="A published "
                                                "head's size; default: the latest")] = None,
 ) -> Response:
