@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,9 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 EXECUTORS = ("vm", "interpreter", "reference")
 DEFAULT_CONTEXT = {"jurisdiction": "US", "timestamp": "2024-01-15T10:30:00Z"}
+#: The time bound of one generated example that goes through a real server or a generated
+#: hostile program: far above what a correct answer needs, far below a hang.
+HOSTILE_DEADLINE = timedelta(seconds=30)
 
 # The expression goes on line EXPR_LINE of the generated rule, starting at EXPR_COLUMN.
 EXPR_LINE = 12

@@ -34,7 +34,13 @@ from arka.rtvm import bytecode as bc
 from arka.rtvm.fastpath import translate
 from arka.rtvm.loader import function_max_stack, load
 from arka.rtvm.vm import Execution, Limits
-from tests.helpers import DEFAULT_CONTEXT, EXPR_COLUMN, EXPR_LINE, expression_rule
+from tests.helpers import (
+    DEFAULT_CONTEXT,
+    EXPR_COLUMN,
+    EXPR_LINE,
+    HOSTILE_DEADLINE,
+    expression_rule,
+)
 from tests.live_server import CLI, MB, LiveServer, live_server
 
 N = 30_000
@@ -43,7 +49,7 @@ ONE_SECOND = Limits(max_execution_time=1.0)
 BOUND = 3.0  # seconds a rule with a 1 s time limit may take, whatever it does
 LIMIT_CODES = {"E_LIMIT_TIME", "E_LIMIT_INSTRUCTIONS", "E_LIMIT_HEAP"}
 EXECUTORS = ("vm", "interpreter")  # "vm" is the fast path where it translates
-HOSTILE = settings(max_examples=10, deadline=None,
+HOSTILE = settings(max_examples=10, deadline=HOSTILE_DEADLINE,
                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 _BIG_VALUES = V.from_json({"x": BIG})
@@ -218,7 +224,7 @@ def test_deep_value_interpolated_into_an_action_is_refused_in_the_vm() -> None:
 
 # ------------------------------------------------------------------ indices and numbers
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=HOSTILE_DEADLINE)
 @given(exponent=st.integers(40, 999_999), sign=st.sampled_from([1, -1]))
 def test_huge_indices_are_out_of_range_without_conversion(exponent: int, sign: int) -> None:
     idx = Decimal(sign) * Decimal(10) ** exponent if exponent < 1000 else \
@@ -281,7 +287,7 @@ def _compile_error(text: str) -> tuple[str, int, int]:
 digits = st.text("0123456789", min_size=1, max_size=8).map(lambda s: "1" + s)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=HOSTILE_DEADLINE)
 @given(literal=st.one_of(
     st.integers(41, 200).map(lambda n: "9" * n),  # too many significant digits
     st.tuples(digits, st.integers(61, 99_999_999)).map(lambda t: f"{t[0]}e{t[1]}"),
@@ -316,7 +322,7 @@ VERSIONS = st.one_of(
 ).map(lambda t: ".".join(map(str, t)))
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=HOSTILE_DEADLINE)
 @given(version=st.one_of(VERSIONS, st.integers(123, 400).map(lambda n: "1.0.0-" + "a" * n)))
 def test_versions_out_of_bounds_are_refused(version: str) -> None:
     text = (f"rule:\n  metadata: {{name: v, version: '{version}'}}\n  conditions:\n"
@@ -350,7 +356,7 @@ def _header_and_metadata(meta: dict[str, Any]) -> bytes:
     return bc.MAGIC + struct.pack("<HH", bc.FORMAT_VERSION, 0) + struct.pack("<I", len(blob)) + blob
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=HOSTILE_DEADLINE)
 @given(count=st.integers(2, 2**32 - 1))
 def test_claimed_counts_cannot_run_ahead_of_the_data(count: int) -> None:
     head = _header_and_metadata(_good().metadata)
@@ -360,7 +366,7 @@ def test_claimed_counts_cannot_run_ahead_of_the_data(count: int) -> None:
     _refused_bytecode(head + struct.pack("<I", 0) + struct.pack("<I", count), functions)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=HOSTILE_DEADLINE)
 @given(size=st.integers(bc.MAX_CODE_BYTES + 1, 2**32 - 1))
 def test_code_larger_than_the_bound_is_refused_before_reading(size: int) -> None:
     head = _header_and_metadata(_good().metadata)
@@ -368,7 +374,7 @@ def test_code_larger_than_the_bound_is_refused_before_reading(size: int) -> None
     _refused_bytecode(head + struct.pack("<I", 0) + struct.pack("<I", 1) + fn, "E_BYTECODE_LIMIT")
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40, deadline=HOSTILE_DEADLINE)
 @given(text=st.sampled_from(["1E+999999999", "1E-999999999", "9" * 41, "1E+61", "NaN"]))
 def test_decimal_constants_keep_the_literal_bounds(text: str) -> None:
     good = _good()

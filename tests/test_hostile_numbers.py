@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from arka.base import values as V
 from arka.base.boundary import MAX_DEPTH, BoundaryError
 from arka.base.errors import EvalError, InputError
+from tests.helpers import HOSTILE_DEADLINE
 from tests.hostile_inputs import (
     IN_RANGE_NUMBERS,
     OUT_OF_RANGE_NUMBERS,
@@ -35,7 +36,7 @@ from tests.live_server import MB, LiveServer, live_server
 
 SECONDS = 2.0  # per hostile request
 RSS_GROWTH = 150 * MB  # over the module
-LIVE = settings(max_examples=40, deadline=None)
+LIVE = settings(max_examples=40, deadline=HOSTILE_DEADLINE)
 
 ECHO_RULE = """rule:
   metadata: {name: echo, version: 1.0.0}
@@ -137,7 +138,7 @@ def test_lone_surrogates_and_nul_keys_are_refused(srv: LiveServer, case: Hostile
     _refused(srv, "/api/v1/evaluate", _evaluate_body(case.text), case.code, case.path)
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15, deadline=HOSTILE_DEADLINE)
 @given(text=deep_json(max_depth=3000), number=OUT_OF_RANGE_NUMBERS)
 def test_every_json_body_is_bounded(srv: LiveServer, text: str, number: str) -> None:
     """Bodies of other endpoints (replay, API keys, exports) go through the same parser."""
@@ -154,7 +155,7 @@ def test_a_million_values_and_syntax_errors_are_refused(srv: LiveServer) -> None
     assert (detail["line"], detail["column"]) == (1, 24)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30, deadline=HOSTILE_DEADLINE)
 @given(literal=IN_RANGE_NUMBERS)
 def test_numbers_within_the_bounds_are_kept_exactly(srv: LiveServer, literal: str) -> None:
     with _client(srv, "service") as c:

@@ -22,6 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from arka.base.boundary import number_problem
 from tests.helpers import EXAMPLES
 from tests.live_server import MB, LiveServer, live_server
 from tests.service_fixtures import postgres_database
@@ -130,8 +131,7 @@ def unreadable(value: Any) -> bool:
     if isinstance(value, bool) or value is None:
         return False
     if isinstance(value, int | float):
-        d = Decimal(repr(value)).normalize()
-        return bool(d) and (len(d.as_tuple().digits) > 40 or not -60 <= d.adjusted() <= 60)
+        return number_problem(Decimal(repr(value))) is not None
     if isinstance(value, list):
         return any(unreadable(v) for v in value)
     return any(unreadable(k) or "\x00" in k or unreadable(v) for k, v in value.items())

@@ -50,8 +50,9 @@ def test_same_key_on_two_instances_is_evaluated_once(backend: str, tmp_path: Pat
         Store(url).migrate()
         cores = [Core(Settings(url, tmp_path / "keys", redis_url=redis_url), Store(url))
                  for _ in range(2)]
-        cores[0].registry.deploy_rule("default", (EXAMPLES / "rules" / "ctr-threshold-flag.yaml")
-                             .read_text(), "yaml")
+        ctr = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
+        for tenant in ("default", "bank-b"):
+            cores[0].registry.deploy_rule(tenant, ctr, "yaml")
         runs = []
         lock = threading.Lock()
         for core in cores:

@@ -89,7 +89,7 @@ def test_production_like_stack(tmp_path: Path) -> None:
                                capture_output=True, text=True)
         assert ready.returncode == 0, ready.stderr + log_file.read_text()[-3000:]
         checks = httpx.get(f"{base}/health/ready").json()["checks"]
-        assert checks == {"store": True, "rtvm": True, "object_storage": True}
+        assert checks == {"store": True, "rtvm": True, "object_storage": True, "integrity": True}
 
         client = httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30)
         for rule in ("ctr-threshold-flag", "structuring-detection", "enhanced-due-diligence"):

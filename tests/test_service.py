@@ -291,9 +291,13 @@ def test_rule_versions_are_chosen_at_the_context_timestamp(client: TestClient) -
     assert old.json()["result"]["decision"] == "compliant"
     assert new.json()["metadata"]["rules_evaluated"] == ["ctr-threshold-flag@2.0.0"]
     assert new.json()["result"]["decision"] == "non_compliant"
-    before = evaluate(client, {"context": dict(CTX, timestamp="2023-03-01T00:00:00Z"),
-                               "input": small}).json()
-    assert before["metadata"]["rules_evaluated"] == []
+    # before any version is in force nothing decides: refused, never compliant by default
+    before = client.post("/api/v1/evaluate", json={
+        "context": dict(CTX, timestamp="2023-03-01T00:00:00Z"), "input": small})
+    assert before.status_code == 400, before.text
+    error = before.json()["error"]
+    assert error["details"][0]["code"] == "E_NO_RULES" and "2023-03-01" in error["message"]
+    assert client.get("/api/v1/evaluations").json()["total"] == 2
 
 
 @pytest.mark.parametrize("body,needle", [

@@ -114,10 +114,11 @@ class Service:
         return r.json()  # type: ignore[no-any-return]
 
     def cli_verify(self, record: Any, inclusion: Any = None, name: str = "rec",
-                   raw: str | None = None) -> subprocess.CompletedProcess[str]:
+                   raw: str | None = None, extra: list[str] | None = None
+                   ) -> subprocess.CompletedProcess[str]:
         path = self.tmp / f"{name}.json"
         path.write_text(raw if raw is not None else json.dumps(record))
-        args = [CLI, "verify", str(path), "--key", str(self.tmp / "keys.json")]
+        args = [CLI, "verify", str(path), "--key", str(self.tmp / "keys.json"), *(extra or [])]
         if inclusion is not None:
             (self.tmp / f"{name}.inc.json").write_text(json.dumps(inclusion))
             args += ["--inclusion", str(self.tmp / f"{name}.inc.json")]
@@ -215,10 +216,15 @@ def test_the_rich_record_verifies_and_every_field_is_checked(service: Service) -
     for name in ("rule_results -> rule_results_hash -> ok", "log_index -> log_index -> ok",
                  "metadata -> evaluation_duration_ms, metadata_hash, rules_hash -> ok"):
         assert name in done.stdout
-    # without the inclusion proof log_index is not checked: never VALID
+    # without the inclusion proof log_index is not checked, and says so; exit 0 unless
+    # --require-complete
     done = service.cli_verify(record)
+    assert done.returncode == 0, done.stdout
+    assert "NOT CHECKED log_index" in done.stdout
+    assert "VALID (not checked offline: log_index needs --inclusion)" in done.stdout
+    done = service.cli_verify(record, extra=["--require-complete"])
     assert done.returncode == 3, done.stdout
-    assert "NOT CHECKED log_index" in done.stdout and "INCOMPLETE" in done.stdout
+    assert "INCOMPLETE: nothing failed, NOT CHECKED: log_index" in done.stdout
     assert "\nVALID" not in done.stdout
     api = service.api_verify(record["evaluation_id"])
     assert api["verdict"] == "valid" and api["complete"] and not api["failed"], api

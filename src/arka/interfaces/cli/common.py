@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import click
 
 from arka.base import values as V
+from arka.base.boundary import BoundaryError
 from arka.base.errors import ArkaError, CompileError
 
 if TYPE_CHECKING:
@@ -56,7 +57,11 @@ def read_json(text_or_path: str, what: str) -> Any:
         return V.load_json_text(text)
     except json.JSONDecodeError as exc:
         fail(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", 2)
-    except ArkaError as exc:  # outside the input bounds (nesting, numbers, keys, text)
+    except BoundaryError as exc:  # outside the input bounds (nesting, numbers, keys, text)
+        where = "" if exc.path == "body" else f" at {exc.path}"
+        verb = " is" if exc.reason.startswith("not ") else ":"
+        fail(f"{what}{where}{verb} {exc.reason} ({exc.code})", 2)
+    except ArkaError as exc:
         fail(f"{what}: {exc.message} ({exc.code})", 2)
 
 

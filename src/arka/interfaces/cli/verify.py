@@ -1,9 +1,12 @@
 """`arka-cli verify`: an evaluation record's trust proof offline, with its log inclusion and
 its anchor on chain.
 
-Exit status: 0 every field of the record checked and valid; 1 a check failed (INVALID);
-2 the record, inclusion proof or key could not be read, or the options are wrong;
-3 nothing failed but some field could not be checked offline (INCOMPLETE, each named).
+Exit status: 0 nothing failed and everything the record's signature covers was checked
+(its place in the log and its anchors need --inclusion / --anchor and are listed as NOT
+CHECKED without them); 1 a check failed (INVALID); 2 the record, inclusion proof or key
+could not be read, or the options are wrong; 3 nothing failed but part of the record is not
+covered by its proof (a proof version 1 record), or, with --require-complete, any check
+could not run (INCOMPLETE, each named).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
 #: The largest record or inclusion proof file read (a record with a full trace can be big).
 MAX_FILE_BYTES = 256 * 1024 * 1024
 EXIT = {"valid": 0, "invalid": 1, "incomplete": 3}
+#: Checks that need evidence from outside the record (the log, the chain): without it they
+#: are NOT CHECKED but do not make the exit status 3 unless --require-complete.
+EXTERNAL = {"log_index": "--inclusion", "anchors": "--inclusion and --anchor"}
 MARK = {"ok": "ok  ", "failed": "FAIL", "not_checked": "NOT CHECKED"}
 
 
@@ -104,17 +110,21 @@ def _anchor_check(inclusion: Any, read: Any) -> Check:
 @click.option("--rpc-url", help="JSON-RPC endpoint of the anchoring chain.")
 @click.option("--contract", "contract_address", help="Address of the ArkaAnchor contract.")
 @click.option("--tenant", help="Fail unless the proof was signed for this tenant.")
+@click.option("--require-complete", is_flag=True,
+              help="Exit 3 unless every check ran, including the log and anchor checks "
+                   "that need --inclusion / --anchor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None,
                check_anchor: bool, rpc_url: str | None, contract_address: str | None,
-               tenant: str | None, as_json: bool) -> None:
+               tenant: str | None, require_complete: bool, as_json: bool) -> None:
     """Verify an evaluation record offline: every field against its trust proof, the
     signature, and with --inclusion its place in the log (and with --anchor on chain).
 
     Prints each check (ok, FAIL, NOT CHECKED), then each field of the record with the
-    checks that covered it, then VALID, INVALID or INCOMPLETE. Exit 0 valid, 1 invalid,
-    2 unreadable input or bad options, 3 incomplete (a field could not be checked
-    offline, e.g. log_index without --inclusion, or a proof version 1 record)."""
+    checks that covered it, then VALID, INVALID or INCOMPLETE. Exit 0 valid (log_index
+    and anchors are NOT CHECKED without --inclusion / --anchor), 1 invalid, 2 unreadable
+    input or bad options, 3 incomplete (part of the record is not covered by its proof,
+    as in a proof version 1 record; with --require-complete, any check that did not run)."""
     if check_anchor and not (inclusion_file and rpc_url and contract_address):
         fail("--anchor needs --inclusion (for the anchored tree size), --rpc-url and "
              "--contract", 2)
@@ -132,20 +142,27 @@ def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None
                            anchor_reader=reader)
     if reader is not None and report.checks and report.checks[0].name != "record":
         report.checks.append(_anchor_check(inclusion, reader))
+    unchecked = [c.name for c in report.checks if c.status == "not_checked"]
+    verdict = report.verdict
+    if verdict == "incomplete" and not require_complete \
+            and all(name in EXTERNAL for name in unchecked):
+        verdict = "valid"
     if as_json:
         click.echo(json.dumps(report.to_json(), indent=2))
-        sys.exit(EXIT[report.verdict])
+        sys.exit(EXIT[verdict])
     for check in report.checks:
         click.echo(f"{MARK[check.status]} {check.name}: {check.detail}")
     click.echo("fields:")
     for f in report.fields():
         click.echo(f"  {f['field']} -> {', '.join(f['checks'])} -> {MARK[f['status']].strip()}")
-    if report.verdict == "valid":
+    if verdict == "valid" and unchecked:
+        needs = "; ".join(f"{name} needs {EXTERNAL[name]}" for name in unchecked)
+        click.echo(f"VALID (not checked offline: {needs})")
+    elif verdict == "valid":
         click.echo("VALID")
-    elif report.verdict == "invalid":
+    elif verdict == "invalid":
         failed = [c.name for c in report.checks if c.status == "failed"]
         click.echo(f"INVALID: failed {', '.join(failed)}")
     else:
-        unchecked = [c.name for c in report.checks if c.status == "not_checked"]
         click.echo(f"INCOMPLETE: nothing failed, NOT CHECKED: {', '.join(unchecked)}")
-    sys.exit(EXIT[report.verdict])
+    sys.exit(EXIT[verdict])

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 import json
-from typing import Any
+from typing import Any, Literal
 
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -267,13 +267,25 @@ class FullTrace(BaseModel):
 class Check(BaseModel):
     check: str
     ok: bool
+    status: Literal["ok", "failed", "not_checked"]
     detail: str
+
+
+class FieldCoverage(BaseModel):
+    field: str
+    checks: list[str]
+    status: Literal["ok", "failed", "not_checked"]
 
 
 class Verification(BaseModel):
     valid: bool
+    complete: bool
+    verdict: Literal["valid", "invalid", "incomplete"]
+    proof_version: int | None
     failed: list[str]
+    not_checked: list[str]
     checks: list[Check]
+    fields: list[FieldCoverage]
     evaluation_id: str
 
 

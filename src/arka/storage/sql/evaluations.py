@@ -230,7 +230,7 @@ class SqlEvaluations:
                 "output_hash": record["trust_proof"]["output_hash"]}
 
     def index_drift(self, tenant: str, evaluation_id: str, record: dict[str, Any]
-                    ) -> list[str]:
+                    ) -> builtins.list[str]:
         """Where the stored row's query columns disagree with its record (as `_row` writes
         them): a row whose columns were edited answers filters with a record it does not
         hold. Empty when they agree."""

@@ -30,6 +30,7 @@ async def anchors(p: Annotated[Principal, need("log:read")], core: CoreDep, page
 @router.get("/{anchor_id}", response_model=None, responses=S.ok(S.AnchorView))
 async def anchor(anchor_id: PathText, p: Annotated[Principal, need("log:read")],
                  core: CoreDep) -> Response:
-    if not re.fullmatch(r"[0-9]{1,18}", anchor_id):  # str.isdigit() takes '²'
+    # str.isdigit() takes '²'; ids are 32-bit integers in the database
+    if not re.fullmatch(r"[0-9]{1,10}", anchor_id) or int(anchor_id) > 2**31 - 1:
         raise NotFound(f"anchor {anchor_id} not found")
     return S.reply(await run_in_threadpool(core.anchors.get, int(anchor_id)))
