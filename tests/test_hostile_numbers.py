@@ -54,10 +54,11 @@ ECHO_RULE = """rule:
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with live_server(tmp_path_factory.mktemp("hostile-numbers")) as server:
-        with server.client("admin", "t1") as c:
-            r = c.post("/api/v1/rules", content=ECHO_RULE,
-                       headers={"content-type": "application/x-yaml"})
-            assert r.status_code == 201, r.text
+        for tenant in ("t1", "t2"):  # requests alternate between the tenants
+            with server.client("admin", tenant) as c:
+                r = c.post("/api/v1/rules", content=ECHO_RULE,
+                           headers={"content-type": "application/x-yaml"})
+                assert r.status_code == 201, r.text
         server.start_rss = server.rss()
         yield server
         assert server.alive()
@@ -225,6 +226,9 @@ def test_from_json_refuses_deep_values_without_recursion_error(depth: int,
     with pytest.raises(BoundaryError) as exc:
         V.from_json({"x": value})
     assert exc.value.code == "E_NESTING"
+    if depth <= V.MAX_VALUE_DEPTH:  # values the VM builds may nest this deep
+        assert V.to_json(value) == value
+        return
     with pytest.raises(EvalError) as err:
         V.to_json(value)
     assert err.value.code == "E_NESTING" and isinstance(depth, int)

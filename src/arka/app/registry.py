@@ -323,7 +323,24 @@ class Registry:
     # ------------------------------------------------------------ selection
     def select(self, tenant: str, ctx: dict[str, Any]) -> Selection:
         """The rules for a context: the named ruleset's, or every rule's newest approved
-        version in force on the context's date (plus what they depend on)."""
+        version in force on the context's date (plus what they depend on).
+
+        Before refusing a context that nothing decides (E_NO_RULES), the store is asked
+        again: another process's deploy of the last REFRESH_SECONDS is not a reason to
+        refuse."""
+        try:
+            return self._select(tenant, ctx)
+        except InputError as exc:
+            if exc.code != "E_NO_RULES":
+                raise
+        for cache in self._caches():
+            cache.invalidate(tenant)
+        return self._select(tenant, ctx)
+
+    def _caches(self) -> list[_TenantCache]:
+        return [v for v in vars(self).values() if isinstance(v, _TenantCache)]
+
+    def _select(self, tenant: str, ctx: dict[str, Any]) -> Selection:
         ref = ctx.get("ruleset")
         if ref:
             return _checked(self._select_ruleset(tenant, str(ref)), ctx)

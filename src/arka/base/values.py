@@ -497,7 +497,7 @@ def parse_duration(s: str) -> timedelta:
             hours=int(parts.get("hours", 0)), minutes=int(parts.get("minutes", 0)),
             seconds=int(seconds), microseconds=int((seconds % 1) * 1_000_000),
         )
-    except (OverflowError, ValueError):
+    except (ArithmeticError, ValueError):  # OverflowError, decimal.InvalidOperation
         raise EvalError(f"duration {_clip(s)} is out of range: at most {MAX_DURATION_DAYS} "
                         "days", code="E_ARGUMENT") from None
     return -td if m.group("sign") else td
