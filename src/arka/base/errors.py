@@ -31,12 +31,19 @@ class Diagnostic:
     span: Span
     message: str
 
+    @property
+    def severity(self) -> str:
+        """`warning` for the W_ codes (a rule that compiles but may not do what was meant;
+        strict validation refuses it too), else `error`."""
+        return "warning" if self.code.startswith("W_") else "error"
+
     def sort_key(self) -> tuple[str, int, int, str]:
         return (self.span.file, self.span.line, self.span.column, self.code)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,
+            "severity": self.severity,
             "file": self.span.file,
             "line": self.span.line,
             "column": self.span.column,

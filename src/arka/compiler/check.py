@@ -44,9 +44,25 @@ class Checker:
         self.lets = {let.name: let for let in rule.lets}
         self.conditions = {c.id: c for c in rule.conditions}
         self.let_types: dict[str, Type] = {}
+        # Input field paths the rule reads (`transaction.amount`, `history[].amount`), and
+        # the untyped ones already reported (a read below one is not reported again).
+        self.reads: set[str] = set()
+        self._untyped: set[str] = set()
 
     def error(self, code: str, span: Span, message: str) -> None:
         self.diags.append(Diagnostic(code, span, message))
+
+    def _untyped_read(self, node: ast.Node, path: str, hint: str) -> Type:
+        """A read of an input field that no schema declares: typed as any value, reported
+        once per path as W_UNTYPED_FIELD (a typo here would otherwise read null)."""
+        self.reads.add(path)
+        if not any(path == p or path.startswith((p + ".", p + "[")) for p in self._untyped):
+            self._untyped.add(path)
+            self.diags.append(Diagnostic(
+                "W_UNTYPED_FIELD", node.span,
+                f"{path} is read untyped: no schema declares it{hint}; give the input a "
+                "named schema (type: Name) or an inline schema that declares the field"))
+        return Type("any", origin=path)
 
     # ------------------------------------------------------------ whole rule
     def check(self) -> list[Diagnostic]:
@@ -182,6 +198,8 @@ class Checker:
                 if ot.kind == "list":
                     self._expect(index, it, T.DECIMAL, "a list index")
                     return ot.elem or T.ANY
+                if ot.kind == "any" and ot.origin is not None:
+                    return Type("any", origin=f"{ot.origin}[]")
                 if ot.kind == "object":
                     self._expect(index, it, T.STRING, "an object key")
                     return T.ANY
@@ -277,12 +295,20 @@ class Checker:
     def _field(self, node: ast.Node, ot: Type, fname: str) -> Type:
         if ot.kind == "object":
             ft = ot.field_type(fname)
+            known = [k for k, _ in ot.fields or ()]
             if ft is None:
-                known = [k for k, _ in ot.fields or ()]
+                where = f"{ot.origin} has" if ot.origin else "object has"
                 self.error("E_UNKNOWN_FIELD", node.span,
-                           f"object has no field {fname!r}{_did_you_mean(fname, known)}")
+                           f"{where} no field {fname!r}{_did_you_mean(fname, known)}")
                 return T.ANY
+            if ot.origin is not None:
+                if fname not in known:
+                    return self._untyped_read(node, f"{ot.origin}.{fname}",
+                                              _did_you_mean(fname, known))
+                self.reads.add(f"{ot.origin}.{fname}")
             return ft
+        if ot.kind == "any" and ot.origin is not None:
+            return self._untyped_read(node, f"{ot.origin}.{fname}", "")
         if T.is_known(ot):
             self.error("E_TYPE", node.span, f"a {ot} has no field {fname!r}")
         return T.ANY
@@ -386,8 +412,7 @@ class Checker:
                            "a lambda, e.g. x => x.amount")
                 self.expr(arg, scope, trigger)
                 continue
-            elem = slot_types[0].elem if slot_types and slot_types[0].kind == "list" and \
-                slot_types[0].elem else T.ANY
+            elem = _element_type(slot_types[0] if slot_types else T.ANY)
             want = (elem,) if param.type == B.FN1 else (slot_types[1] if len(slot_types) > 1
                                                          else T.ANY, elem)
             if len(arg.params) != len(want):
@@ -429,6 +454,15 @@ class Checker:
                            f"{lit.value!r} in metadata.depends_on")
 
 
+def _element_type(t: Type) -> Type:
+    """What a lambda over the list `t` receives; elements of an untyped input are untyped."""
+    if t.kind == "list" and t.elem:
+        return t.elem
+    if t.kind == "any" and t.origin is not None:
+        return Type("any", origin=f"{t.origin}[]")
+    return T.ANY
+
+
 def _did_you_mean(name: str, options: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(options), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
@@ -436,3 +470,9 @@ def _did_you_mean(name: str, options: Iterable[str]) -> str:
 
 def check_rule(rule: RuleDef) -> list[Diagnostic]:
     return Checker(rule).check()
+
+
+def check_rule_reads(rule: RuleDef) -> tuple[list[Diagnostic], set[str]]:
+    """`check_rule`, plus the input field paths the rule reads."""
+    checker = Checker(rule)
+    return checker.check(), checker.reads

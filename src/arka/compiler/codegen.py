@@ -14,7 +14,7 @@ from arka.lang import ast
 from arka.lang import builtins as B
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import function_max_stack
-from arka.rules.model import RuleDef
+from arka.rules.model import InputDef, RuleDef
 
 COMPILER_VERSION = "arka-compiler/2"
 
@@ -123,9 +123,10 @@ class Codegen:
             "format": bc.FORMAT_VERSION,
             "division_scale": self.division_scale,
             "rule": rule.metadata.to_json(),
-            "file": rule.file.rsplit("/", 1)[-1],
-            "inputs": [{"name": i.name, "type": i.type_name, "required": i.required,
-                        "schema": i.spec.to_json()} for i in rule.inputs],
+            # Positions name the rule, never the file it was read from: the same rule gives
+            # the same bytes from a file, an API request or a string.
+            "file": rule.metadata.name,
+            "inputs": [_input_json(i) for i in rule.inputs],
             "conditions": [{"id": c.id, "description": c.description} for c in rule.conditions],
             "actions": [{"index": a.index, "type": a.type, "trigger": a.trigger_text}
                         for a in rule.actions],
@@ -294,3 +295,11 @@ class Codegen:
 
 _BINARY_OPS = {"+": "ADD", "-": "SUB", "*": "MUL", "%": "MOD", "==": "EQ", "!=": "NE",
                "<": "LT", "<=": "LE", ">": "GT", ">=": "GE", "in": "IN", "not in": "NOT_IN"}
+
+
+def _input_json(i: InputDef) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": i.name, "type": i.type_name, "required": i.required,
+                           "schema": i.spec.to_json()}
+    if i.schemas:
+        out["schemas"] = [s.to_json() for s in i.schemas]
+    return out

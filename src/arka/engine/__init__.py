@@ -11,7 +11,7 @@ from typing import Any
 
 from arka.compiler import CompiledRule
 from arka.engine.context import normalize_context
-from arka.engine.files import load_rules, rule_files
+from arka.engine.files import load_rules, rule_files, schema_paths
 from arka.engine.result import EvaluationResult
 from arka.engine.ruleset import (
     CALENDAR_VERSION,
@@ -23,7 +23,8 @@ from arka.engine.ruleset import (
 from arka.rules.tables import TableSet
 
 __all__ = ["CALENDAR_VERSION", "ENGINE_VERSION", "STRATEGIES", "EvaluationResult", "RuleSet",
-           "evaluate", "load_rules", "normalize_context", "register_runner", "rule_files"]
+           "evaluate", "load_rules", "normalize_context", "register_runner", "rule_files",
+           "schema_paths"]
 
 
 def evaluate(rules: Sequence[CompiledRule], input: dict[str, Any],

@@ -29,7 +29,7 @@ def rule_files(paths: Sequence[str | Path]) -> list[Path]:
 
 
 def _looks_like_rule(f: Path) -> bool:
-    """Skip tables, rulesets and test files found in a rules directory."""
+    """Skip tables, rulesets, schemas and test files found in a rules directory."""
     if f.suffix == ".rtvm":
         return True
     try:  # a file the bounded loader refuses (too large, alias bomb, ...) is the
@@ -40,7 +40,7 @@ def _looks_like_rule(f: Path) -> bool:
     except (OSError, UnicodeDecodeError, BoundaryError):
         return True
     return not (isinstance(doc, dict) and "rule" not in doc and
-                any(k in doc for k in ("table", "ruleset", "tests")))
+                any(k in doc for k in ("table", "ruleset", "tests", "schema")))
 
 
 def load_rules(paths: Sequence[str | Path], **kwargs: Any) -> list[CompiledRule]:
@@ -65,3 +65,19 @@ def load_rules(paths: Sequence[str | Path], **kwargs: Any) -> list[CompiledRule]
     if errors:
         raise CompileError(errors, sources=sources)
     return compiled
+
+
+def schema_paths(rule_paths: Sequence[str | Path]) -> list[Path]:
+    """Where schemas for rules are found when none are named: the `schema:` documents in
+    a rule directory, and a `schemas` directory beside the rules (`examples/rules` ->
+    `examples/schemas`; for a rule file, beside or inside its folder)."""
+    out: list[Path] = []
+    for p in map(Path, rule_paths):
+        folder = p if p.is_dir() else p.parent
+        candidates = [folder.parent / "schemas", folder / "schemas"]
+        if p.is_dir():
+            candidates.insert(0, p)
+        for candidate in candidates:
+            if candidate.is_dir() and candidate.resolve() not in {c.resolve() for c in out}:
+                out.append(candidate)
+    return out

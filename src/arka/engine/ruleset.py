@@ -285,7 +285,10 @@ class RuleSet:
             outcome = self._execute(info, inputs, ctx, runtime, trace, executor)
             emitted = acc.collect(info, outcome)
         except EvalError as exc:
-            entry.update(status="error", conditions={}, error=exc.to_dict())
+            error = exc.to_dict()
+            if "file" in error:  # a position names the rule, whichever executor ran it
+                error["file"] = info.name
+            entry.update(status="error", conditions={}, error=error)
             acc.errors += 1
             return entry, None, []
         entry["status"] = "fired" if emitted else "not_fired"

@@ -17,6 +17,10 @@ class Type:
     closed: bool = False  # object: fields other than `fields` do not exist
     arity: int = 0  # function (lambda) arity
     ret: Type | None = field(default=None, compare=False)
+    # Where a value of this type comes from when that is an input: the field path
+    # (`transaction`, `history[]`, `customer.address`). A field read below it that no
+    # schema declares is an untyped read, which validation reports as a warning.
+    origin: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         if self.kind == "list" and self.elem is not None and self.elem.kind != "any":
@@ -51,10 +55,20 @@ def list_of(t: Type) -> Type:
     return Type("list", elem=t)
 
 
-def object_of(fields: dict[str, Type] | None, closed: bool = True) -> Type:
+def object_of(fields: dict[str, Type] | None, closed: bool = True,
+              origin: str | None = None) -> Type:
     if fields is None:
-        return OBJECT
-    return Type("object", fields=tuple(sorted(fields.items())), closed=closed)
+        return Type("object", origin=origin) if origin else OBJECT
+    return Type("object", fields=tuple(sorted(fields.items())), closed=closed, origin=origin)
+
+
+def from_input(t: Type, origin: str) -> Type:
+    """`t` marked as read from the input field `origin` (lists mark their elements)."""
+    if t.kind == "list":
+        return Type("list", elem=from_input(t.elem or ANY, f"{origin}[]"), origin=origin)
+    if t.kind in ("any", "object"):
+        return Type(t.kind, t.elem, t.fields, t.closed, t.arity, t.ret, origin)
+    return t
 
 
 def function(arity: int, ret: Type = ANY) -> Type:

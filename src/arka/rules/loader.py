@@ -49,6 +49,11 @@ CONDITION_KEYS = ("id", "description", "expression")
 ACTION_KEYS = ("trigger", "type", "config", "description")
 SCHEMA_TYPE_NAMES = ("string", "decimal", "number", "integer", "boolean", "datetime", "date",
                      "duration", "array", "object", "any")
+# What a `type:` may name besides a schema (`list` is another name for `array`).
+VALUE_TYPE_NAMES = (*SCHEMA_TYPE_NAMES, "list")
+# A named schema, optionally at one version: `Transaction`, `Transaction@1.2.0`.
+SCHEMA_NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
+SCHEMA_REF_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}(@[0-9A-Za-z.+-]{1,64})?$")
 
 
 class _Reader:
@@ -78,7 +83,11 @@ class _Reader:
             if key in allowed or key in extra_ok or key.startswith("x-"):
                 continue
             span = loc.key_span or loc.span
-            self.error("E_UNKNOWN_KEY", span, f"unknown key {key!r} in {what}{_suggest(key, allowed)}")
+            hint = _suggest(key, allowed)
+            if not hint and " " in key.strip():
+                hint = (" (a ',' inside { ... } starts a new entry: put text that contains a "
+                        "comma in quotes)")
+            self.error("E_UNKNOWN_KEY", span, f"unknown key {key!r} in {what}{hint}")
 
     def required(self, m: dict[str, Located], key: str, where: Located, what: str) -> Located | None:
         if key not in m:
@@ -162,33 +171,50 @@ def _date(r: _Reader, loc: Located | None, what: str) -> date | None:
         return None
 
 
-def read_field_spec(r: _Reader, loc: Located, path: str) -> FieldSpec | None:
+def value_type(name: str) -> str | None:
+    """The value type a `type:` name means (`list` is `array`), or None for any other name."""
+    t = name.lower()
+    if t == "list":
+        return "array"
+    return t if t in SCHEMA_TYPE_NAMES else None
+
+
+def read_field_spec(r: _Reader, loc: Located, path: str, closed_default: bool = False
+                    ) -> FieldSpec | None:
+    """A JSON-Schema-like field spec. `type` is a value type or the name of a named schema
+    (resolved later, `arka.rules.schemas`). An object that declares properties is closed when
+    `additionalProperties: false`, open when `true`, else `closed_default` (named schemas)."""
     m = r.mapping(loc, f"schema of {path}")
     if m is None:
         return None
     r.keys(m, SCHEMA_KEYS, f"schema of {path}")
     type_name = "any"
+    ref = None
     if "type" in m:
         t = r.string(m["type"], f"type of {path}")
-        if t is not None and t not in SCHEMA_TYPE_NAMES:
-            r.error("E_SCHEMA_TYPE", m["type"].span,
-                    f"unknown type {t!r} for {path}; use one of {', '.join(SCHEMA_TYPE_NAMES)}"
-                    f"{_suggest(t, SCHEMA_TYPE_NAMES)}")
+        if t is not None and value_type(t) is None:
+            if SCHEMA_REF_RE.match(t):
+                ref = t
+            else:
+                r.error("E_SCHEMA_TYPE", m["type"].span,
+                        f"type {t!r} of {path} is neither a value type "
+                        f"({', '.join(VALUE_TYPE_NAMES)}) nor a schema name"
+                        f"{_suggest(t, VALUE_TYPE_NAMES)}")
         elif t is not None:
-            type_name = t
+            type_name = value_type(t) or "any"
     props: list[tuple[str, FieldSpec]] = []
     if "properties" in m:
         pm = r.mapping(m["properties"], f"properties of {path}")
         for name, sub in (pm or {}).items():
-            spec = read_field_spec(r, sub, f"{path}.{name}")
+            spec = read_field_spec(r, sub, f"{path}.{name}", closed_default)
             if spec is not None:
                 props.append((name, spec))
-        if type_name == "any":
+        if type_name == "any" and ref is None:
             type_name = "object"
     items = None
     if "items" in m:
-        items = read_field_spec(r, m["items"], f"{path}[]")
-        if type_name == "any":
+        items = read_field_spec(r, m["items"], f"{path}[]", closed_default)
+        if type_name == "any" and ref is None:
             type_name = "array"
     enum = None
     if "enum" in m:
@@ -200,17 +226,36 @@ def read_field_spec(r: _Reader, loc: Located, path: str) -> FieldSpec | None:
         seq = r.sequence(m["required"], f"required of {path}")
         if seq is not None:
             required = tuple(str(x.value) for x in seq)
-    closed = "additionalProperties" in m and m["additionalProperties"].value is False
-    return FieldSpec(type_name, tuple(props), items, enum, required, closed)
+    closed = closed_default and bool(props)
+    if "additionalProperties" in m:
+        extra = m["additionalProperties"].value
+        if not isinstance(extra, bool):
+            r.error("E_SCHEMA", m["additionalProperties"].span,
+                    f"additionalProperties of {path} must be true (other fields allowed) or "
+                    "false (only the declared fields)")
+        else:
+            closed = not extra
+    if ref is not None and (props or items is not None):
+        r.error("E_SCHEMA", m["type"].span, f"{path} names the schema {ref!r}; it cannot "
+                "also declare properties or items (declare them in the schema)")
+    return FieldSpec(type_name, tuple(props), items, enum, required, closed, ref,
+                     m["type"].span if ref is not None else None)
 
 
-def spec_type(spec: FieldSpec) -> T.Type:
+def spec_type(spec: FieldSpec, origin: str | None = None) -> T.Type:
+    """The static type of values of a (resolved) spec; `origin` marks them as read from
+    that input field path, so reads of undeclared fields below it can be reported."""
     if spec.type == "object":
         if not spec.properties:
-            return T.OBJECT
-        return T.object_of({k: spec_type(v) for k, v in spec.properties}, closed=spec.closed)
+            return T.object_of(None, origin=origin)
+        return T.object_of({k: spec_type(v, f"{origin}.{k}" if origin else None)
+                            for k, v in spec.properties}, closed=spec.closed, origin=origin)
     if spec.type == "array":
-        return T.list_of(spec_type(spec.items) if spec.items else T.ANY)
+        elem = spec_type(spec.items, f"{origin}[]" if origin else None) if spec.items else \
+            T.Type("any", origin=f"{origin}[]" if origin else None)
+        return T.Type("list", elem=elem, origin=origin)
+    if spec.type == "any":
+        return T.Type("any", origin=origin)
     return T.SCHEMA_TYPES.get(spec.type, T.ANY)
 
 
@@ -292,15 +337,23 @@ def _read_inputs(r: _Reader, loc: Located) -> list[InputDef]:
                 r.error("E_SCHEMA", m["required"].span, "required must be true or false")
             else:
                 required = m["required"].value
+        # `type` is a value type, or names a schema (resolved when the rule is compiled;
+        # an unknown name leaves the input untyped); an inline `schema` types it directly.
         spec = FieldSpec("any")
         if "schema" in m:
             spec = read_field_spec(r, m["schema"], name) or spec
-        elif type_name and type_name.lower() in SCHEMA_TYPE_NAMES:
-            spec = FieldSpec(type_name.lower())
+        elif type_name and value_type(type_name):
+            spec = FieldSpec(value_type(type_name) or "any")
         elif type_name:
-            spec = FieldSpec("object")  # a descriptive name like `Transaction`
-        out.append(InputDef(name, type_name or spec.type, required, spec, spec_type(spec),
-                            item.span))
+            if not SCHEMA_REF_RE.match(type_name):
+                r.error("E_SCHEMA_TYPE", m["type"].span,
+                        f"input type {type_name!r} is neither a value type "
+                        f"({', '.join(VALUE_TYPE_NAMES)}) nor a schema name (letters, digits "
+                        "and _, optionally @VERSION)")
+            else:
+                spec = FieldSpec("any", ref=type_name, span=m["type"].span)
+        out.append(InputDef(name, type_name or spec.type, required, spec, spec_type(spec, name),
+                            item.span, type_span=m["type"].span if "type" in m else None))
     return out
 
 

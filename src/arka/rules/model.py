@@ -21,13 +21,19 @@ class FieldSpec:
     enum: tuple[Any, ...] | None = None
     required: tuple[str, ...] = ()
     closed: bool = False  # additionalProperties: false
+    # `type: Transaction`: the named schema this stands for, until it is resolved
+    # (`arka.rules.schemas.resolve_inputs` replaces it with that schema's fields).
+    ref: str | None = None
+    span: Span | None = field(default=None, compare=False)  # where `type:` names the schema
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": self.type}
+    def to_json(self, refs: bool = False) -> dict[str, Any]:
+        """The spec as JSON; with `refs`, a schema name stands as its `type` (the form a
+        schema document is hashed in), else an unresolved name is `any`."""
+        out: dict[str, Any] = {"type": self.ref if refs and self.ref is not None else self.type}
         if self.properties:
-            out["properties"] = {k: v.to_json() for k, v in self.properties}
+            out["properties"] = {k: v.to_json(refs) for k, v in self.properties}
         if self.items is not None:
-            out["items"] = self.items.to_json()
+            out["items"] = self.items.to_json(refs)
         if self.enum is not None:
             out["enum"] = list(self.enum)
         if self.required:
@@ -38,6 +44,18 @@ class FieldSpec:
 
 
 @dataclass(frozen=True, slots=True)
+class SchemaRef:
+    """The named schema version an input was typed with when the rule was compiled."""
+
+    name: str
+    version: str
+    content_hash: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "content_hash": self.content_hash}
+
+
+@dataclass(frozen=True, slots=True)
 class InputDef:
     name: str
     type_name: str
@@ -45,6 +63,9 @@ class InputDef:
     spec: FieldSpec
     static_type: Type
     span: Span
+    # The named schema versions the input was typed with (its `type` first, when named).
+    schemas: tuple[SchemaRef, ...] = ()
+    type_span: Span | None = None  # where `type:` is written
 
 
 @dataclass(frozen=True, slots=True)
