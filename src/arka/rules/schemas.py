@@ -187,6 +187,12 @@ class SchemaSet:
         return out
 
 
+def load_schemas(paths: list[str | Path]) -> SchemaSet:
+    """Every schema document under the given files/directories; CompileError lists every
+    problem (a malformed document, a name it uses that is unknown, a cycle)."""
+    return SchemaSet.from_paths([Path(p) for p in paths])
+
+
 def _schema_files(paths: list[Path]) -> list[Path]:
     files: list[Path] = []
     for p in paths:
