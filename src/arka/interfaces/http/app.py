@@ -1,4 +1,4 @@
-"""ARKA Core HTTP API (SPEC §4, §5, §8). Thin: each router parses and authorizes, calls
+"""ARKA Core HTTP API (`docs/api.md`). Thin: each router parses and authorizes, calls
 one application service of `Core` and answers its result; `errors` maps every error to
 its status.
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -33,13 +34,33 @@ from arka.version import __version__
 log = logging.getLogger("arka.api")
 
 
+# While a background job keeps failing (a database outage), how often it is logged again.
+REPEAT_LOG_SECONDS = 60.0
+
+
 async def _every(interval: float, job: Callable[[], Any], what: str) -> None:
+    """Run `job` every `interval` seconds. The first failure is logged with its traceback;
+    while it keeps failing, one line per REPEAT_LOG_SECONDS; recovery is logged once."""
+    failing_since: float | None = None
+    last_logged = 0.0
     while True:
         await asyncio.sleep(interval)
         try:
             await run_in_threadpool(job)
-        except Exception:  # noqa: BLE001 - keep going; the failure is logged
-            log.exception("background %s failed", what)
+        except Exception as exc:  # noqa: BLE001 - keep going; the failure is logged
+            now = time.monotonic()
+            if failing_since is None:
+                failing_since = last_logged = now
+                log.exception("background %s failed", what)
+            elif now - last_logged >= REPEAT_LOG_SECONDS:
+                last_logged = now
+                log.warning("background %s still failing after %.0f s: %s", what,
+                            now - failing_since, exc)
+        else:
+            if failing_since is not None:
+                log.warning("background %s recovered after %.0f s", what,
+                            time.monotonic() - failing_since)
+                failing_since = None
 
 
 def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None) -> FastAPI:
