@@ -52,3 +52,8 @@ def max_satisfying(versions: list[str], range_: str) -> str | None:
         return nodesemver.max_satisfying(versions, range_, loose=False)
     except (ValueError, TypeError):
         return None
+
+
+def satisfies(version: str, range_: str) -> bool:
+    """Is `version` inside the range?"""
+    return max_satisfying([version], range_) == version

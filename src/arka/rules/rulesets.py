@@ -4,16 +4,17 @@ order constraints and the strategy that combines their decisions."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from arka.base import values as V
 from arka.base.errors import CompileError, Diagnostic, Span
 from arka.base.graph import find_cycle
-from arka.base.semver import VERSION_BOUNDS, is_range
-from arka.rules.loader import NAME_RE, SEMVER_RE
-from arka.rules.source import SourceFault, load_document
+from arka.base.semver import VERSION_BOUNDS, is_range, satisfies
+from arka.rules.loader import NAME_RE, SCHEMA_NAME_RE, SEMVER_RE
+from arka.rules.source import Located, SourceFault, load_document
 
-RULESET_KEYS = ("metadata", "rules", "evaluation_order", "aggregate_decision")
+RULESET_KEYS = ("metadata", "rules", "schemas", "evaluation_order", "aggregate_decision")
 STRATEGIES = ("most_severe", "flags_need_review")
 
 
@@ -93,9 +94,60 @@ def parse_ruleset(text: str) -> dict[str, Any]:
     if strategy not in STRATEGIES:
         err(body["aggregate_decision"].span, f"aggregate_decision.strategy must be one of "
             f"{', '.join(STRATEGIES)}")
+    pins = _schema_pins(body.get("schemas"), err)
     if diags:
         raise CompileError(diags, text)
-    return {"metadata": json.loads(json.dumps(V.to_json(V.from_json(meta)))), "rules": entries,
-            "evaluation_order": "dependency", "aggregate_decision": {"strategy": strategy}}
+    out = {"metadata": json.loads(json.dumps(V.to_json(V.from_json(meta)))), "rules": entries,
+           "evaluation_order": "dependency", "aggregate_decision": {"strategy": strategy}}
+    if pins:
+        out["schemas"] = pins
+    return out
+
+
+def _schema_pins(loc: Located | None, err: Callable[..., None]) -> list[dict[str, str]]:
+    """`schemas: [{ref: Transaction, version: "^1.0.0"}]`: every rule the ruleset selects
+    must have been typed with a version of each pinned schema it uses in that range."""
+    if loc is None or loc.value is None:
+        return []
+    if not isinstance(loc.value, list):
+        err(loc.span, "schemas must be a list of {ref: SchemaName, version: RANGE}")
+        return []
+    pins: list[dict[str, str]] = []
+    for item in loc.value:
+        m = item.plain()
+        if not isinstance(m, dict) or not isinstance(m.get("ref"), str) or \
+                not SCHEMA_NAME_RE.match(m["ref"]):
+            err(item.span, "each schemas entry needs ref (a schema name, e.g. Transaction)")
+            continue
+        extra = sorted(set(m) - {"ref", "version"})
+        if extra:
+            err(item.span, f"unknown key {extra[0]!r} in a schemas entry", "E_UNKNOWN_KEY")
+        rng = str(m.get("version", "*"))
+        if not is_range(rng):
+            err(item.span, f"version range {rng!r} is not an npm semver range")
+            continue
+        if any(p["ref"] == m["ref"] for p in pins):
+            err(item.span, f"schema {m['ref']!r} is pinned twice")
+            continue
+        pins.append({"ref": m["ref"], "version": rng})
+    return pins
+
+
+def schema_versions(rule_inputs: list[dict[str, Any]]) -> dict[str, str]:
+    """The schema versions a compiled rule was typed with (from its bytecode's `inputs`)."""
+    out: dict[str, str] = {}
+    for item in rule_inputs:
+        for ref in item.get("schemas", ()):
+            out[str(ref["name"])] = str(ref["version"])
+    return out
+
+
+def pins_allow(pins: list[dict[str, str]], used: dict[str, str]) -> str | None:
+    """None when the schema versions `used` satisfy every pin, else why not."""
+    for pin in pins:
+        version = used.get(pin["ref"])
+        if version is not None and not satisfies(version, pin["version"]):
+            return f"typed with {pin['ref']}@{version}, outside the pinned {pin['version']}"
+    return None
 
 
