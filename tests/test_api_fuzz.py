@@ -37,13 +37,14 @@ def _app() -> Any:
 
 
 # Where a check cannot apply to one operation, and why. All others apply everywhere.
-# A rule, table or ruleset document is YAML (or JSON) text whose validity - a rule that
+# A rule, table, schema or ruleset document is YAML (or JSON) text whose validity - a rule that
 # compiles, a table whose rows fit its kind - no JSON schema can express: a schema-valid
 # body is not therefore an acceptable document.
 DOCUMENT = [positive_data_acceptance]
 EXCLUDED: dict[str, list[Any]] = {
     "POST /api/v1/rules": DOCUMENT, "POST /api/v1/rules/validate": DOCUMENT,
     "POST /api/v1/tables": DOCUMENT, "POST /api/v1/rulesets": DOCUMENT,
+    "POST /api/v1/schemas": DOCUMENT,
     # Which inputs an evaluation accepts is what the deployed rules declare (here: a
     # `transaction`), and `context.ruleset` must name a deployed ruleset: state, not schema.
     "POST /api/v1/evaluate": [positive_data_acceptance],

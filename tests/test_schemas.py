@@ -339,3 +339,57 @@ def test_cli_http_and_python_compile_the_same_bytes(tmp_path: Path) -> None:
         resp = client.post("/api/v1/rules", content=text, headers=yaml)
         assert resp.status_code == 201, resp.text
         assert resp.json()["bytecode_hash"] == python
+
+
+def test_a_ruleset_pins_schema_versions(tmp_path: Path) -> None:
+    """Rule v1 typed with Transaction 1.0.0 and v2 with 2.0.0: a ruleset pinning ^1.0.0
+    picks v1, one pinning ^2.0.0 picks v2; a pin no deployed version fits is refused, and a
+    replay of the v1 evaluation after Transaction 2.0.0 is deployed still matches."""
+    from arka.app.core import Core
+    from arka.settings import Settings
+    from arka.storage import Store
+    from tests.service_fixtures import api_client
+
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    store = Store(db)
+    store.migrate()
+    client = api_client(Core(Settings(db, tmp_path / "keys"), store))
+    yaml = {"content-type": "application/x-yaml"}
+
+    def post(path: str, text: str) -> Any:
+        return client.post(f"/api/v1/{path}", content=text, headers=yaml)
+
+    text = rule("transaction.amount > 100", TX, name="pinned")
+    assert post("schemas", TRANSACTION_V1).status_code == 201
+    assert post("rules", text).status_code == 201
+    body = {"context": {"timestamp": "2024-02-01T00:00:00Z", "ruleset": "p1"},
+            "input": {"transaction": {"amount": 500, "booked": "2024-01-31"}}}
+
+    def ruleset(name: str, pin: str) -> Any:
+        return post("rulesets", f"ruleset:\n  metadata: {{name: {name}, version: 1.0.0}}\n"
+                    f"  rules: [{{ref: pinned, version: '^1.0.0'}}]\n"
+                    f"  schemas: [{{ref: Transaction, version: '{pin}'}}]\n")
+
+    assert ruleset("p1", "^1.0.0").status_code == 201
+    refused = ruleset("p2", "^2.0.0")
+    assert refused.status_code == 400 and "schema 'Transaction'" in refused.text
+    first = client.post("/api/v1/evaluate", json=body)
+    assert first.status_code == 201, first.text
+    assert post("schemas", TRANSACTION_V2).status_code == 201
+    assert post("rules", text.replace("version: 1.0.0", "version: 1.1.0")).status_code == 201
+    assert ruleset("p2", "^2.0.0").status_code == 201
+    picked = {}
+    for name in ("p1", "p2"):
+        ok = {**body, "context": {**body["context"], "ruleset": name},
+              "input": {"transaction": {"amount": 500}}}
+        resp = client.post("/api/v1/evaluate", json=ok)
+        assert resp.status_code == 201, resp.text
+        picked[name] = resp.json()["rule_results"][0]["version"]
+    assert picked == {"p1": "1.0.0", "p2": "1.1.0"}
+    # the v1 rule still accepts `booked` (its pinned schema has it); the v2 one refuses it
+    again = client.post("/api/v1/evaluate", json={**body, "context": {
+        **body["context"], "ruleset": "p2"}})
+    assert again.status_code == 400 and "booked" in again.text
+    replay = client.post("/api/v1/evaluate/replay",
+                         json={"evaluation_id": first.json()["evaluation_id"]})
+    assert replay.status_code == 200 and replay.json()["match"] is True, replay.text

@@ -1,5 +1,5 @@
-"""Four-eyes approval: a new rule, ruleset or table version decides nothing until a person
-other than its deployer approves it (when `governance.require_approval` is on).
+"""Four-eyes approval: a new rule, ruleset, table or schema version is used by nothing until
+a person other than its deployer approves it (when `governance.require_approval` is on).
 
 Persons, not credentials, are compared: a second API key of the deployer is the deployer
 again, and so is a key the deployer created for someone else (or that was created by the
@@ -16,7 +16,7 @@ from arka.base.errors import Forbidden
 from arka.security.principal import SYSTEM_ACTOR, Actor, parties_of
 from arka.storage.ports import RegistryStore
 
-KINDS = ("rule", "ruleset", "table")
+KINDS = ("rule", "ruleset", "table", "schema")
 
 
 class Approvals:

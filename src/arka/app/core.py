@@ -2,7 +2,7 @@
 interfaces (`arka.interfaces.http`, `arka.interfaces.cli`) parse, authorize and call one
 service per area:
 
-    registry      rules, reference tables, rulesets; version selection
+    registry      rules, reference tables, named schemas, rulesets; version selection
     approvals     four-eyes review of new versions
     evaluations   evaluate (+ idempotency), batch, replay, verify, stored records
     transparency  signed tree heads, inclusion and consistency proofs
@@ -66,7 +66,8 @@ class Core:
         self.executor = make_executor(settings)
         self.audit = AuditService(self.store.audit)
         self.apikeys = ApiKeyService(self.store.keys, self.auth)
-        self.registry = Registry(self.store.registry, settings.require_approval)
+        self.registry = Registry(self.store.registry, settings.require_approval,
+                                 settings.strict_rules)
         self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
         self.transparency = Transparency(self.store.log, self.keys)
         self.integrity = Integrity(self.store.evaluations, self.store.log,

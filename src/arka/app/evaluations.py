@@ -151,7 +151,7 @@ class Evaluations:
                 stored_input: Any, trace: str,
                 strategy: str, ruleset: dict[str, Any] | None,
                 order: dict[str, tuple[str, ...]]) -> dict[str, Any]:
-        out = res.to_json()
+        out = res.to_dict()
         evaluation_id = "eval_" + uuid.uuid4().hex
         meta = out["metadata"]
         meta["strategy"] = strategy

@@ -1,6 +1,10 @@
-"""The rule registry: rules, reference tables and rulesets of each tenant, every version
-immutable, compiled once and cached by bytecode hash; and which of them apply to an
-evaluation (version selection by date, jurisdiction, ruleset ranges)."""
+"""The rule registry: rules, reference tables, named schemas and rulesets of each tenant,
+every version immutable, compiled once and cached by bytecode hash; and which of them
+apply to an evaluation (version selection by date, jurisdiction, ruleset ranges).
+
+Rules compile with the tenant's approved schemas (every version, so `type: Name@1.0.0`
+pins resolve); the versions a rule was typed with are part of its bytecode, so a replay
+uses them whatever was deployed since."""
 
 from __future__ import annotations
 
@@ -20,7 +24,8 @@ from arka.base.semver import max_satisfying, version_key
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.observability import metrics as M
 from arka.rtvm.disasm import disassemble
-from arka.rules.rulesets import parse_ruleset, ruleset_error
+from arka.rules.rulesets import parse_ruleset, pins_allow, ruleset_error, schema_versions
+from arka.rules.schemas import Schema, SchemaSet, parse_schema
 from arka.rules.tables import TableSet, parse_table
 from arka.security.principal import SYSTEM_ACTOR, Actor
 from arka.storage.ports import RegistryStore
@@ -72,13 +77,17 @@ class _TenantCache:
 
 
 class Registry:
-    def __init__(self, store: RegistryStore, require_approval: bool = False):
+    def __init__(self, store: RegistryStore, require_approval: bool = False,
+                 strict_rules: bool = False):
         self.store = store
         self.require_approval = require_approval
+        self.strict_rules = strict_rules  # warnings (W_ codes) refuse a rule too
         self._compiled: dict[str, CompiledRule] = {}
         self._rules = _TenantCache(lambda t: store.generation(t, "rule"), store.all_rules, [])
         self._tables = _TenantCache(lambda t: store.generation(t, "table"),
                                     self._load_tables, TableSet())
+        self._schemas = _TenantCache(lambda t: store.generation(t, "schema"),
+                                     self._load_schemas, SchemaSet())
         self.loaded = False
 
     @property
@@ -89,6 +98,7 @@ class Registry:
         """A version of the tenant was added or reviewed here: read again next time."""
         self._rules.invalidate(tenant)
         self._tables.invalidate(tenant)
+        self._schemas.invalidate(tenant)
 
     def warm(self) -> int:
         """Load and validate every stored rule's bytecode; the startup probe waits for it."""
@@ -110,8 +120,12 @@ class Registry:
         return rule
 
     # ------------------------------------------------------------ rules
-    def validate_rule(self, text: str, file: str = "request") -> CompiledRule:
-        compiled = compile_rule(text, file)
+    def validate_rule(self, text: str, file: str = "request", *, tenant: str | None = None
+                      ) -> CompiledRule:
+        """Compile a rule with the tenant's approved schemas (none without a tenant); with
+        `strict_rules`, a warning refuses it like an error."""
+        schemas = self.current_schemas(tenant) if tenant is not None else None
+        compiled = compile_rule(text, file, schemas=schemas, strict=self.strict_rules)
         D.check_rule_codes(compiled.metadata, text)
         return compiled
 
@@ -127,7 +141,7 @@ class Registry:
 
     def deploy_rule(self, tenant: str, text: str, source_format: str,
                     actor: Actor = SYSTEM_ACTOR) -> tuple[dict[str, Any], bool]:
-        compiled = self.validate_rule(text)
+        compiled = self.validate_rule(text, tenant=tenant)
         meta = compiled.metadata
         for dep in meta.get("depends_on", ()):
             if not self.store.rule_versions(tenant, dep):
@@ -148,12 +162,14 @@ class Registry:
                               f"{compiled.version}", actor=actor,
                               details={"bytecode_hash": compiled.bytecode_hash,
                                        "source_hash": content_hash(text),
+                                       "schemas": schemas_of(compiled),
                                        "status": self.new_status}),
             status=self.new_status, deployed_by=actor.subject)
-        self._compiled.setdefault(row.bytecode_hash, compiled)
+        if compiled.bytecode_hash == row.bytecode_hash:  # not when stored with other schemas
+            self._compiled.setdefault(row.bytecode_hash, compiled)
         M.RULES_LOADED.set(len(self._compiled))
         self.changed(tenant)
-        return self.rule_view(row), created
+        return dict(self.rule_view(row), warnings=warnings_of(compiled)), created
 
     def rule_view(self, row: RuleRow, detail: bool = False) -> dict[str, Any]:
         out = row.summary()
@@ -266,13 +282,103 @@ class Registry:
             rules.append(self.program(row))
         return rules
 
+    # ------------------------------------------------------------ named schemas
+    def deploy_schema(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
+                      ) -> tuple[dict[str, Any], bool]:
+        """Store a schema version: its other schema names must resolve (to approved
+        versions, or itself) without a cycle. Same content again: (view, False); other
+        content under a stored version: Conflict."""
+        schema, diags = parse_schema(text, "request")
+        if schema is None:
+            raise CompileError(diags, text)
+        known = SchemaSet.of([s for s in self._schema_list(tenant)
+                              if (s.name, s.version) != (schema.name, schema.version)])
+        known.add(schema)
+        problems = known.problems(schema)
+        if problems:
+            raise CompileError(problems, text)
+        stored, created = self.store.put_schema(
+            tenant, name=schema.name, version=schema.version, source=text,
+            source_hash=content_hash(text), content_hash=schema.content_hash,
+            audit=audit_event(tenant, "schema.deploy", f"schema:{schema.name}@"
+                              f"{schema.version}", actor=actor,
+                              details={"content_hash": schema.content_hash,
+                                       "source_hash": content_hash(text),
+                                       "status": self.new_status}),
+            status=self.new_status, deployed_by=actor.subject)
+        self.changed(tenant)
+        return schema_view(stored), created
+
+    def _schema_versions(self, tenant: str, name: str) -> list[dict[str, Any]]:
+        versions = [s for s in self.store.all_schemas(tenant) if s["name"] == name]
+        if not versions:
+            raise NotFound(f"schema {name} not found")
+        return sorted(versions, key=lambda s: version_key(s["version"]))
+
+    def list_schemas(self, tenant: str, page: int = 1, per_page: int = 100) -> dict[str, Any]:
+        """The latest version of each schema (with every version's number), by name."""
+        by_name: dict[str, list[dict[str, Any]]] = {}
+        for s in self.store.all_schemas(tenant):
+            by_name.setdefault(s["name"], []).append(s)
+        items = []
+        for name in sorted(by_name)[(page - 1) * per_page:page * per_page]:
+            versions = sorted(by_name[name], key=lambda s: version_key(s["version"]))
+            items.append(dict(schema_view(versions[-1]),
+                              versions=[v["version"] for v in versions]))
+        return {"items": items, "page": page, "per_page": per_page, "total": len(by_name)}
+
+    def schema(self, tenant: str, name: str) -> dict[str, Any]:
+        """The latest version with its source, and every version's number."""
+        versions = self._schema_versions(tenant, name)
+        return dict(schema_view(versions[-1]), versions=[v["version"] for v in versions],
+                    source=versions[-1]["source"])
+
+    def schema_version(self, tenant: str, name: str, version: str) -> dict[str, Any]:
+        stored = self.store.get_schema(tenant, name, version)
+        assert stored is not None
+        return dict(schema_view(stored), source=stored["source"])
+
+    def current_schemas(self, tenant: str) -> SchemaSet:
+        """Every approved version of every schema of the tenant (`Name` is the latest)."""
+        schemas: SchemaSet = self._schemas.get(tenant)
+        return schemas
+
+    def _schema_list(self, tenant: str) -> list[Schema]:
+        return [s for versions in self.current_schemas(tenant).versions.values()
+                for s in versions]
+
+    def _load_schemas(self, tenant: str) -> SchemaSet:
+        out = []
+        for row in self.store.all_schemas(tenant):
+            if row["status"] != "active":
+                continue
+            schema, diags = parse_schema(row["source"], f"schema {row['name']}@"
+                                         f"{row['version']}")
+            if schema is None:
+                raise RuntimeError(f"stored schema {row['name']}@{row['version']} does not "
+                                   f"parse: {diags[0].message if diags else ''}")
+            out.append(schema)
+        return SchemaSet.of(out)
+
     # ------------------------------------------------------------ rulesets
+    def _schema_use(self, row: RuleRow) -> dict[str, str]:
+        """The schema versions a stored rule version was typed with."""
+        return schema_versions(self.program(row).program.metadata.get("inputs", []))
+
     def deploy_ruleset(self, tenant: str, text: str, actor: Actor = SYSTEM_ACTOR
                        ) -> tuple[dict[str, Any], bool]:
         spec = parse_ruleset(text)
         D.check_ruleset_codes(spec, text)
+        pins = spec.get("schemas", [])
+        for pin in pins:
+            known = [s.version for s in self.current_schemas(tenant).versions.get(pin["ref"], [])]
+            if max_satisfying(known, pin["version"]) is None:
+                raise ruleset_error(f"no deployed version of schema {pin['ref']!r} satisfies "
+                                    f"{pin['version']!r} (deployed: {', '.join(known) or 'none'})",
+                                    text)
         for entry in spec["rules"]:
-            versions = [r.version for r in self.store.rule_versions(tenant, entry["ref"])]
+            rows = self.store.rule_versions(tenant, entry["ref"])
+            versions = [r.version for r in rows]
             if not versions:
                 if entry["required"]:
                     raise ruleset_error(f"required rule {entry['ref']!r} is not deployed", text)
@@ -281,6 +387,13 @@ class Registry:
                 raise ruleset_error(f"no deployed version of {entry['ref']!r} satisfies "
                                     f"{entry['version']!r} (deployed: {', '.join(versions)})",
                                     text)
+            fitting = [r.version for r in rows if pins_allow(pins, self._schema_use(r)) is None]
+            if pins and max_satisfying(fitting, entry["version"]) is None:
+                why = "; ".join(f"{r.version}: {pins_allow(pins, self._schema_use(r))}"
+                                for r in rows)
+                raise ruleset_error(f"no deployed version of {entry['ref']!r} in "
+                                    f"{entry['version']!r} was typed with the pinned schema "
+                                    f"versions ({why})", text)
         D.check_ruleset_cycles(spec, self._versions(tenant), text)
         meta = spec["metadata"]
         stored, created = self.store.put_ruleset(
@@ -316,6 +429,10 @@ class Registry:
             stored = self.store.get_table(tenant, name, version)
             assert stored is not None
             return table_view(stored)
+        if kind == "schema":
+            found = self.store.get_schema(tenant, name, version)
+            assert found is not None
+            return schema_view(found)
         ruleset = self.store.get_ruleset(tenant, name, version)
         assert ruleset is not None
         return ruleset_view(ruleset)
@@ -377,13 +494,17 @@ class Registry:
         spec = self.store.get_ruleset(tenant, name, chosen)
         assert spec is not None
         rules = []
+        pins = spec["spec"].get("schemas", [])
         for entry in spec["spec"]["rules"]:
-            rows = [r for r in self.store.rule_versions(tenant, entry["ref"]) if r.active]
+            # A ruleset's schema pins narrow the versions it may pick to those typed with them.
+            rows = [r for r in self.store.rule_versions(tenant, entry["ref"]) if r.active and
+                    pins_allow(pins, self._schema_use(r)) is None]
             version = max_satisfying([r.version for r in rows], entry["version"])
             if version is None:
                 if entry["required"]:
+                    pinned = " and the ruleset's schema pins" if pins else ""
                     raise InputError(f"ruleset {name}@{chosen}: required rule {entry['ref']} "
-                                     f"has no version satisfying {entry['version']}")
+                                     f"has no version satisfying {entry['version']}{pinned}")
                 continue
             rules.append(self.program(next(r for r in rows if r.version == version)))
         strategy = spec["spec"].get("aggregate_decision", {}).get("strategy", "most_severe")
@@ -459,6 +580,22 @@ def _reachable(start: str, deps: Any) -> list[str]:
 
 def table_view(stored: dict[str, Any]) -> dict[str, Any]:
     return {k: stored[k] for k in ("name", "version", "kind", "content_hash", *REVIEW_KEYS)}
+
+
+def warnings_of(compiled: CompiledRule) -> list[dict[str, Any]]:
+    """A compiled rule's warnings as the API shows them (code, severity, line, ...)."""
+    return [d.to_dict() for d in compiled.warnings]
+
+
+def schemas_of(compiled: CompiledRule) -> list[str]:
+    """`Name@version` of every schema the rule's bytecode pins, by input."""
+    return [f"{ref['name']}@{ref['version']}" for inp in compiled.program.metadata.get(
+        "inputs", ()) for ref in inp.get("schemas", ())]
+
+
+def schema_view(stored: dict[str, Any]) -> dict[str, Any]:
+    return {k: stored[k] for k in ("name", "version", "content_hash", "source_hash",
+                                   "created_at", *REVIEW_KEYS)}
 
 
 def table_set(rows: Any) -> TableSet:

@@ -58,6 +58,7 @@ class Settings:
     previous_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     config_digest: str | None = None
     require_approval: bool = False  # new versions wait for a second person's approval
+    strict_rules: bool = False  # rule warnings (W_ codes) refuse a deploy (rules.strict_validation)
     db_pool_size: int = 10  # per process: connections kept open
     db_max_overflow: int = 20  # per process: extra connections under load
     db_startup_timeout: float = 60.0  # `serve` waits this long for the database at start
@@ -87,15 +88,17 @@ class Settings:
         `ARKA_JWT_SECRET` enables HS256 bearer tokens; `ARKA_ENCRYPTION_KEY` sets the
         record encryption key.
         """
-        from arka.settings.file import encryption_keys, jwt_secret
+        from arka.settings.file import encryption_keys, jwt_secret, strict_rules
         url = database_url or os.environ.get("ARKA_DATABASE_URL")
         if url is None:  # the embedded SQLite file lives in the data directory
             data_dir.mkdir(parents=True, exist_ok=True)
             url = f"sqlite:///{(data_dir / 'pact.db').resolve()}"
         current, previous = encryption_keys(os.environ)
+        environment = os.environ.get("ARKA_ENVIRONMENT", "development").lower()
         return cls(url, data_dir / "keys", os.environ.get("ARKA_SIGNING_KEY"),
                    objects=os.environ.get("ARKA_OBJECTS") or str(data_dir / "objects"),
-                   environment=os.environ.get("ARKA_ENVIRONMENT", "development").lower(),
+                   environment=environment,
+                   strict_rules=strict_rules(os.environ, None, environment),
                    log_level=os.environ.get("ARKA_LOG_LEVEL", "info").lower(),
                    log_format=os.environ.get("ARKA_LOG_FORMAT", "text").lower(),
                    auth=AuthSettings(jwt_secret=jwt_secret(os.environ)),
@@ -107,7 +110,7 @@ class Settings:
                     database_url: str | None = None) -> Settings:
         """Settings from a validated configuration file (`arka.settings.file`)."""
         from arka.settings.blockchain import parse_blockchain
-        from arka.settings.file import encryption_keys, jwt_secret
+        from arka.settings.file import encryption_keys, jwt_secret, strict_rules
         env = os.environ if env is None else env
         data_dir = Path(config.storage.data_dir)
         base = cls.embedded(data_dir, database_url or config.database.sqlalchemy_url())
@@ -155,6 +158,8 @@ class Settings:
             tracing_sample_rate=config.observability.tracing.sample_rate,
             objects=config.storage.objects,
             require_approval=config.governance.require_approval,
+            strict_rules=strict_rules(env, config.rules.strict_validation,
+                                      config.environment),
             db_pool_size=config.database.min_connections,
             db_max_overflow=max(config.database.max_connections
                                 - config.database.min_connections, 0),

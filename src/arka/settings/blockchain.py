@@ -1,4 +1,4 @@
-"""The `blockchain:` configuration block of the deployment guide, as chain configs.
+"""The `blockchain:` configuration block (`docs/api.md`, "Anchoring"), as chain configs.
 
     blockchain:
       enabled: true

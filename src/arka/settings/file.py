@@ -1,4 +1,4 @@
-"""Service configuration: the deployment guide's `config/production.yaml`, as written.
+"""Service configuration: files in the layout of `config/production.yaml` (`docs/configuration.md`).
 
     environment, log_level, log_format
     api:           host, port, read_timeout, write_timeout, max_request_size,
@@ -14,6 +14,7 @@
     observability: metrics {enabled, port, path}, tracing {...}, logging {format, level, output}
     storage:       data_dir, objects                                          (ARKA addition)
     governance:    require_approval                                           (ARKA addition)
+    rules:         strict_validation                                          (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -214,6 +215,12 @@ class Governance(_Model):
     require_approval: bool = False
 
 
+class Rules(_Model):
+    # warnings (W_ codes, e.g. a field read through an input no schema types) refuse a
+    # rule deploy and validation; unset: on when the environment is production
+    strict_validation: bool | None = None
+
+
 class Config(_Model):
     environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: LogLevel = "info"
@@ -226,6 +233,7 @@ class Config(_Model):
     observability: Observability = Observability()
     storage: Storage = Storage()
     governance: Governance = Governance()
+    rules: Rules = Rules()
 
     @property
     def production(self) -> bool:
@@ -286,7 +294,7 @@ def secret_from_env(env: Mapping[str, str], *names: str) -> str | None:
 
 
 def jwt_secret(env: Mapping[str, str]) -> str | None:
-    """`ARKA_JWT_SECRET`, or `jwt-secret` as the guide's `arka-api-secrets` gives it."""
+    """`ARKA_JWT_SECRET`, or `jwt-secret` as the Kubernetes secret `arka-api-secrets` gives it."""
     return secret_from_env(env, "ARKA_JWT_SECRET", "jwt-secret", "JWT_SECRET")
 
 
@@ -298,6 +306,26 @@ def encryption_keys(env: Mapping[str, str]) -> tuple[str | None, list[str]]:
     previous = [k.strip() for k in env.get("ARKA_ENCRYPTION_KEYS_PREVIOUS", "").split(",")
                 if k.strip()]
     return current, previous
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+def strict_rules(env: Mapping[str, str], configured: bool | None, environment: str) -> bool:
+    """Whether warnings refuse a rule: `ARKA_STRICT_RULES` when set, else the file's
+    `rules.strict_validation` when set, else on exactly in production."""
+    text = (env.get("ARKA_STRICT_RULES") or "").strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    if text:
+        raise ConfigError(f"ARKA_STRICT_RULES: {env['ARKA_STRICT_RULES']!r} is not a boolean; "
+                          "write true or false")
+    if configured is not None:
+        return configured
+    return environment == "production"
 
 
 def masked(config: Config) -> dict[str, Any]:

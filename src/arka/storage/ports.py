@@ -20,7 +20,8 @@ from arka.trust.merkle import NodeKey
 
 
 class RegistryStore(Protocol):
-    """Immutable versions of rules, rulesets and reference tables, and their review."""
+    """Immutable versions of rules, rulesets, reference tables and named schemas, and their
+    review (`kind`: rule, ruleset, table, schema)."""
 
     def put_rule(self, tenant: str, *, name: str, version: str, source: str,
                  source_format: str, source_hash: str, bytecode: bytes, bytecode_hash: str,
@@ -49,6 +50,13 @@ class RegistryStore(Protocol):
     def get_table(self, tenant: str, name: str, version: str, missing_ok: bool = False
                   ) -> dict[str, Any] | None: ...
     def all_tables(self, tenant: str) -> list[dict[str, Any]]: ...
+    def put_schema(self, tenant: str, *, name: str, version: str, source: str,
+                   source_hash: str, content_hash: str, audit: dict[str, Any] | None = None,
+                   status: str = "active", deployed_by: str | None = None
+                   ) -> tuple[dict[str, Any], bool]: ...
+    def get_schema(self, tenant: str, name: str, version: str, missing_ok: bool = False
+                   ) -> dict[str, Any] | None: ...
+    def all_schemas(self, tenant: str) -> list[dict[str, Any]]: ...
     def review(self, tenant: str, kind: str, name: str, version: str, status: str,
                reviewer: str, note: str | None, audit: dict[str, Any]) -> None: ...
     def pending(self, tenant: str) -> list[dict[str, Any]]: ...

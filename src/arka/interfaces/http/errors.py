@@ -1,4 +1,4 @@
-"""Errors as API answers (SPEC §8): `{"error": {code, message, details, request_id}}`.
+"""Errors as API answers (`docs/api.md`): `{"error": {code, message, details, request_id}}`.
 
 One handler serves every ArkaError: its `api_code` is the answer's code and fixes the
 HTTP status (`arka.base.errors.API_STATUS`). The others serve only what is not an

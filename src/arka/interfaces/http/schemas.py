@@ -102,6 +102,21 @@ class RuleVersionView(_Review):
     created_at: str
 
 
+class DiagnosticView(BaseModel):
+    code: str = Field(description="Stable code; W_ codes are warnings (e.g. W_UNTYPED_FIELD)")
+    severity: Literal["error", "warning"]
+    file: str
+    line: int
+    column: int
+    message: str
+
+
+class RuleDeployed(RuleVersionView):
+    warnings: list[DiagnosticView] = Field(description="What compiled but may not do what "
+                                           "was meant (refused when rules.strict_validation "
+                                           "is on)")
+
+
 class RuleView(RuleVersionView):
     versions: list[str] = Field(description="Every deployed version, oldest first")
 
@@ -125,6 +140,7 @@ class RuleValidation(BaseModel):
     name: str
     version: str
     bytecode_hash: str
+    warnings: list[DiagnosticView]
 
 
 class TableVersionView(_Review):
@@ -141,6 +157,31 @@ class TableView(TableVersionView):
 
 class TableList(_List):
     items: list[TableVersionView]
+
+
+class SchemaVersionView(_Review):
+    name: str
+    version: str
+    content_hash: str = Field(description="sha256 of the schema's name, version and field "
+                              "types (what a rule's bytecode pins)")
+    source_hash: str
+    created_at: str | None
+
+
+class SchemaVersionDetail(SchemaVersionView):
+    source: str
+
+
+class SchemaView(SchemaVersionDetail):
+    versions: list[str] = Field(description="Every deployed version, oldest first")
+
+
+class SchemaListItem(SchemaVersionView):
+    versions: list[str]
+
+
+class SchemaList(_List):
+    items: list[SchemaListItem]
 
 
 class RulesetVersionView(_Review):
@@ -161,7 +202,7 @@ class RulesetList(_List):
 
 
 class PendingVersion(BaseModel):
-    kind: str = Field(description="rule, ruleset or table")
+    kind: str = Field(description="rule, ruleset, table or schema")
     name: str
     version: str
     deployed_by: str | None

@@ -33,8 +33,8 @@ from arka.storage.sql.log import SqlLog
 from arka.trust import merkle
 
 MANIFEST = "manifest.json"
-COUNTED = ("rules", "rulesets", "reference_tables", "evaluations", "log_leaves", "log_nodes",
-           "log_heads", "anchors", "api_keys", "audit_events")
+COUNTED = ("rules", "rulesets", "reference_tables", "schemas", "evaluations", "log_leaves",
+           "log_nodes", "log_heads", "anchors", "api_keys", "audit_events")
 
 
 def _sha256(path: Path) -> str:

@@ -18,8 +18,9 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
         raise StoreError("source and target are at different schema revisions")
     counts: dict[str, int] = {}
     with source.engine.connect() as src, target.write() as dst:
-        for table in (S.rules, S.rulesets, S.reference_tables, S.evaluations, S.log_leaves,
-                      S.log_nodes, S.log_heads, S.anchors, S.api_keys, S.audit_events):
+        for table in (S.rules, S.rulesets, S.reference_tables, S.schemas, S.evaluations,
+                      S.log_leaves, S.log_nodes, S.log_heads, S.anchors, S.api_keys,
+                      S.audit_events):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
@@ -33,7 +34,8 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
                 counts[table.name] += len(chunk)
         if target.dialect == "postgresql":  # keep the id sequences past the copied ids
             for table, column in ((S.rules, "id"), (S.rulesets, "id"),
-                                  (S.reference_tables, "id"), (S.evaluations, "seq"),
+                                  (S.reference_tables, "id"), (S.schemas, "id"),
+                                  (S.evaluations, "seq"),
                                   (S.anchors, "id"), (S.audit_events, "seq")):
                 dst.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "

@@ -1,5 +1,5 @@
-"""Versioned documents of a tenant: rules, rulesets and reference tables. Every version is
-immutable once stored; review (four eyes) changes only its status."""
+"""Versioned documents of a tenant: rules, rulesets, reference tables and named schemas.
+Every version is immutable once stored; review (four eyes) changes only its status."""
 
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from arka.storage.sql import schema as S
 from arka.storage.sql.audit import SqlAudit
 from arka.storage.sql.database import SYSTEM, Database, now, ts
 
-KINDS: dict[str, Table] = {"rule": S.rules, "ruleset": S.rulesets, "table": S.reference_tables}
+KINDS: dict[str, Table] = {"rule": S.rules, "ruleset": S.rulesets, "table": S.reference_tables,
+                          "schema": S.schemas}
 
 
 class SqlRegistry:
@@ -182,6 +183,34 @@ class SqlRegistry:
                 c.name, c.major, c.minor, c.patch)).all()
         return [_table_row(r) for r in rows]
 
+    # ------------------------------------------------------------ named schemas
+    def put_schema(self, tenant: str, *, name: str, version: str, source: str,
+                   source_hash: str, content_hash: str, audit: dict[str, Any] | None = None,
+                   status: str = "active", deployed_by: str | None = None
+                   ) -> tuple[dict[str, Any], bool]:
+        return self._put_versioned(
+            tenant, S.schemas, "schema", name, version, source_hash,
+            dict(source=source, content_hash=content_hash),
+            lambda: self.get_schema(tenant, name, version, missing_ok=True),
+            lambda s: s["source_hash"], audit, status, deployed_by)
+
+    def get_schema(self, tenant: str, name: str, version: str, missing_ok: bool = False
+                   ) -> dict[str, Any] | None:
+        row = self._one(tenant, S.schemas, name, version)
+        if row is None:
+            if missing_ok:
+                return None
+            raise NotFound(f"schema {name} version {version} not found")
+        return _schema_row(row)
+
+    def all_schemas(self, tenant: str) -> list[dict[str, Any]]:
+        """Every schema version of the tenant, by name, oldest version first."""
+        c = S.schemas.c
+        with self.db.read(tenant) as conn:
+            rows = conn.execute(select(S.schemas).where(c.tenant == tenant).order_by(
+                c.name, c.major, c.minor, c.patch, c.id)).all()
+        return [_schema_row(r) for r in rows]
+
     # ------------------------------------------------------------ review
     def review(self, tenant: str, kind: str, name: str, version: str, status: str,
                reviewer: str, note: str | None, audit: dict[str, Any]) -> None:
@@ -219,6 +248,12 @@ class SqlRegistry:
 def _table_row(r: Any) -> dict[str, Any]:
     return {"name": r.name, "version": r.version, "kind": r.kind, "source": r.source,
             "source_hash": r.source_hash, "content_hash": r.content_hash, **review_fields(r)}
+
+
+def _schema_row(r: Any) -> dict[str, Any]:
+    return {"name": r.name, "version": r.version, "source": r.source,
+            "source_hash": r.source_hash, "content_hash": r.content_hash,
+            "created_at": ts(r.created_at), **review_fields(r)}
 
 
 def _ruleset_row(r: Any) -> dict[str, Any]:

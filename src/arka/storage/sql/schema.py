@@ -29,7 +29,8 @@ def _tenant() -> Column[Any]:
 
 
 def _versioned(name: str, *columns: Column[Any]) -> Table:
-    """An immutable, semver-versioned named document (rules, rulesets, reference tables)."""
+    """An immutable, semver-versioned named document (rules, rulesets, reference tables,
+    schemas)."""
     return Table(
         name, metadata,
         Column("id", Integer, primary_key=True, autoincrement=True),
@@ -90,6 +91,11 @@ Index("ix_evaluations_decision", evaluations.c.decision)
 reference_tables = _versioned(
     "reference_tables",
     Column("kind", String(16), nullable=False),
+    Column("content_hash", String(80), nullable=False),
+)
+
+schemas = _versioned(  # named input schemas (`schema:` documents), typed rules compile with
+    "schemas",
     Column("content_hash", String(80), nullable=False),
 )
 
@@ -183,4 +189,5 @@ store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_f
 APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_events",
                "store_marks")
 
-TENANT_TABLES = (rules, rulesets, reference_tables, evaluations, api_keys, audit_events)
+TENANT_TABLES = (rules, rulesets, reference_tables, schemas, evaluations, api_keys,
+                 audit_events)

@@ -15,9 +15,11 @@ from arka.interfaces.http.routers import (
     proofs,
     rules,
     rulesets,
+    schemas,
     tables,
 )
 
-ALL = (rules.router, approvals.router, tables.router, rulesets.router, evaluations.router,
+ALL = (rules.router, approvals.router, tables.router, schemas.router, rulesets.router,
+       evaluations.router,
        exports.router, proofs.router, log.router, anchors.router, keys.router,
        apikeys.router, audit.router, health.router)

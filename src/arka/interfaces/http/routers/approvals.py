@@ -1,5 +1,5 @@
-"""Four-eyes review: approve or reject a pending rule, ruleset or table version, and the
-list of versions waiting for it."""
+"""Four-eyes review: approve or reject a pending rule, ruleset, table or schema version, and
+the list of versions waiting for it."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/api/v1", tags=["approvals"])
 
 KINDS: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("rule", "rules", S.RuleVersionView), ("ruleset", "rulesets", S.RulesetVersionView),
-    ("table", "tables", S.TableVersionView))
+    ("table", "tables", S.TableVersionView), ("schema", "schemas", S.SchemaVersionView))
 
 
 def _review(kind: str, approve: bool) -> Any:

@@ -1,14 +1,16 @@
-"""Rules: deploy (YAML or JSON), validate, list, versions, one version with its
-disassembly."""
+"""Rules: deploy (YAML or JSON), validate (both typed with the tenant's schemas, answering
+their warnings), list, versions, one version with its disassembly."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
+from arka.app.registry import warnings_of
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.deps import CoreDep, PageDep, PathText, actor, document, need
 from arka.security.principal import Principal
@@ -16,7 +18,7 @@ from arka.security.principal import Principal
 router = APIRouter(prefix="/api/v1/rules", tags=["rules"])
 
 
-@router.post("", status_code=201, response_model=None, responses=S.created(S.RuleVersionView),
+@router.post("", status_code=201, response_model=None, responses=S.created(S.RuleDeployed),
              openapi_extra=S.DOCUMENT_BODY)
 async def deploy_rule(request: Request, p: Annotated[Principal, need("rules:write")],
                       core: CoreDep) -> Response:
@@ -31,9 +33,11 @@ async def deploy_rule(request: Request, p: Annotated[Principal, need("rules:writ
 async def validate_rule(request: Request, p: Annotated[Principal, need("rules:read")],
                         core: CoreDep) -> Response:
     text, _ = await document(request)
-    compiled = await run_in_threadpool(core.registry.validate_rule, text)
+    compiled = await run_in_threadpool(partial(core.registry.validate_rule, text,
+                                               tenant=p.tenant))
     return S.reply({"valid": True, "name": compiled.name, "version": compiled.version,
-                    "bytecode_hash": compiled.bytecode_hash})
+                    "bytecode_hash": compiled.bytecode_hash,
+                    "warnings": warnings_of(compiled)})
 
 
 @router.get("", response_model=None, responses=S.ok(S.RuleList))
