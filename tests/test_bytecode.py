@@ -46,8 +46,8 @@ def test_loaded_bytecode_evaluates_like_source() -> None:
     tables = arka.load_tables([EXAMPLES / "tables"])
     inp = {"transaction": {"id": "t", "amount": 12000, "currency": "EUR", "type": "cash"}}
     ctx = {"jurisdiction": "US", "timestamp": "2024-03-01T00:00:00Z"}
-    a = arka.RuleSet([src], tables).evaluate(inp, ctx).to_json(timing=False)
-    b = arka.RuleSet([loaded], tables).evaluate(inp, ctx).to_json(timing=False)
+    a = arka.RuleSet([src], tables).evaluate(inp, ctx).to_dict(timing=False)
+    b = arka.RuleSet([loaded], tables).evaluate(inp, ctx).to_dict(timing=False)
     assert a == b
 
 

@@ -36,7 +36,7 @@ def _dump(value: Any) -> str:
 
 def _comparable(res: arka.EvaluationResult) -> dict[str, Any]:
     """An evaluation's JSON without what names the program's bytes or the engine build."""
-    out = res.to_json(timing=False)
+    out = res.to_dict(timing=False)
     meta = out["metadata"]
     meta.pop("engine_version")
     meta["rules"] = [{k: v for k, v in r.items() if k != "bytecode_hash"} for r in meta["rules"]]
@@ -152,7 +152,7 @@ def test_format_1_file_evaluates_as_it_did_and_as_its_recompiled_source(
     assert new.rules[0].program.version == bc.FORMAT_VERSION
     inp, ctx = case["input"], case["context"]
     for executor in ("vm", "interpreter"):
-        res = old.evaluate(inp, ctx, trace="basic", executor=executor).to_json(timing=False)
+        res = old.evaluate(inp, ctx, trace="basic", executor=executor).to_dict(timing=False)
         recorded = case[executor]
         for key in ("result", "rule_results", "trace"):
             assert _dump(res[key]) == _dump(recorded[key]), (executor, key)
@@ -163,7 +163,7 @@ def test_format_1_file_evaluates_as_it_did_and_as_its_recompiled_source(
         a = old.evaluate(inp, ctx, trace="basic", executor="vm")
         b = new.evaluate(inp, ctx, trace="basic", executor=executor)
         assert _dump(_comparable(a)) == _dump(_comparable(b)), executor
-    full = old.evaluate(inp, ctx, trace="full", executor="interpreter").to_json(timing=False)
+    full = old.evaluate(inp, ctx, trace="full", executor="interpreter").to_dict(timing=False)
     text = json.dumps(full["trace"], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert "sha256:" + hashlib.sha256(text.encode()).hexdigest() == case["full_trace"]
 

@@ -1,13 +1,16 @@
 """Deployment artefacts: the Helm chart's values schema (the guide's production-values.yaml
 passes as written, broken values fail), the chart's templates only use values that exist,
-the plain-YAML (kustomize) rendering validates against Kubernetes' schemas, and the
-container files keep their promises. No helm binary and no Docker daemon are available
-here: docs/deployment.md says exactly what is and is not verified."""
+`helm lint` and `helm template` accept the chart and render exactly the plain-YAML
+(kustomize) base, which validates against Kubernetes' schemas, and the container files
+keep their promises. kubectl and helm come from PATH or from ARKA_TEST_K8S_DIR/bin
+(default ~/.cache/arka-test-k8s/bin, where .ci/run installs them). No Docker daemon is
+available here: docs/deployment.md says exactly what is and is not verified."""
 
 from __future__ import annotations
 
 import copy
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -24,7 +27,10 @@ from tests.service_fixtures import _require_or_skip
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "deploy" / "helm" / "arka-engine"
+#: The deployment guide itself, where it is beside the checkout (only to check the fixtures).
 SEED = ROOT.parent / "shared" / "seeds" / "000_c8967e378da85986.txt"
+#: Verbatim copies of the guide's blocks that ARKA ships unchanged (tests/fixtures/guide/).
+GUIDE = ROOT / "tests" / "fixtures" / "guide"
 SCHEMA = json.loads((CHART / "values.schema.json").read_text())
 K8S_VERSION = "1.32.0"
 
@@ -38,11 +44,26 @@ def seed_values() -> dict[str, Any]:
 
 
 def test_shipped_values_are_the_guides() -> None:
+    assert GUIDE_VALUES.read_text() == (GUIDE / "production-values.yaml").read_text()
+
+
+def test_guide_fixtures_are_the_guides_blocks() -> None:
+    """The copies in tests/fixtures/guide are the guide's blocks, byte for byte."""
     if not SEED.exists():
-        pytest.skip("the deployment guide is not beside this checkout")
+        pytest.skip("the deployment guide is not beside this checkout (the copies are in "
+                    "tests/fixtures/guide)")
     text = SEED.read_text()
-    start = text.index("# production-values.yaml")
-    assert GUIDE_VALUES.read_text() == text[start:text.index("```", start)]
+
+    def block(start: int) -> str:
+        return text[start:text.index("```", start)]
+
+    alerts = text.index("kind: PrometheusRule", text.index("### Alerting Rules"))
+    assert (GUIDE / "production-values.yaml").read_text() == \
+        block(text.index("# production-values.yaml"))
+    assert (GUIDE / "config-production.yaml").read_text() == \
+        block(text.index("# config/production.yaml"))
+    assert (GUIDE / "alerting-rules.yaml").read_text() == \
+        block(text.rindex("apiVersion", 0, alerts))
 
 
 def test_guide_values_and_defaults_pass_the_schema() -> None:
@@ -100,14 +121,62 @@ def test_chart_alerts_are_the_shipped_alerts() -> None:
         (ROOT / "deploy" / "prometheus" / "alerts.yaml").read_text()
 
 
+def _tool(name: str) -> str:
+    """kubectl or helm: the one .ci/run installed, else the one on PATH."""
+    cache = Path(os.environ.get("ARKA_TEST_K8S_DIR",
+                                Path.home() / ".cache" / "arka-test-k8s")) / "bin" / name
+    found = str(cache) if os.access(cache, os.X_OK) else shutil.which(name)
+    if found is None:
+        _require_or_skip(f"{name} is not installed (.ci/run installs it into {cache.parent})")
+    assert found is not None
+    return found
+
+
 def _rendered() -> list[dict[str, Any]]:
-    kubectl = shutil.which("kubectl")
-    if kubectl is None:
-        _require_or_skip("kubectl is not installed (for kubectl kustomize)")
-    assert kubectl is not None
-    out = subprocess.run([kubectl, "kustomize", str(ROOT / "deploy" / "kustomize" / "base")],
+    out = subprocess.run([_tool("kubectl"), "kustomize",
+                          str(ROOT / "deploy" / "kustomize" / "base")],
                          capture_output=True, text=True, check=True).stdout
     return [d for d in yaml.safe_load_all(out) if d]
+
+
+def _comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A manifest without what only says who rendered it (helm or kustomize)."""
+    doc = copy.deepcopy(doc)
+    for meta in (doc["metadata"], doc.get("spec", {}).get("template", {}).get("metadata", {})):
+        labels = meta.get("labels", {})
+        labels.pop("app.kubernetes.io/managed-by", None)
+        labels.pop("helm.sh/chart", None)
+        meta.get("annotations", {}).pop("checksum/config", None)
+        if meta.get("annotations") == {}:
+            del meta["annotations"]
+    doc["metadata"].pop("namespace", None)
+    if doc["kind"] == "ConfigMap":
+        doc["data"] = {k: yaml.safe_load(v) for k, v in doc["data"].items()}
+    return doc
+
+
+def test_helm_renders_the_kustomize_base(tmp_path: Path) -> None:
+    """`helm lint` and `helm template` with the guide's values, on a copy of the chart
+    without its bitnami dependencies (they cannot be fetched offline), give exactly the
+    manifests of deploy/kustomize/base."""
+    helm = _tool("helm")
+    chart = tmp_path / "arka-engine"
+    shutil.copytree(CHART, chart)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    assert {d["name"] for d in meta.pop("dependencies")} == {"postgresql", "redis"}
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    lint = subprocess.run([helm, "lint", "--strict", str(chart), "-f", str(GUIDE_VALUES)],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    out = subprocess.run([helm, "template", "arka", str(chart), "--namespace", "arka-system",
+                          "-f", str(GUIDE_VALUES)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    helm_docs = {(d["kind"], d["metadata"]["name"]): _comparable(d)
+                 for d in yaml.safe_load_all(out.stdout) if d}
+    base = {(d["kind"], d["metadata"]["name"]): _comparable(d) for d in _rendered()}
+    assert sorted(helm_docs) == sorted(base)
+    for key, doc in base.items():
+        assert helm_docs[key] == doc, f"{key}: the chart and deploy/kustomize/base differ"
 
 
 def test_rendered_manifests_validate_against_kubernetes_schemas() -> None:

@@ -23,7 +23,7 @@ CI = os.environ.get("ARKA_HYPOTHESIS_PROFILE") == "ci"
 
 def _outcome(ruleset: RuleSet, data: dict[str, Any], executor: str) -> Any:
     out = ruleset.evaluate(data, DEFAULT_CONTEXT, executor=executor, trace="basic")
-    j = out.to_json(timing=False)
+    j = out.to_dict(timing=False)
     rr = j["rule_results"][0]
     if rr["status"] == "error":
         return ("error", rr["error"]["code"], j["result"]["decision"])

@@ -25,7 +25,7 @@ from tests.service_fixtures import _require_or_skip
 from tests.test_server import CLI, _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-SEED = ROOT.parent / "shared" / "seeds" / "000_c8967e378da85986.txt"
+GUIDE_ALERTS = ROOT / "tests" / "fixtures" / "guide" / "alerting-rules.yaml"  # verbatim
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
 CTX = {"jurisdiction": "US", "timestamp": "2024-01-15T14:00:00Z"}
 
@@ -112,12 +112,7 @@ def test_metrics_port_names_labels_and_all_workers(core_server: dict[str, Any]) 
 
 
 def test_shipped_alerts_are_the_guides() -> None:
-    if not SEED.exists():
-        pytest.skip("the deployment guide is not beside this checkout")
-    text = SEED.read_text()
-    start = text.index("kind: PrometheusRule", text.index("### Alerting Rules"))
-    seed_rule = yaml.safe_load(text[text.rindex("apiVersion", 0, start):
-                                    text.index("```", start)])
+    seed_rule = yaml.safe_load(GUIDE_ALERTS.read_text())
     shipped = yaml.safe_load(ALERTS.read_text())["groups"]
     # the guide's groups first, unchanged; ARKA's own groups after them
     assert shipped[:len(seed_rule["spec"]["groups"])] == seed_rule["spec"]["groups"]

@@ -97,13 +97,14 @@ def test_rule_registry(client: TestClient) -> None:
 
 
 def test_deploy_and_validate_errors_have_positions(client: TestClient) -> None:
-    bad = CTR.replace("amount_usd >= ctr_limit", "amount_usdd >= ctr_limit")
+    bad = CTR.replace("amount_usd > ctr_limit", "amount_usdd > ctr_limit")
     for path in ("/api/v1/rules", "/api/v1/rules/validate"):
         r = client.post(path, content=bad, headers=YAML)
         assert r.status_code == 400
         err = r.json()["error"]
         assert err["code"] == "VALIDATION_ERROR" and err["request_id"]
-        assert err["details"][0]["line"] == 29 and err["details"][0]["code"] == "E_UNKNOWN_NAME"
+        line = CTR.splitlines().index("      expression: amount_usd > ctr_limit") + 1
+        assert err["details"][0]["line"] == line and err["details"][0]["code"] == "E_UNKNOWN_NAME"
     assert client.post("/api/v1/rules/validate", content=CTR, headers=YAML).json()["valid"]
     r = client.post("/api/v1/rules", content="", headers=YAML)
     assert r.status_code == 400
@@ -211,7 +212,7 @@ def test_batch_isolates_bad_items(client: TestClient) -> None:
     deploy(client, CTR)
     body = {"context": CTX, "inputs": [
         {"id": "a", "input": CASH},
-        {"id": "b", "input": {"transaction": {"amount": "lots"}}},
+        {"id": "b", "input": {"transaction": {"amount": "lots", "currency": "USD", "type": "cash"}}},
         {"id": "c", "input": {"transaction": dict(CASH["transaction"], amount=5)}},
         {"id": "d"},
     ]}
@@ -447,7 +448,8 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         target.migrate()
         counts = copy_store(source_core.store, target)
         assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
-            "rules": 3, "rulesets": 0, "reference_tables": 1, "evaluations": 4, "anchors": 0,
+            "rules": 3, "rulesets": 0, "reference_tables": 1, "schemas": 0, "evaluations": 4,
+            "anchors": 0,
                 "api_keys": 1, "audit_events": 5}
         assert counts["log_leaves"] == 4
         source_head = source_core.transparency.sth()

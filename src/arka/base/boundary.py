@@ -60,10 +60,16 @@ class BoundaryError(InputError):
 
 # ------------------------------------------------------------------ numbers and text
 
-def number_problem(d: Decimal) -> str | None:
-    """Why `d` is outside the number bounds, or None when it is fine."""
+def finite_problem(where: str = "") -> str:
+    """The message for NaN or Infinity, naming where the number is (`input.tx.amount`)."""
+    at = f" at {where}" if where else ""
+    return f"the number{at} must be finite (no NaN or Infinity)"
+
+
+def number_problem(d: Decimal, where: str = "") -> str | None:
+    """Why `d` is outside the number bounds, or None when it is fine; `where` is its path."""
     if not d.is_finite():
-        return "numbers must be finite (no NaN or Infinity)"
+        return finite_problem(where)
     _, digits, exponent = d.as_tuple()
     assert isinstance(exponent, int)
     written = len(digits)
@@ -155,7 +161,7 @@ def _float_hook(text: str) -> Decimal | _Refused:
 
 
 def _constant_hook(text: str) -> _Refused:
-    return _Refused(f"{text} is not a JSON number: numbers must be finite")
+    return _Refused(f"{text} at {{where}} is not a JSON number: numbers must be finite")
 
 
 def _pairs_hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -243,7 +249,8 @@ def check_tree(value: Any, root: str) -> None:
             if problem:
                 raise BoundaryError("E_UNICODE", _path(parent, key), problem)
         elif t is _Refused:
-            raise BoundaryError("E_NUMBER", _path(parent, key), v.message)
+            where = _path(parent, key)
+            raise BoundaryError("E_NUMBER", where, v.message.replace("{where}", where or "body"))
         elif t is list:
             path = _path(parent, key)
             stack += [(v[i], path, i) for i in range(len(v) - 1, -1, -1)

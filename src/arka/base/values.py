@@ -21,6 +21,7 @@ from arka.base.boundary import (
     NUMBER_BOUNDS,
     BoundaryError,
     child_path,
+    finite_problem,
     load_json,
     number_from_text,
     number_problem,
@@ -77,6 +78,21 @@ def type_name(v: Any) -> str:
     return type(v).__name__
 
 
+def with_article(name: str) -> str:
+    """A type name as a phrase with its indefinite article: `an object`, `an integer`,
+    `a list<decimal>`, `a decimal`; `null` takes none (`got null`)."""
+    if name == "null":
+        return name
+    if name == "any":
+        return "a value of any type"
+    return f"an {name}" if name[:1].lower() in "aeiou" else f"a {name}"
+
+
+def a_type_name(v: Any) -> str:
+    """The type of `v` with its article, for messages: `an object`, `a string`, `null`."""
+    return with_article(type_name(v))
+
+
 # ---------------------------------------------------------------- truthiness, equality
 
 def truthy(v: Any) -> bool:
@@ -85,7 +101,7 @@ def truthy(v: Any) -> bool:
         return True
     if v is False or v is None:
         return False
-    raise EvalError(f"expected a boolean, got {type_name(v)}", code="E_TYPE")
+    raise EvalError(f"expected a boolean, got {a_type_name(v)}", code="E_TYPE")
 
 
 Charge = Callable[[int], None]
@@ -93,8 +109,9 @@ Charge = Callable[[int], None]
 
 # How often the walks below report to their budget callback (elements visited).
 _CHARGE_EVERY = 1024
-# Nesting a value may have where it is turned into text or handed out of the VM.
-MAX_VALUE_DEPTH = 100
+# Nesting a value may have where it is turned into text, written as JSON or handed out of
+# the VM: values rules compute may nest deeper than input may (MAX_DEPTH).
+MAX_VALUE_DEPTH = 2 * MAX_DEPTH
 
 
 def _scalar_equals(a: Any, b: Any) -> bool:
@@ -210,7 +227,7 @@ def compare(op: str, a: Any, b: Any) -> bool:
     ta, tb = type(a), type(b)
     if ta is not tb or ta not in _ORDERED:
         hint = " (use datetime(s) or date(s) to convert)" if {ta, tb} & {datetime, date} else ""
-        raise EvalError(f"cannot compare {type_name(a)} {op} {type_name(b)}{hint}", code="E_TYPE")
+        raise EvalError(f"cannot compare {a_type_name(a)} {op} {a_type_name(b)}{hint}", code="E_TYPE")
     if op == "<":
         return bool(a < b)
     if op == "<=":
@@ -246,11 +263,11 @@ def contains(container: Any, item: Any, charge: Charge | None = None) -> bool:
         if item is None:
             return False
         if not isinstance(item, str):
-            raise EvalError(f"`in` a string needs a string, got {type_name(item)}", code="E_TYPE")
+            raise EvalError(f"`in` a string needs a string, got {a_type_name(item)}", code="E_TYPE")
         return item in container
     if isinstance(container, dict):
         return isinstance(item, str) and item in container
-    raise EvalError(f"`in` needs a list, string or object, got {type_name(container)}",
+    raise EvalError(f"`in` needs a list, string or object, got {a_type_name(container)}",
                     code="E_TYPE")
 
 
@@ -259,8 +276,8 @@ def index_value(obj: Any, idx: Any) -> Any:
         return None
     if type(obj) is list or type(obj) is str:
         if not isinstance(idx, Decimal) or idx != idx.to_integral_value():
-            raise EvalError(f"a {type_name(obj)} index must be a whole number, got "
-                            f"{type_name(idx)}", code="E_TYPE")
+            raise EvalError(f"{a_type_name(obj)} index must be a whole number, got "
+                            f"{a_type_name(idx)}", code="E_TYPE")
         n = len(obj)
         if not -n <= idx < n:  # compared as a decimal: a huge index is never converted
             return None
@@ -268,10 +285,10 @@ def index_value(obj: Any, idx: Any) -> Any:
         return obj[i + n if i < 0 else i]
     if type(obj) is dict:
         if not isinstance(idx, str):
-            raise EvalError(f"an object key must be a string, got {type_name(idx)}",
+            raise EvalError(f"an object key must be a string, got {a_type_name(idx)}",
                             code="E_TYPE")
         return obj.get(idx)
-    raise EvalError(f"cannot index a {type_name(obj)}", code="E_TYPE")
+    raise EvalError(f"cannot index {a_type_name(obj)}", code="E_TYPE")
 
 
 # ---------------------------------------------------------------- arithmetic
@@ -397,7 +414,7 @@ def neg(a: Any) -> Any:
         return EXACT.minus(a) if not a.is_zero() else ZERO
     if type(a) is timedelta:
         return _duration(lambda: -a)
-    raise EvalError(f"cannot negate {type_name(a)}", code="E_TYPE")
+    raise EvalError(f"cannot negate {a_type_name(a)}", code="E_TYPE")
 
 
 def round_half_even(x: Decimal, places: int) -> Decimal:
@@ -557,8 +574,6 @@ def parse_decimal(s: str) -> Decimal:
 _PASS_THROUGH = frozenset({bool, type(None), datetime, date, timedelta})
 # a Python int beyond this many bits has more than 61 digits: refused before converting
 _INT_BITS = 203
-# values rules compute may nest deeper than input may, up to this when written as JSON
-MAX_VALUE_DEPTH = 2 * MAX_DEPTH
 
 
 def from_json(v: Any, path: str = "") -> Any:
@@ -610,13 +625,13 @@ def _from_json(v: Any, path: str, depth: int) -> Any:
         # A float reaching the boundary (Python callers, our own JSON output) is read by its
         # shortest repr, which is exactly the text it was written as; never computed with.
         if v != v or v in (float("inf"), float("-inf")):
-            raise BoundaryError("E_NUMBER", path, "numbers must be finite (no NaN or Infinity)")
+            raise BoundaryError("E_NUMBER", path, finite_problem(path or "body"))
         return _number(Decimal(repr(v)), path)
     raise BoundaryError("E_INPUT", path, f"unsupported input value of type {t.__name__}")
 
 
 def _number(d: Decimal, path: str) -> Decimal:
-    problem = number_problem(d)
+    problem = number_problem(d, path or "body")
     if problem:
         raise BoundaryError("E_NUMBER", path, problem)
     return d

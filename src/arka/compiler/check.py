@@ -73,7 +73,7 @@ class Checker:
             t = self.expr(cond.expr, {})
             if not T.compatible(t, T.BOOLEAN):
                 self.error("E_TYPE", cond.expr.span,
-                           f"condition {cond.id!r} must be boolean, but its expression is {t}")
+                           f"condition {cond.id!r} must be boolean, but its expression is {t.a}")
         for action in self.rule.actions:
             for name in ast.free_names(action.trigger):
                 if name.name not in self.conditions:
@@ -82,7 +82,7 @@ class Checker:
                                f"trigger names {name.name!r}, which is not a condition id{hint}")
             t = self.expr(action.trigger, {}, trigger=True)
             if not T.compatible(t, T.BOOLEAN):
-                self.error("E_TYPE", action.trigger.span, f"trigger must be boolean, got {t}")
+                self.error("E_TYPE", action.trigger.span, f"trigger must be boolean, got {t.a}")
             self.expr(action.config, {})
         return self.diags
 
@@ -207,7 +207,7 @@ class Checker:
                     self._expect(index, it, T.DECIMAL, "a string index")
                     return T.STRING
                 if T.is_known(ot):
-                    self.error("E_TYPE", node.span, f"cannot index a {ot}")
+                    self.error("E_TYPE", node.span, f"cannot index {ot.a}")
                 return T.ANY
             case ast.Call():
                 return self._call(node, scope, trigger)
@@ -223,7 +223,7 @@ class Checker:
                     self._expect(operand, t, T.BOOLEAN, "NOT")
                     return T.BOOLEAN
                 if T.is_known(t) and t.kind not in ("decimal", "duration"):
-                    self.error("E_TYPE", node.span, f"cannot negate a {t}")
+                    self.error("E_TYPE", node.span, f"cannot negate {t.a}")
                     return T.ANY
                 return t
             case ast.Binary():
@@ -249,7 +249,7 @@ class Checker:
                         self._expect(value, vt, T.BOOLEAN, "a when condition")
                     elif T.is_known(st) and T.is_known(vt) and st.kind != vt.kind:
                         self.error("E_TYPE", value.span,
-                                   f"case compares a {st} with a {vt}; it can never match")
+                                   f"case compares {st.a} with {vt.a}; it can never match")
                     result = T.join(result, self.expr(res, scope, trigger))
                 if default is not None:
                     result = T.join(result, self.expr(default, scope, trigger))
@@ -310,12 +310,12 @@ class Checker:
         if ot.kind == "any" and ot.origin is not None:
             return self._untyped_read(node, f"{ot.origin}.{fname}", "")
         if T.is_known(ot):
-            self.error("E_TYPE", node.span, f"a {ot} has no field {fname!r}")
+            self.error("E_TYPE", node.span, f"{ot.a} has no field {fname!r}")
         return T.ANY
 
     def _expect(self, node: ast.Node, actual: Type, expected: Type, where: str) -> None:
         if not T.compatible(actual, expected):
-            self.error("E_TYPE", node.span, f"{where} needs a {expected}, got a {actual}")
+            self.error("E_TYPE", node.span, f"{where} needs {expected.a}, got {actual.a}")
 
     def _binary(self, node: ast.Binary, scope: dict[str, Type], trigger: bool) -> Type:
         lt = self.expr(node.left, scope, trigger)
@@ -324,24 +324,24 @@ class Checker:
         known = T.is_known(lt) and T.is_known(rt)
         if op in ("==", "!="):
             if known and lt.kind != rt.kind:
-                self.error("E_TYPE", node.span, f"comparing a {lt} with a {rt} is always "
+                self.error("E_TYPE", node.span, f"comparing {lt.a} with {rt.a} is always "
                            f"{'false' if op == '==' else 'true'}; convert one side")
             return T.BOOLEAN
         if op in _ORDER:
             for t, side in ((lt, node.left), (rt, node.right)):
                 if T.is_known(t) and t.kind not in _ORDERED_KINDS:
-                    self.error("E_TYPE", side.span, f"cannot order a {t} with {op}")
+                    self.error("E_TYPE", side.span, f"cannot order {t.a} with {op}")
                     return T.BOOLEAN
             if known and lt.kind != rt.kind:
                 hint = " (use datetime(s) or date(s))" if {lt.kind, rt.kind} & {"date",
                                                                               "datetime"} else ""
-                self.error("E_TYPE", node.span, f"cannot compare a {lt} {op} a {rt}{hint}")
+                self.error("E_TYPE", node.span, f"cannot compare {lt.a} {op} {rt.a}{hint}")
             return T.BOOLEAN
         if T.is_known(rt) and rt.kind not in ("list", "string", "object"):
             self.error("E_TYPE", node.right.span, f"`{op}` needs a list, string or object on "
-                       f"the right, got a {rt}")
+                       f"the right, got {rt.a}")
         elif rt.kind == "string" and T.is_known(lt) and lt.kind != "string":
-            self.error("E_TYPE", node.left.span, f"`{op}` a string needs a string, got a {lt}")
+            self.error("E_TYPE", node.left.span, f"`{op}` a string needs a string, got {lt.a}")
         return T.BOOLEAN
 
     def _arith(self, span: Span, op: str, lt: Type, rt: Type) -> Type:
@@ -366,7 +366,7 @@ class Checker:
         result = table.get(pair)
         if result is None:
             hint = " (use to_string() to join text)" if op == "+" and "string" in pair else ""
-            self.error("E_TYPE", span, f"cannot apply {op} to a {lt} and a {rt}{hint}")
+            self.error("E_TYPE", span, f"cannot apply {op} to {lt.a} and {rt.a}{hint}")
             return T.ANY
         return result
 

@@ -9,6 +9,7 @@ from typing import Any
 from arka.base.boundary import BoundaryError, load_yaml
 from arka.base.errors import ArkaError, CompileError, Diagnostic, Span
 from arka.compiler import CompiledRule, compile_file, load_bytecode
+from arka.rules.schemas import load_schemas
 from arka.rules.source import MAX_DOCUMENT_BYTES
 
 RULE_SUFFIXES = (".yaml", ".yml", ".json", ".rtvm")
@@ -44,7 +45,12 @@ def _looks_like_rule(f: Path) -> bool:
 
 
 def load_rules(paths: Sequence[str | Path], **kwargs: Any) -> list[CompiledRule]:
-    """Compile every rule file (or load every .rtvm) under the paths; all errors at once."""
+    """Compile every rule file (or load every .rtvm) under the paths; all errors at once.
+
+    Inputs are typed with `schemas=` when given, else with the named schemas found beside
+    the rules (`schema_paths`), as the CLI does."""
+    if kwargs.get("schemas") is None:
+        kwargs["schemas"] = load_schemas(schema_paths(paths))
     compiled: list[CompiledRule] = []
     errors: list[Diagnostic] = []
     sources: dict[str, str] = {}

@@ -1,4 +1,4 @@
-"""Input schemas (SPEC §2 `inputs[].schema`) compiled into converter functions, once per rule.
+"""Input schemas (`docs/language.md`) compiled into converter functions, once per rule.
 
 Fields declared decimal/integer/datetime/date/duration are converted on entry; a value
 that does not convert, a missing required field, an enum violation or (with

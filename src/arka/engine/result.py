@@ -30,7 +30,11 @@ class EvaluationResult:
     def decision(self) -> str:
         return str(self.result["decision"])
 
-    def to_json(self, *, timing: bool = True) -> dict[str, Any]:
+    def to_dict(self, *, timing: bool = True) -> dict[str, Any]:
+        """The result as plain JSON-ready data: `context`, `result`, `rule_results`,
+        `metadata` and, when traced, `trace` (a stored evaluation's record without its
+        proof). `timing=False` leaves out `metadata.evaluation_duration_ms`, the one
+        field that differs between runs of the same evaluation."""
         meta = dict(self.metadata)
         if not timing:
             meta.pop("evaluation_duration_ms", None)
@@ -39,6 +43,11 @@ class EvaluationResult:
         if self.trace is not None:
             out["trace"] = self.trace
         return out
+
+    def to_json(self, *, timing: bool = True, indent: int | None = None) -> str:
+        """`to_dict()` as JSON text: keys sorted, so the same evaluation always gives the
+        same text (with `timing=False`); compact unless `indent` is given."""
+        return V.dumps(self.to_dict(timing=timing), indent=indent)
 
 
 def _dependency_view(status: str, conditions: dict[str, Any], flags: list[dict[str, Any]],

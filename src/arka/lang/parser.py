@@ -1,4 +1,4 @@
-"""Lexer and Pratt parser for the expression language (SPEC §2.1).
+"""Lexer and Pratt parser for the expression language (`docs/language.md`).
 
 Every token and node carries a file span computed through an `Origin`, which maps an
 offset inside the expression text back to the rule file (block scalars, quoted strings).

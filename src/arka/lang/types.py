@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from arka.base.values import with_article
+
 
 @dataclass(frozen=True, slots=True)
 class Type:
@@ -28,6 +30,11 @@ class Type:
         if self.kind == "function":
             return f"lambda/{self.arity}"
         return self.kind
+
+    @property
+    def a(self) -> str:
+        """The type as a phrase for messages, with its article: `an object`, `a list<decimal>`."""
+        return with_article(str(self))
 
     def field_type(self, name: str) -> Type | None:
         """Type of a known field; None when the object is closed and lacks it."""

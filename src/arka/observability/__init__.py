@@ -10,7 +10,7 @@ an evaluation `rule_selection`, `evaluate` with one span per
 rule, `proof` and `store`. Exported over OTLP/HTTP (protobuf) in batches; sampled with
 `sample_rate` unless the caller's trace is already sampled. `exporter: jaeger` sends OTLP
 to the Jaeger collector: a legacy Thrift endpoint (`http://host:14268/api/traces`, the
-deployment guide's) is mapped to the collector's OTLP/HTTP receiver
+Jaeger's classic collector port) is mapped to the collector's OTLP/HTTP receiver
 (`http://host:4318/v1/traces`), since OpenTelemetry no longer ships a Thrift exporter.
 """
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics (SPEC §9 names; the deployment guide's alerts use them).
+"""Prometheus metrics (`docs/api.md`; the alerts of `deploy/prometheus/alerts.yaml` use them).
 
 One process: the metrics live in `REGISTRY`. Several uvicorn workers (`arka-cli serve
 --workers N`): `serve` sets `PROMETHEUS_MULTIPROC_DIR` before the workers start, each

@@ -162,7 +162,7 @@ class RtvmService:
                 except InputError as exc:
                     results.append({"error": {"code": exc.code, "message": exc.message}})
                     continue
-                body = res.to_json()
+                body = res.to_dict()
                 body["tables_used"] = res.tables_used
                 results.append({"ok": body})
             out.append(results)

@@ -1,7 +1,7 @@
 """The RTVM executor: runs one loaded rule program against one input, within limits.
 
 Single-threaded, no I/O, no wall clock (`NOW` is the context timestamp), no floats. Each
-limit of SPEC §3 is a clean `LimitExceeded` for this rule's evaluation.
+limit (`docs/rtvm-bytecode.md`) is a clean `LimitExceeded` for this rule's evaluation.
 """
 
 from __future__ import annotations

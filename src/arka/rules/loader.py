@@ -1,4 +1,4 @@
-"""Rule files (SPEC §2) from located YAML/JSON into a `RuleDef`, reporting every problem.
+"""Rule files (`docs/language.md`) from located YAML/JSON into a `RuleDef`, reporting every problem.
 
 This pass checks the file's shape: required keys, unknown keys, names, versions, dates,
 action types and their config keys; it parses every expression and template. Name

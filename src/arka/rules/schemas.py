@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -187,7 +188,7 @@ class SchemaSet:
         return out
 
 
-def load_schemas(paths: list[str | Path]) -> SchemaSet:
+def load_schemas(paths: Sequence[str | Path]) -> SchemaSet:
     """Every schema document under the given files/directories; CompileError lists every
     problem (a malformed document, a name it uses that is unknown, a cycle)."""
     return SchemaSet.from_paths([Path(p) for p in paths])
@@ -229,7 +230,8 @@ class _Resolver:
                 options = [*VALUE_TYPE_NAMES, *self.schemas.names()]
                 self.diags.append(Diagnostic(
                     "E_SCHEMA_TYPE", span, f"{path} has type {spec.ref!r}, which is neither a "
-                    f"value type nor a known schema{_suggest(spec.ref, options)}"))
+                    f"value type nor a known schema{_suggest(spec.ref, options)}; deploy (or "
+                    "pass) that schema first, or correct the name"))
                 return FieldSpec("any")
             if schema.name in seen or len(seen) >= MAX_SCHEMA_NESTING:
                 chain = " -> ".join((*seen, schema.name))

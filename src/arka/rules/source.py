@@ -180,6 +180,98 @@ def _reader_error(file: str, text: str, exc: yaml.reader.ReaderError) -> Diagnos
                       f"character U+{exc.character:04X} is not allowed in a rule file")
 
 
+_KEY_LINE = re.compile(r"^( *)(?:- +)?(?!- )([^\s#'\"{\[][^:#]*?|'[^']*'|\"[^\"]*\"):(?: +(.*))?$")
+_BLOCK_INDICATOR = re.compile(r"^[|>][-+1-9]*(?: +#.*)?$")
+
+
+def _indent(line: str) -> int:
+    return len(line) - len(line.lstrip(" "))
+
+
+def _owner(lines: list[str], row: int) -> tuple[int, str, str] | None:
+    """The nearest line above `row` that opens a key (`name:`), as (row, key, rest)."""
+    for r in range(row - 1, -1, -1):
+        text = lines[r]
+        if not text.strip() or text.lstrip().startswith("#"):
+            continue
+        m = _KEY_LINE.match(text)
+        if m and _indent(text) < _indent(lines[row]) + 1 + len(lines[row]):
+            return r, m.group(2).strip(), (m.group(3) or "").strip()
+        if m is None and _indent(text) <= _indent(lines[row]):
+            return None
+    return None
+
+
+def _indentation_problem(lines: list[str], row: int) -> str | None:
+    """Explain a YAML error on line `row` (0-based) when it is one of indentation."""
+    if row >= len(lines):
+        return None
+    line = lines[row]
+    if line[:len(line) - len(line.lstrip(" \t"))].count("\t"):
+        return (f"line {row + 1} is indented with a tab; YAML indents with spaces only "
+                "(replace the tab with spaces)")
+    here = _indent(line)
+    owner = _owner(lines, row)
+    if owner is None:
+        return None
+    orow, key, rest = owner
+    kcol = _indent(lines[orow])
+    shown = f"line {row + 1} is indented {here} space{'s' * (here != 1)}"
+    if here < kcol and _KEY_LINE.match(line):
+        return (f"{shown}, which lines up with no key above it (the key {key!r} on line "
+                f"{orow + 1} is at {kcol}); keys of one mapping must line up, and a key "
+                "inside another is indented more than it")
+    if _BLOCK_INDICATOR.match(rest):
+        if here <= kcol:
+            return (f"{shown}, not more than the key {key!r} on line {orow + 1} ({kcol}), so the "
+                    f"'{rest[0]}' block of {key!r} ends before it; indent every line of the "
+                    f"block more than its key, e.g. {kcol + 2} spaces")
+        first = next((r for r in range(orow + 1, row) if lines[r].strip()), None)
+        if first is not None and _indent(lines[first]) > here:
+            return (f"{shown}, less than line {first + 1} ({_indent(lines[first])} spaces), the "
+                    f"first line of the '{rest[0]}' block of {key!r}, which sets the block's "
+                    f"indentation; indent every line of the block at least "
+                    f"{_indent(lines[first])} spaces")
+        return None
+    if rest == "" and here <= kcol and not _KEY_LINE.match(line):
+        return (f"{shown}, not more than the key {key!r} on line {orow + 1} ({kcol}), so it "
+                f"is not the value of {key!r}; indent a value on its own line more than its "
+                f"key, e.g. {kcol + 2} spaces")
+    if rest and here > kcol and _KEY_LINE.match(line) and row == orow + 1:
+        return (f"{shown}, more than the key {key!r} on line {orow + 1} ({kcol}), so YAML "
+                f"reads it as part of the value of {key!r} and its ': ' as a mapping; line a "
+                f"new key up with {key!r} ({kcol} spaces), or quote the value if the ': ' "
+                "belongs to it")
+    return None
+
+
+def _syntax_error(file: str, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    """A YAML syntax error as a diagnostic that says what is wrong and how to fix it."""
+    mark = exc.problem_mark or exc.context_mark
+    where = _span(file, mark) if mark is not None else Span(file, 1, 1)
+    problem = exc.problem or exc.context or "invalid YAML"
+    lines = text.splitlines()
+    # the line the parser stumbled on; "could not find expected ':'" stops a line late
+    rows = []
+    if exc.context_mark is not None and "simple key" in (exc.context or ""):
+        rows.append(exc.context_mark.line)
+    if mark is not None:
+        rows.append(mark.line)
+    for row in rows:
+        explained = _indentation_problem(lines, row)
+        if explained:
+            at = Span(file, row + 1, _indent(lines[row]) + 1)
+            return Diagnostic("E_YAML", at, f"YAML indentation error: {explained}")
+    if "block scalar" in (exc.context or ""):
+        problem += (" (after '|' or '>' only '-', '+' or an indentation digit may follow on "
+                    "the same line; the block's text starts on the next line)")
+    elif "mapping values are not allowed" in problem or mark is not None and \
+            "expected key" in problem and ": " in lines[mark.line][:mark.column]:
+        problem += (" (an unquoted value that contains ': ' reads as a mapping: quote it, "
+                    "e.g. 'threshold(type: \"ctr\")', or write it as a '|' block)")
+    return Diagnostic("E_YAML", where, f"YAML syntax error: {problem}")
+
+
 def load_document(text: str, file: str) -> Located:
     """Parse one YAML or JSON document. Raises SourceFault with a positioned diagnostic."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_DOCUMENT_BYTES:
@@ -199,12 +291,7 @@ def load_document(text: str, file: str) -> Located:
     except yaml.reader.ReaderError as exc:
         raise SourceFault(_reader_error(file, text, exc)) from None
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = _span(file, mark) if mark is not None else Span(file, 1, 1)
-        problem = exc.problem or exc.context or "invalid YAML"
-        if "mapping values are not allowed" in problem:
-            problem += " (quote a value that contains ': ', e.g. named arguments)"
-        raise SourceFault(Diagnostic("E_YAML", where, f"YAML syntax error: {problem}")) from None
+        raise SourceFault(_syntax_error(file, text, exc)) from None
     except yaml.YAMLError as exc:
         raise SourceFault(Diagnostic("E_YAML", Span(file, 1, 1), f"YAML error: {exc}")) from None
     except RecursionError:

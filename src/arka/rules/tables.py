@@ -1,4 +1,4 @@
-"""Reference tables (SPEC §4): dated threshold, FX-rate and list data behind
+"""Reference tables (`docs/tables.md`): dated threshold, FX-rate and list data behind
 `threshold()`, `convert_currency()` and `table()`.
 
 A table file is YAML or JSON with a top-level `table` key:

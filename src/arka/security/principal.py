@@ -1,4 +1,4 @@
-"""Who is asking: principals, the roles of SPEC §8 and the permissions each role grants.
+"""Who is asking: principals, the roles (`docs/security.md`) and the permissions each grants.
 
 `ROLE_PERMISSIONS` is the one table of role → permissions; the API checks permissions,
 never role names, and `docs/security.md` shows this table (generated from it).

@@ -1,4 +1,4 @@
-"""Rule tests (SPEC §2.2): run `*.test.yaml` cases against rules, with coverage.
+"""Rule tests (`docs/language.md`): run `*.test.yaml` cases against rules, with coverage.
 
 Matching: `decision` and `blocked` are compared exactly; `flags`, `escalations`,
 `notifications` and `score_adjustments` list what must be emitted: each expected item
@@ -146,17 +146,32 @@ def _matches(expected: Any, actual: Any) -> bool:
     return V.equals(e, a)
 
 
+def show(v: Any) -> str:
+    """A value as it is written in a rule or a JSON test file: `true`, `null`, `"text"`,
+    `10000.5`, `[1, 2]`, never Python's `True`/`None`."""
+    try:
+        data = V.to_json(v)
+    except ArkaError:
+        return V.type_name(v)
+    return V.dumps(data, indent=None)
+
+
+def _word(v: Any) -> str:
+    """A decision or similar keyword: bare when it is text, else as a value."""
+    return v if isinstance(v, str) else show(v)
+
+
 def _match_items(kind: str, expected: list[Any], actual: list[Any]) -> list[str]:
     problems = []
     unused = list(range(len(actual)))
     for exp in expected:
         hit = next((i for i in unused if _matches(exp, actual[i])), None)
         if hit is None:
-            problems.append(f"expected {kind[:-1]} {V.dumps(exp, indent=None)} was not emitted")
+            problems.append(f"expected {kind[:-1]} {show(exp)} was not emitted")
         else:
             unused.remove(hit)
     for i in unused:
-        problems.append(f"unexpected {kind[:-1]} {V.dumps(actual[i], indent=None)}")
+        problems.append(f"unexpected {kind[:-1]} {show(actual[i])}")
     return problems
 
 
@@ -167,14 +182,14 @@ def _bucket(result: dict[str, Any], key: str) -> Any:
 
 def _match_map(kind: str, want: dict[str, Any], got: dict[str, Any]) -> list[str]:
     if want == {} and got:
-        return [f"expected no {kind}, got {V.dumps(got, indent=None)}"]
+        return [f"expected no {kind}, got {show(got)}"]
     problems = []
     for k, v in want.items():
         if k not in got:
             problems.append(f"{kind[:-1]} {k!r} missing")
         elif not _matches(v, got[k]):
-            problems.append(f"{kind[:-1]} {k!r}: expected {V.dumps(v, indent=None)}, got "
-                            f"{V.dumps(got[k], indent=None)}")
+            problems.append(f"{kind[:-1]} {k!r}: expected {show(v)}, got "
+                            f"{show(got[k])}")
     return problems
 
 
@@ -188,7 +203,7 @@ def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = N
         if exp.get("error") in (exc.code, "VALIDATION_ERROR", "E_INPUT"):
             return RuleTestOutcome(case, True, [])
         return RuleTestOutcome(case, False, [f"evaluation rejected: {exc.message}"])
-    out = res.to_json(timing=False)
+    out = res.to_dict(timing=False)
     result = out["result"]
     problems: list[str] = []
     if coverage is not None:
@@ -212,9 +227,9 @@ def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = N
             where = f" at line {err['line']}:{err['column']}" if "line" in err else ""
             problems.append(f"rule {rr['rule_id']} failed{where}: {err['code']} {err['message']}")
     if "decision" in exp and result["decision"] != exp["decision"]:
-        problems.append(f"decision: expected {exp['decision']}, got {result['decision']}")
+        problems.append(f"decision: expected {_word(exp['decision'])}, got {_word(result['decision'])}")
     if "blocked" in exp and result["blocked"] != exp["blocked"]:
-        problems.append(f"blocked: expected {exp['blocked']}, got {result['blocked']}")
+        problems.append(f"blocked: expected {show(exp['blocked'])}, got {show(result['blocked'])}")
     for key in LIST_KEYS:
         if key in exp:
             if not isinstance(exp[key], list):
@@ -229,8 +244,9 @@ def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = N
         for rr in out["rule_results"]:
             actual_conds.update(rr.get("conditions", {}))
         for k, v in (exp["conditions"] or {}).items():
-            if actual_conds.get(k) != v:
-                problems.append(f"condition {k}: expected {v}, got {actual_conds.get(k)}")
+            if not _matches(v, actual_conds.get(k)) or type(v) is not type(actual_conds.get(k)):
+                problems.append(f"condition {k}: expected {show(v)}, got "
+                                f"{show(actual_conds.get(k))}")
     return RuleTestOutcome(case, not problems, problems, out)
 
 

@@ -127,7 +127,7 @@ class ReferenceEvaluator:
                 if o is None:
                     return None
                 if not isinstance(o, dict):
-                    raise EvalError(f"a {V.type_name(o)} has no field {fname!r}", code="E_TYPE")
+                    raise EvalError(f"{V.a_type_name(o)} has no field {fname!r}", code="E_TYPE")
                 return o.get(fname)
             case ast.Index(obj=obj, index=index):
                 return V.index_value(ev(obj, scope), ev(index, scope))

@@ -20,7 +20,7 @@ def rtvm() -> None:
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8081, show_default=True, type=click.IntRange(1, 65535))
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
-              envvar="ARKA_RTVM_WORKERS", help="Worker processes (the guide's workerThreads).")
+              envvar="ARKA_RTVM_WORKERS", help="Worker processes (the Helm chart's rtvm.config.workerThreads).")
 @click.option("--max-stack-depth", default=1000, show_default=True,
               type=click.IntRange(16, 1_000_000), envvar="ARKA_RTVM_MAX_STACK_DEPTH")
 @click.option("--max-heap-size", default="64MB", show_default=True,
