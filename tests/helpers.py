@@ -14,6 +14,9 @@ from arka.engine import RuleSet
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# The example schemas, each after the schemas it names (the order a service deploys them in).
+EXAMPLE_SCHEMAS = tuple(EXAMPLES / "schemas" / f"{n}.yaml"
+                        for n in ("customer", "transaction", "transaction-history", "loan"))
 EXECUTORS = ("vm", "interpreter", "reference")
 DEFAULT_CONTEXT = {"jurisdiction": "US", "timestamp": "2024-01-15T10:30:00Z"}
 #: The time bound of one generated example that goes through a real server or a generated

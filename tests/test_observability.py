@@ -20,7 +20,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLE_SCHEMAS, EXAMPLES
 from tests.service_fixtures import _require_or_skip
 from tests.test_server import CLI, _free_port
 
@@ -63,6 +63,9 @@ def core_server(tmp_path: Path) -> Iterator[dict[str, Any]]:
         subprocess.run([CLI, "health", "--url", base, "--wait", "60"], check=True,
                        capture_output=True)
         client = httpx.Client(headers={"X-API-Key": key}, timeout=30)
+        for path in EXAMPLE_SCHEMAS:  # typed: a malformed amount is an input error
+            client.post(f"{base}/api/v1/schemas", headers={"content-type": "application/x-yaml"},
+                        content=path.read_bytes()).raise_for_status()
         client.post(f"{base}/api/v1/rules", headers={"content-type": "application/x-yaml"},
                     content=(EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_bytes()
                     ).raise_for_status()

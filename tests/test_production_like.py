@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.helpers import EXAMPLES
+from tests.helpers import EXAMPLE_SCHEMAS, EXAMPLES
 from tests.service_fixtures import postgres_database, s3_server
 from tests.test_security import _redis_client
 from tests.test_server import CLI, _free_port
@@ -92,6 +92,9 @@ def test_production_like_stack(tmp_path: Path) -> None:
         assert checks == {"store": True, "rtvm": True, "object_storage": True, "integrity": True}
 
         client = httpx.Client(base_url=base, headers={"X-API-Key": key}, timeout=30)
+        for path in EXAMPLE_SCHEMAS:  # production validation is strict: rules need them
+            client.post("/api/v1/schemas", content=path.read_bytes(),
+                        headers={"content-type": "application/x-yaml"}).raise_for_status()
         for rule in ("ctr-threshold-flag", "structuring-detection", "enhanced-due-diligence"):
             client.post("/api/v1/rules", content=(EXAMPLES / "rules" / f"{rule}.yaml")
                         .read_bytes(), headers={"content-type": "application/x-yaml"}

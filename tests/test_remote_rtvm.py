@@ -23,7 +23,7 @@ from arka.app.requests import BatchRequest, parse
 from arka.rpc.rtvm import SERVICE, RemoteError, RtvmService, make_server
 from arka.settings import Settings
 from arka.storage import Store
-from tests.helpers import EXAMPLES, evaluate_body
+from tests.helpers import EXAMPLE_SCHEMAS, EXAMPLES, evaluate_body
 from tests.service_fixtures import _require_or_skip
 from tests.test_server import CLI, _free_port
 
@@ -43,6 +43,8 @@ def _inputs() -> list[dict[str, Any]]:
 
 
 def _deploy(core: Core) -> None:
+    for path in EXAMPLE_SCHEMAS:
+        core.registry.deploy_schema("default", path.read_text())
     core.registry.deploy_table("default", (EXAMPLES / "tables" / "fx-rates.yaml").read_text())
     for rule in RULES:
         core.registry.deploy_rule("default", (EXAMPLES / "rules" / f"{rule}.yaml").read_text(), "yaml")

@@ -19,7 +19,7 @@ from arka.interfaces.http.app import create_app
 from arka.settings import Settings
 from arka.storage import Store
 from arka.trust.proofs import load_public_keys, verify_record
-from tests.helpers import EXAMPLES, evaluate_body
+from tests.helpers import EXAMPLE_SCHEMAS, EXAMPLES, evaluate_body
 from tests.service_fixtures import api_client, database_url
 
 CTR = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
@@ -209,6 +209,9 @@ def test_replay_survives_a_restart(db_url: str, tmp_path: Path) -> None:
 
 
 def test_batch_isolates_bad_items(client: TestClient) -> None:
+    for path in EXAMPLE_SCHEMAS:  # typed: an amount that is not a number is refused on entry
+        assert client.post("/api/v1/schemas", content=path.read_text(),
+                           headers=YAML).status_code == 201
     deploy(client, CTR)
     body = {"context": CTX, "inputs": [
         {"id": "a", "input": CASH},
