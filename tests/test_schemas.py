@@ -393,3 +393,21 @@ def test_a_ruleset_pins_schema_versions(tmp_path: Path) -> None:
     replay = client.post("/api/v1/evaluate/replay",
                          json={"evaluation_id": first.json()["evaluation_id"]})
     assert replay.status_code == 200 and replay.json()["match"] is True, replay.text
+
+
+@pytest.mark.parametrize(("type_name", "bad", "message"), [
+    ("list", "a", "x: expected a list, got a string"),
+    ("object", [1], "x: expected an object, got a list"),
+    ("string", 5, "x: expected text, got a decimal"),
+    ("boolean", None, None),  # a missing required input has its own message
+])
+def test_entry_conversion_messages_read_as_english(type_name: str, bad: Any,
+                                                   message: str | None) -> None:
+    ruleset = arka.RuleSet([compile_rule(rule("x != null", f"name: x, type: {type_name}"))])
+    if message is None:
+        with pytest.raises(arka.InputError, match="required"):
+            ruleset.evaluate({}, CTX)
+        return
+    with pytest.raises(arka.InputError) as err:
+        ruleset.evaluate({"x": bad}, CTX)
+    assert err.value.message == message

@@ -46,7 +46,7 @@ def _number(integer: bool) -> Converter:
             elif t is int:
                 v = Decimal(v)
             else:
-                raise _fail(f"expected a number, got {V.type_name(v)}")
+                raise _fail(f"expected a number, got {V.a_type_name(v)}")
         if integer and v != v.to_integral_value():
             raise _fail(f"expected a whole number, got {V.decimal_text(v)}")
         return v
@@ -55,13 +55,13 @@ def _number(integer: bool) -> Converter:
 
 def _string(v: Any) -> Any:
     if type(v) is not str:
-        raise _fail(f"expected text, got {V.type_name(v)}")
+        raise _fail(f"expected text, got {V.a_type_name(v)}")
     return v
 
 
 def _boolean(v: Any) -> Any:
     if v is not True and v is not False:
-        raise _fail(f"expected true or false, got {V.type_name(v)}")
+        raise _fail(f"expected true or false, got {V.a_type_name(v)}")
     return v
 
 
@@ -75,7 +75,7 @@ def _datetime(v: Any) -> Any:
     if t is date:
         return datetime(v.year, v.month, v.day, tzinfo=UTC)
     if t is not datetime:
-        raise _fail(f"expected an RFC 3339 datetime, got {V.type_name(v)}")
+        raise _fail(f"expected an RFC 3339 datetime, got {V.a_type_name(v)}")
     return v
 
 
@@ -89,7 +89,7 @@ def _date(v: Any) -> Any:
     if t is datetime:
         return v.date()
     if t is not date:
-        raise _fail(f"expected a date YYYY-MM-DD, got {V.type_name(v)}")
+        raise _fail(f"expected a date YYYY-MM-DD, got {V.a_type_name(v)}")
     return v
 
 
@@ -100,7 +100,7 @@ def _duration(v: Any) -> Any:
         except EvalError as exc:
             raise _fail(exc.message) from None
     if not isinstance(v, timedelta):
-        raise _fail(f"expected an ISO 8601 duration, got {V.type_name(v)}")
+        raise _fail(f"expected an ISO 8601 duration, got {V.a_type_name(v)}")
     return v
 
 
@@ -111,7 +111,7 @@ def _any(v: Any) -> Any:
 def _array(items: Converter | None) -> Converter:
     def convert(v: Any) -> Any:
         if type(v) is not list:
-            raise _fail(f"expected a list, got {V.type_name(v)}")
+            raise _fail(f"expected a list, got {V.a_type_name(v)}")
         if items is None:
             return v
         out: list[Any] = []
@@ -133,7 +133,7 @@ def _object(props: dict[str, Converter], required: tuple[str, ...], closed: bool
 
     def convert(v: Any) -> Any:
         if type(v) is not dict:
-            raise _fail(f"expected an object, got {V.type_name(v)}")
+            raise _fail(f"expected an object, got {V.a_type_name(v)}")
         for name in required:
             if v.get(name) is None:
                 fault = _fail("required field is missing")

@@ -155,7 +155,7 @@ def _builtin(x: State, b: B.Builtin, *args: Any) -> Any:
 def _field(obj: Any, name: str) -> Any:
     if obj is None:
         return None
-    raise EvalError(f"a {V.type_name(obj)} has no field {name!r}", code="E_TYPE")
+    raise EvalError(f"{V.a_type_name(obj)} has no field {name!r}", code="E_TYPE")
 
 
 def _bool_error(v: Any) -> None:

@@ -183,7 +183,7 @@ class Execution:
                     elif type(obj) is dict:
                         push(obj.get(consts[ins.a]))
                     else:
-                        raise EvalError(f"a {V.type_name(obj)} has no field "
+                        raise EvalError(f"{V.a_type_name(obj)} has no field "
                                         f"{consts[ins.a]!r}", code="E_TYPE")
                 elif op == "LOAD_LOCAL":
                     push(locals_[ins.a])

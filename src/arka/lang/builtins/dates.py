@@ -35,7 +35,7 @@ def _as_datetime(v: Any, fname: str) -> datetime:
         return v
     if isinstance(v, date):
         return datetime.combine(v, time(0), tzinfo=UTC)
-    raise EvalError(f"{fname}() needs a date or datetime, got {V.type_name(v)}", code="E_TYPE")
+    raise EvalError(f"{fname}() needs a date or datetime, got {V.a_type_name(v)}", code="E_TYPE")
 
 
 def _as_date(v: Any, fname: str) -> date:
@@ -43,7 +43,7 @@ def _as_date(v: Any, fname: str) -> date:
         return v.astimezone(UTC).date()
     if isinstance(v, date):
         return v
-    raise EvalError(f"{fname}() needs a date or datetime, got {V.type_name(v)}", code="E_TYPE")
+    raise EvalError(f"{fname}() needs a date or datetime, got {V.a_type_name(v)}", code="E_TYPE")
 
 
 def _now(rt: Runtime) -> datetime:
@@ -78,7 +78,7 @@ def _parse_date(rt: Runtime, s: Any, fmt: Any = "%Y-%m-%d") -> date:
 
 def _format_date(rt: Runtime, d: Any, fmt: Any = "%Y-%m-%d") -> str:
     if not isinstance(d, datetime | date):
-        raise EvalError(f"format_date() needs a date or datetime, got {V.type_name(d)}",
+        raise EvalError(f"format_date() needs a date or datetime, got {V.a_type_name(d)}",
                         code="E_TYPE")
     f = need(fmt, str, "format_date", "format")
     meter(rt).step(text_cost(f))

@@ -224,7 +224,7 @@ def lambda_ret(args: list[Type], i: int = 1) -> Type:
 
 def need(v: Any, kind: type | tuple[type, ...], fname: str, what: str) -> Any:
     if not isinstance(v, kind) or isinstance(v, bool) and kind is not bool:
-        raise EvalError(f"{fname}() {what} must be {_kind_name(kind)}, got {V.type_name(v)}",
+        raise EvalError(f"{fname}() {what} must be {_kind_name(kind)}, got {V.a_type_name(v)}",
                         code="E_TYPE")
     return v
 

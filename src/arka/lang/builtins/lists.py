@@ -34,7 +34,7 @@ def _items(xs: Any, fname: str) -> list[Any]:
     if xs is None:
         return []
     if not isinstance(xs, list):
-        raise EvalError(f"{fname}() needs a list, got {V.type_name(xs)}", code="E_TYPE")
+        raise EvalError(f"{fname}() needs a list, got {V.a_type_name(xs)}", code="E_TYPE")
     return xs
 
 
@@ -209,7 +209,7 @@ def _size(rt: Runtime, xs: Any) -> Decimal:
         return V.ZERO
     if isinstance(xs, list | str | dict):
         return Decimal(len(xs))
-    raise EvalError(f"size() needs a list, string or object, got {V.type_name(xs)}",
+    raise EvalError(f"size() needs a list, string or object, got {V.a_type_name(xs)}",
                     code="E_TYPE")
 
 
