@@ -248,8 +248,8 @@ MALFORMED = {
         lambda: _with_metadata(_program(), format=1), "E_BYTECODE_METADATA",
         "format 1 differs from the header's version 2"),
     "unsupported version": (
-        lambda: bc.encode(_program())[:4] + struct.pack("<H", 3) + bc.encode(_program())[6:],
-        "E_BYTECODE_VERSION", "reads versions 1, 2"),
+        lambda: bc.encode(_program())[:4] + struct.pack("<H", 4) + bc.encode(_program())[6:],
+        "E_BYTECODE_VERSION", "reads versions 1, 2, 3"),
 }
 
 

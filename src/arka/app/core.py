@@ -11,6 +11,7 @@ service per area:
     apikeys       API keys
     audit         the hash-chained audit log
     integrity     evaluations, log and tree heads agree (db check, readiness sample)
+    plugins       the plugin host rules' plugin calls go to (`make_plugin_host`)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from arka.app.transparency import Transparency
 from arka.app.vault import Vault
 from arka.engine.executor import Executor, InProcessExecutor
 from arka.observability import metrics as M
+from arka.plugins import Catalog, Host, LocalHost, discover
 from arka.security.auth import Authenticator
 from arka.security.sealing import RecordSealer
 from arka.settings import Settings, record_cipher
@@ -40,13 +42,24 @@ from arka.trust.proofs import KeyRing
 log = logging.getLogger("arka.startup")
 
 
-def make_executor(settings: Settings) -> Executor:
-    """In process, or the RTVM service when `rtvm.host` is configured."""
+def make_plugin_host(settings: Settings) -> Host:
+    """The plugin host at `plugins.host`, or the plugins installed here (trusted ones in
+    process, the others in worker processes), with each plugin's settings."""
+    if settings.plugins_host:
+        from arka.rpc.plugins import RemoteHost
+        return RemoteHost(settings.plugins_host, settings.plugins_timeout)
+    return LocalHost(discover(), settings.plugin_settings, workers=settings.plugins_workers,
+                     isolate_all=settings.plugins_isolate_all)
+
+
+def make_executor(settings: Settings, plugins: Host | None = None) -> Executor:
+    """In process, or the RTVM service when `rtvm.host` is configured (its plugin calls
+    go to the plugin host the RTVM service is configured with)."""
     if settings.rtvm_host:
         from arka.rpc.rtvm import RemoteExecutor
         return RemoteExecutor(settings.rtvm_host, settings.rtvm_port, settings.rtvm_timeout,
                               settings.rtvm_max_concurrent)
-    return InProcessExecutor()
+    return InProcessExecutor(plugins=plugins)
 
 
 class Core:
@@ -63,11 +76,12 @@ class Core:
         self.auth = Authenticator(settings.auth, self.store.keys)
         self.vault = Vault(open_objects(settings.objects) if settings.objects else None,
                            self.store.sealer.cipher)
-        self.executor = make_executor(settings)
+        self.plugins = make_plugin_host(settings)
+        self.executor = make_executor(settings, self.plugins)
         self.audit = AuditService(self.store.audit)
         self.apikeys = ApiKeyService(self.store.keys, self.auth)
         self.registry = Registry(self.store.registry, settings.require_approval,
-                                 settings.strict_rules)
+                                 settings.strict_rules, plugins=self.plugin_catalog)
         self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
         self.transparency = Transparency(self.store.log, self.keys)
         self.integrity = Integrity(self.store.evaluations, self.store.log,
@@ -84,6 +98,16 @@ class Core:
                                        settings.max_batch, transparency=self.transparency)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
+
+    def plugin_catalog(self) -> Catalog:
+        """The plugins rules are compiled against: those of the plugin host."""
+        if isinstance(self.plugins, LocalHost):
+            return self.plugins.catalog
+        return Catalog(manifests=self.plugins.manifests())
+
+    def close(self) -> None:
+        """Stop what the services hold outside this process (plugin worker processes)."""
+        self.plugins.close()
 
     @property
     def rules_loaded(self) -> bool:

@@ -27,6 +27,7 @@ from arka.base import values as V
 from arka.base.errors import EvalError, InputError, NotFound
 from arka.engine import ENGINE_VERSION, EvaluationResult, normalize_context
 from arka.engine.executor import Executor, Group, Item
+from arka.engine.plugins import recorded_calls
 from arka.observability import metrics as M
 from arka.security.crypto import KeyError_ as RecordKeyError
 from arka.security.sealing import IntegrityFault
@@ -306,7 +307,8 @@ class Evaluations:
         return out
 
     def replay(self, tenant: str, evaluation_id: str, trace: str = "basic") -> dict[str, Any]:
-        """Re-run a stored evaluation with its recorded rule and table versions."""
+        """Re-run a stored evaluation with its recorded rule and table versions; plugin
+        calls are answered from the recorded ones (a replay never calls a plugin)."""
         record = self.store.get(tenant, evaluation_id)
         meta = record["metadata"]
         rules = self.registry.recorded_rules(tenant, meta.get("rules", []))
@@ -316,7 +318,7 @@ class Evaluations:
         (res,) = self.executor.evaluate(Group(
             rules, tables, meta.get("strategy", "most_severe"), order,
             [Item(_to_values(record["input"]), normalize_context(record["context"]), trace,
-                  executor)]))
+                  executor, recorded_calls(record.get("rule_results", [])))]))
         if isinstance(res, InputError):
             raise res
         replay_hash = digest(res.result)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -23,6 +24,7 @@ from arka.base.graph import Cycle, cycle_through, dependency_order
 from arka.base.semver import max_satisfying, version_key
 from arka.compiler import CompiledRule, compile_rule, load_bytecode
 from arka.observability import metrics as M
+from arka.plugins import Catalog
 from arka.rtvm.disasm import disassemble
 from arka.rules.rulesets import parse_ruleset, pins_allow, ruleset_error, schema_versions
 from arka.rules.schemas import Schema, SchemaSet, parse_schema
@@ -78,8 +80,9 @@ class _TenantCache:
 
 class Registry:
     def __init__(self, store: RegistryStore, require_approval: bool = False,
-                 strict_rules: bool = False):
+                 strict_rules: bool = False, plugins: Callable[[], Catalog] | None = None):
         self.store = store
+        self.plugins = plugins  # the plugin manifests rules compile against (None: installed)
         self.require_approval = require_approval
         self.strict_rules = strict_rules  # warnings (W_ codes) refuse a rule too
         self._compiled: dict[str, CompiledRule] = {}
@@ -125,7 +128,8 @@ class Registry:
         """Compile a rule with the tenant's approved schemas (none without a tenant); with
         `strict_rules`, a warning refuses it like an error."""
         schemas = self.current_schemas(tenant) if tenant is not None else None
-        compiled = compile_rule(text, file, schemas=schemas, strict=self.strict_rules)
+        compiled = compile_rule(text, file, schemas=schemas, strict=self.strict_rules,
+                                plugins=self.plugins() if self.plugins is not None else None)
         D.check_rule_codes(compiled.metadata, text)
         return compiled
 

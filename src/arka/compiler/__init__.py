@@ -11,6 +11,8 @@ from arka.base.errors import CompileError, Diagnostic, Span
 from arka.compiler.check import check_rule_reads
 from arka.compiler.codegen import COMPILER_VERSION, Codegen
 from arka.compiler.literals import check_literals
+from arka.plugins.host import discover
+from arka.plugins.sdk import Catalog
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import LoadedProgram, load
 from arka.rules.loader import parse_rule_text
@@ -74,13 +76,15 @@ class Checked:
 
 
 def check_rule_source(text: str, file: str = "<rule>", *,
-                      schemas: SchemaSet | None = None) -> Checked:
-    """Parse, type the inputs with the named schemas and statically check a rule."""
+                      schemas: SchemaSet | None = None, plugins: Catalog | None = None
+                      ) -> Checked:
+    """Parse, type the inputs with the named schemas and statically check a rule.
+    Plugin calls are typed by `plugins` (default: the plugins installed here)."""
     rule, diags = parse_rule_text(text, file)
     reads: set[str] = set()
     if rule is not None:
         rule, resolve_diags = resolve_inputs(rule, schemas)
-        checked, reads = check_rule_reads(rule)
+        checked, reads = check_rule_reads(rule, plugins if plugins is not None else discover())
         diags = diags + resolve_diags + checked + check_literals(rule)
     diags = sorted(diags, key=Diagnostic.sort_key)
     if len(diags) > MAX_DIAGNOSTICS:
@@ -91,31 +95,35 @@ def check_rule_source(text: str, file: str = "<rule>", *,
     return Checked(None if failed else rule, diags, frozenset(reads))
 
 
-def check_source(text: str, file: str = "<rule>", *, schemas: SchemaSet | None = None
-                 ) -> tuple[RuleDef | None, list[Diagnostic]]:
+def check_source(text: str, file: str = "<rule>", *, schemas: SchemaSet | None = None,
+                 plugins: Catalog | None = None) -> tuple[RuleDef | None, list[Diagnostic]]:
     """Parse and statically check a rule: the rule when it has no errors, and every
     diagnostic (errors and warnings) sorted by position."""
-    checked = check_rule_source(text, file, schemas=schemas)
+    checked = check_rule_source(text, file, schemas=schemas, plugins=plugins)
     return checked.rule, checked.diagnostics
 
 
 def compile_rule(text: str, file: str = "<rule>", *,
                  division_scale: int = V.DEFAULT_DIVISION_SCALE,
-                 schemas: SchemaSet | None = None, strict: bool = False) -> CompiledRule:
+                 schemas: SchemaSet | None = None, strict: bool = False,
+                 plugins: Catalog | None = None) -> CompiledRule:
     """Compile rule source (YAML or JSON). Raises CompileError listing every problem;
     with `strict`, warnings (such as fields read through an untyped input) are problems too.
 
     `schemas` types inputs whose `type` names a schema; the versions used are part of the
-    bytecode. The bytes depend only on the rule's content, never on `file`."""
+    bytecode. `plugins` declares the plugin functions it may call (default: the plugins
+    installed here); the manifest version of each one called is part of the bytecode.
+    The bytes depend only on the rule's content, never on `file`."""
     if not 0 <= division_scale <= V.MAX_DIVISION_SCALE:
         raise ValueError(f"division_scale must be 0..{V.MAX_DIVISION_SCALE}")
-    checked = check_rule_source(text, file, schemas=schemas)
+    plugins = plugins if plugins is not None else discover()
+    checked = check_rule_source(text, file, schemas=schemas, plugins=plugins)
     rule = checked.rule
     if rule is None or (strict and checked.warnings):
         problems = checked.diagnostics if strict else checked.errors
         raise CompileError(problems or [
             Diagnostic("E_COMPILE", Span(file, 1, 1), "not a rule")], text)
-    program = Codegen(rule, division_scale).compile()
+    program = Codegen(rule, division_scale, plugins).compile()
     return CompiledRule(load(bc.encode(program)), rule, tuple(checked.warnings), checked.reads)
 
 

@@ -16,6 +16,7 @@ from arka.lang import ast
 from arka.lang import builtins as B
 from arka.lang import types as T
 from arka.lang.types import Type
+from arka.plugins.sdk import Catalog
 from arka.rules.model import RuleDef
 
 CONTEXT_TYPE = T.object_of({"jurisdiction": T.STRING, "domain": T.STRING,
@@ -37,8 +38,9 @@ def _literal_type(v: object) -> Type:
 
 
 class Checker:
-    def __init__(self, rule: RuleDef):
+    def __init__(self, rule: RuleDef, plugins: Catalog | None = None):
         self.rule = rule
+        self.plugins = plugins or Catalog()
         self.diags: list[Diagnostic] = []
         self.inputs = {i.name: i.static_type for i in rule.inputs}
         self.lets = {let.name: let for let in rule.lets}
@@ -211,12 +213,8 @@ class Checker:
                 return T.ANY
             case ast.Call():
                 return self._call(node, scope, trigger)
-            case ast.PluginCall(plugin=plugin, func=func):
-                for a in ast.children(node):
-                    self.expr(a, scope, trigger)
-                self.error("E_UNKNOWN_PLUGIN", node.span,
-                           f"plugin {plugin!r} is not installed (called plugin.{plugin}.{func})")
-                return T.ANY
+            case ast.PluginCall():
+                return self._plugin_call(node, scope, trigger)
             case ast.Unary(op=op, operand=operand):
                 t = self.expr(operand, scope, trigger)
                 if op == "not":
@@ -425,6 +423,50 @@ class Checker:
         self._check_literal_args(b, node, binding, args)
         return b.returns(slot_types)
 
+    def _plugin_call(self, node: ast.PluginCall, scope: dict[str, Type], trigger: bool
+                     ) -> Type:
+        """`plugin.<name>.<function>(args)`, typed by the plugin's manifest."""
+        args = list(node.args) + [v for _, v in node.kwargs]
+
+        def rest() -> Type:
+            for a in args:
+                if not isinstance(a, ast.Lambda):
+                    self.expr(a, scope, trigger)
+            return T.ANY
+
+        manifest = self.plugins.get(node.plugin)
+        if manifest is None:
+            installed = self.plugins.names()
+            self.error("E_UNKNOWN_PLUGIN", node.span,
+                       f"plugin {node.plugin!r} is not installed (called plugin.{node.plugin}."
+                       f"{node.func}){_did_you_mean(node.plugin, installed)}; installed: "
+                       f"{', '.join(installed) or 'none'}")
+            return rest()
+        exp = manifest.export(node.func)
+        if exp is None:
+            names = [e.name for e in manifest.exports]
+            self.error("E_UNKNOWN_FUNCTION", node.span,
+                       f"plugin {node.plugin} {manifest.version} has no function "
+                       f"{node.func!r}{_did_you_mean(node.func, names)}; it exports "
+                       f"{', '.join(names)}")
+            return rest()
+        binding = B.bind_arguments(exp, len(node.args), [k for k, _ in node.kwargs],
+                                   label=exp.qualified)
+        if isinstance(binding, str):
+            self.error("E_ARITY", node.span, binding)
+            return rest()
+        for slot, arg_index in enumerate(binding):
+            if arg_index is None:
+                continue
+            arg, param = args[arg_index], exp.params[slot]
+            if isinstance(arg, ast.Lambda):
+                self.error("E_TYPE", arg.span, f"argument {param.name!r} of {exp.qualified}() "
+                           "cannot be a lambda")
+                continue
+            self._expect(arg, self.expr(arg, scope, trigger), param.type,
+                         f"argument {param.name!r} of {exp.qualified}()")
+        return exp.return_type
+
     def _check_literal_args(self, b: B.Builtin, node: ast.Call, binding: list[int | None],
                             args: list[ast.Node]) -> None:
         def literal(slot: int) -> object:
@@ -468,11 +510,12 @@ def _did_you_mean(name: str, options: Iterable[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def check_rule(rule: RuleDef) -> list[Diagnostic]:
-    return Checker(rule).check()
+def check_rule(rule: RuleDef, plugins: Catalog | None = None) -> list[Diagnostic]:
+    return Checker(rule, plugins).check()
 
 
-def check_rule_reads(rule: RuleDef) -> tuple[list[Diagnostic], set[str]]:
+def check_rule_reads(rule: RuleDef, plugins: Catalog | None = None
+                     ) -> tuple[list[Diagnostic], set[str]]:
     """`check_rule`, plus the input field paths the rule reads."""
-    checker = Checker(rule)
+    checker = Checker(rule, plugins)
     return checker.check(), checker.reads

@@ -12,6 +12,7 @@ from arka.base.errors import Span
 from arka.compiler.literals import require_literals
 from arka.lang import ast
 from arka.lang import builtins as B
+from arka.plugins.sdk import Catalog
 from arka.rtvm import bytecode as bc
 from arka.rtvm.loader import function_max_stack
 from arka.rules.model import InputDef, RuleDef
@@ -36,9 +37,13 @@ class _Label:
 
 
 class Codegen:
-    def __init__(self, rule: RuleDef, division_scale: int):
+    def __init__(self, rule: RuleDef, division_scale: int, plugins: Catalog | None = None):
         self.rule = rule
         self.division_scale = division_scale
+        self.plugins = plugins or Catalog()
+        # metadata.plugins: one entry per distinct (function, supplied arguments) call shape
+        self.plugin_calls: list[dict[str, Any]] = []
+        self.plugin_index: dict[str, int] = {}
         self.constants: list[Any] = []
         self.const_index: dict[tuple[str, str], int] = {}
         self.functions: list[_Fn] = []
@@ -57,7 +62,7 @@ class Codegen:
         return idx
 
     def emit(self, fn: _Fn, span: Span | None, name: str, *operands: int) -> int:
-        op = bc.BY_NAME[name]
+        op = bc.EMIT[name]
         offset = len(fn.code)
         if span is not None and (not fn.lines or fn.lines[-1][1:] != (span.line, span.column)):
             fn.lines.append((offset, span.line, span.column))
@@ -118,9 +123,12 @@ class Codegen:
 
     def _program(self) -> bc.Program:
         rule = self.rule
+        # A rule that calls plugins needs CALL_PLUGIN, which format 3 added; every other
+        # rule stays in format 2, so its bytes (and bytecode hash) are what they were.
+        version = bc.PLUGIN_FORMAT_VERSION if self.plugin_calls else bc.FORMAT_VERSION
         metadata = {
             "compiler": COMPILER_VERSION,
-            "format": bc.FORMAT_VERSION,
+            "format": version,
             "division_scale": self.division_scale,
             "rule": rule.metadata.to_json(),
             # Positions name the rule, never the file it was read from: the same rule gives
@@ -131,15 +139,18 @@ class Codegen:
             "actions": [{"index": a.index, "type": a.type, "trigger": a.trigger_text}
                         for a in rule.actions],
         }
+        if self.plugin_calls:
+            metadata["plugins"] = self.plugin_calls
         functions = []
         lines = []
         for i, fn in enumerate(self.functions):
             code = bytes(fn.code)
             max_stack = function_max_stack(code, fn.n_params + fn.n_captures, len(self.constants),
-                                           len(self.functions), is_main=i == 0)
+                                           len(self.functions), is_main=i == 0, version=version)
             functions.append(bc.Function(fn.name, fn.n_params, fn.n_captures, max_stack, code))
             lines += [bc.LineEntry(i, off, ln, col) for off, ln, col in fn.lines]
-        return bc.Program(metadata, tuple(self.constants), tuple(functions), tuple(lines))
+        return bc.Program(metadata, tuple(self.constants), tuple(functions), tuple(lines),
+                          version)
 
     # ------------------------------------------------------------ expressions
     def expr(self, fn: _Fn, node: ast.Node) -> None:
@@ -158,6 +169,8 @@ class Codegen:
                 e(fn, node.span, "GET_INDEX")
             case ast.Call():
                 self.call(fn, node)
+            case ast.PluginCall():
+                self.plugin_call(fn, node)
             case ast.Unary(op=op, operand=operand):
                 self.expr(fn, operand)
                 e(fn, node.span, "NOT" if op == "not" else "NEG")
@@ -277,6 +290,29 @@ class Codegen:
             else:
                 self.expr(fn, args[arg_index])
         self.emit(fn, node.span, "CALL_BUILTIN", bid, len(binding))
+
+    def plugin_call(self, fn: _Fn, node: ast.PluginCall) -> None:
+        """Push the supplied arguments in parameter order, then CALL_PLUGIN of the call's
+        metadata entry (plugin, manifest version, function, argument names, result type)."""
+        manifest = self.plugins.get(node.plugin)
+        exp = manifest.export(node.func) if manifest is not None else None
+        assert manifest is not None and exp is not None, "checked rule calls a known plugin"
+        args = list(node.args) + [v for _, v in node.kwargs]
+        binding = B.bind_arguments(exp, len(node.args), [k for k, _ in node.kwargs])
+        assert not isinstance(binding, str)
+        names = []
+        for slot, arg_index in enumerate(binding):
+            if arg_index is not None:
+                self.expr(fn, args[arg_index])
+                names.append(exp.params[slot].name)
+        entry = {"plugin": node.plugin, "version": manifest.version, "function": node.func,
+                 "args": names, "returns": exp.returns.to_json()}
+        key = repr(sorted(entry.items()))
+        idx = self.plugin_index.get(key)
+        if idx is None:
+            idx = self.plugin_index[key] = len(self.plugin_calls)
+            self.plugin_calls.append(entry)
+        self.emit(fn, node.span, "CALL_PLUGIN", idx, len(names))
 
     def closure(self, outer: _Fn, lam: ast.Lambda) -> None:
         captured = sorted({n.name for n in ast.free_names(lam) if n.name in outer.locals})

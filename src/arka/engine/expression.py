@@ -49,6 +49,9 @@ class _ExpressionRuntime:
     def rule_result(self, name: str) -> Any:
         raise EvalError("rule_result() is only available inside rules", code="E_DEPENDENCY")
 
+    def plugin_call(self, spec: dict[str, Any], args: dict[str, Any]) -> tuple[Any, int]:
+        raise EvalError("plugin calls are only available inside rules", code="E_PLUGIN")
+
 
 _DEFAULT_CONTEXT: dict[str, Any] = {"timestamp": _EPOCH}
 _DEFAULT_RUNTIME = _ExpressionRuntime(_EPOCH, None, V.DEFAULT_DIVISION_SCALE)

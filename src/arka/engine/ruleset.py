@@ -32,7 +32,9 @@ from arka.base.graph import Cycle, dependency_order
 from arka.compiler import CompiledRule
 from arka.engine.context import normalize_context
 from arka.engine.inputs import Converter, compile_schema, convert_input
+from arka.engine.plugins import PluginSession
 from arka.engine.result import EvaluationResult, _Accumulator, _dependency_view, _json_event
+from arka.plugins.host import Host
 from arka.rtvm import bytecode as bc
 from arka.rtvm.fastpath import FastProgram, translate
 from arka.rtvm.vm import TRACE_LEVELS, Execution, Limits, Outcome
@@ -47,7 +49,8 @@ CALENDAR_VERSION = f"holidays/{holidays.__version__}"
 class _Runtime:
     """What builtins see of the running evaluation (`arka.lang.builtins.Runtime`)."""
 
-    def __init__(self, context: dict[str, Any], lookup: TableLookup):
+    def __init__(self, context: dict[str, Any], lookup: TableLookup, plugins: PluginSession):
+        self.plugins = plugins
         self.now: datetime = context["timestamp"]
         self.jurisdiction: str | None = context.get("jurisdiction")
         self.division_scale = V.DEFAULT_DIVISION_SCALE
@@ -71,6 +74,9 @@ class _Runtime:
                             code="E_DEPENDENCY")
         return self.results.get(name, {"status": "skipped", "flagged": False, "blocked": False,
                                        "conditions": {}, "flags": []})
+
+    def plugin_call(self, spec: dict[str, Any], args: dict[str, Any]) -> tuple[Any, int]:
+        return self.plugins.call(spec, args)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,7 +167,9 @@ class RuleSet:
 
     def __init__(self, rules: Iterable[CompiledRule], tables: TableSet | None = None, *,
                  strategy: str = "most_severe", limits: Limits | None = None,
-                 order_after: dict[str, tuple[str, ...]] | None = None):
+                 order_after: dict[str, tuple[str, ...]] | None = None,
+                 plugins: Host | None = None):
+        self.plugins = plugins
         if strategy not in STRATEGIES:
             raise ValueError(f"aggregate strategy must be one of {STRATEGIES}")
         self.strategy = strategy
@@ -172,7 +180,8 @@ class RuleSet:
         self._infos = [_RuleInfo.build(r, self.limits, r.name in referenced) for r in self.rules]
 
     def evaluate(self, input: dict[str, Any], context: dict[str, Any] | None = None, *,
-                 trace: str = "none", executor: str = "vm") -> EvaluationResult:
+                 trace: str = "none", executor: str = "vm",
+                 recorded_calls: list[dict[str, Any]] | None = None) -> EvaluationResult:
         """Evaluate an input against every applicable rule.
 
         Raises InputError (VALIDATION_ERROR) before any rule runs when the input or context
@@ -180,6 +189,8 @@ class RuleSet:
         entry and fails closed (the decision is at least `needs_review`). `executor` is
         "vm" (the fast path where possible, else the interpreter), "interpreter" or a
         registered runner ("reference", the tree-walking evaluator of `arka.testing`).
+        Plugin calls go to the rule set's plugin host; with `recorded_calls` (a stored
+        evaluation's, `arka.engine.plugins.recorded_calls`) they are answered from those.
         """
         started = time.perf_counter()
         if not isinstance(input, dict):
@@ -189,11 +200,14 @@ class RuleSet:
         except EvalError as exc:
             raise InputError(exc.message) from None
         return self.evaluate_values(values_in, normalize_context(context), trace=trace,
-                                    executor=executor, started=started)
+                                    executor=executor, started=started,
+                                    recorded_calls=recorded_calls)
 
     def evaluate_values(self, values_in: dict[str, Any], ctx: dict[str, Any], *,
                         trace: str = "none", executor: str = "vm",
-                        started: float | None = None) -> EvaluationResult:
+                        started: float | None = None,
+                        recorded_calls: list[dict[str, Any]] | None = None
+                        ) -> EvaluationResult:
         """`evaluate` for an input already in language values (`values.from_json`) and a
         context already normalized (`normalize_context`): the service converts each
         request once and hands the same values to the rules, the proof and the record."""
@@ -210,7 +224,8 @@ class RuleSet:
             reason = info.skip_reason(ctx, on)
             plan.append((info, None if reason else info.convert_inputs(values_in), reason))
         lookup = TableLookup(self.tables, on)
-        runtime = _Runtime(ctx, lookup)
+        session = PluginSession(self.plugins, recorded_calls)
+        runtime = _Runtime(ctx, lookup, session)
         acc = _Accumulator()
         rule_results: list[dict[str, Any]] = []
         traces: list[dict[str, Any]] | None = [] if trace != "none" else None
@@ -228,6 +243,7 @@ class RuleSet:
                                "bytecode_hash": info.rule.bytecode_hash})
             runtime.allowed = info.depends_on
             runtime.division_scale = info.division_scale
+            session.begin_rule()
             if OBS.ENABLED:
                 with OBS.span(f"rule {info.name}", {"arka.rule": info.name,
                                                     "arka.rule_version": info.version}) as sp:
@@ -237,6 +253,8 @@ class RuleSet:
             else:
                 entry, outcome, emitted = self._run_rule(info, inputs, ctx, runtime, trace,
                                                          executor, acc)
+            if session.rule_calls:
+                entry["plugin_calls"] = session.rule_calls
             rule_results.append(entry)
             if info.referenced:
                 runtime.results[info.name] = _dependency_view(

@@ -71,8 +71,13 @@ def opcodes_markdown() -> str:
         ops = bc.OPCODES[version]
         only = [op for code, op in ops.items() if current.get(code) != op]
         gone = sorted(op.name for code, op in current.items() if ops.get(code) != op)
-        out += ["", f"Format {version} (read, never written) has every opcode above except "
-                f"{', '.join(f'`{n}`' for n in gone)}, and also:", ""] + _opcode_rows(only)
+        if version == bc.PLUGIN_FORMAT_VERSION:
+            head = (f"Format {version} (written for rules that call plugins) has every opcode "
+                    "above, and also:")
+        else:
+            head = (f"Format {version} (read, never written) has every opcode above except "
+                    f"{', '.join(f'`{n}`' for n in gone)}, and also:")
+        out += ["", head, ""] + _opcode_rows(only)
     return "\n".join(out + ["", END])
 
 

@@ -45,6 +45,15 @@ PROOFS_GENERATED = Counter("pact_proofs_generated_total", "Trust proofs signed",
 PROOFS_ANCHORED = Counter("pact_proofs_anchored_total",
                           "Anchor transitions of signed tree heads, by chain and status",
                           ["chain", "status"], registry=REGISTRY)
+PLUGIN_CALLS = Counter("pact_plugin_calls_total",
+                       "Plugin calls made by rules (a repeat within one evaluation is not a "
+                       "call), by plugin, function and status (ok or the error code)",
+                       ["plugin", "function", "status"], registry=REGISTRY)
+PLUGIN_CALL_DURATION = Histogram(
+    "pact_plugin_call_duration_seconds", "Time of one plugin call, host round trip included",
+    ["plugin", "function"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+    registry=REGISTRY)
 RULES_LOADED = Gauge("pact_rules_loaded", "Rule versions loaded", registry=REGISTRY,
                      multiprocess_mode="livemax")
 RATE_LIMIT_BACKEND_ERRORS = Counter(

@@ -4,7 +4,8 @@ ARKA Core, and the client Core uses when `rtvm.host` is configured.
 Wire protocol (gRPC, service `arka.rtvm.v1.RTVM`, JSON message bodies, no codegen):
 
 - `Evaluate`: `{"groups": [{"rules": [bytecode_hash...], "tables": [content_hash...],
-  "strategy", "order_after", "items": [{"input", "context", "trace", "executor"}]}],
+  "strategy", "order_after", "items": [{"input", "context", "trace", "executor",
+  "recorded"?}]}],
   "bytecode": {hash: base64}, "table_sources": {hash: yaml}}` → `{"groups": [[{"ok":
   result} | {"error": {"code", "message"}}...]]}`, or `{"missing_rules": [...],
   "missing_tables": [...]}` when the server has not seen some bytecode or table yet; the
@@ -41,6 +42,7 @@ from arka.base.errors import ArkaError, InputError
 from arka.compiler import CompiledRule, load_bytecode
 from arka.engine import EvaluationResult, RuleSet
 from arka.engine.executor import Group, RuleSetCache
+from arka.plugins.host import Host, LocalHost
 from arka.rtvm.vm import Limits
 from arka.rules.tables import TableSet, parse_table
 
@@ -63,11 +65,12 @@ class RemoteError(ArkaError):
 class RtvmService:
     """What one server process does; usable in process for tests."""
 
-    def __init__(self, limits: Limits | None = None, redis_url: str | None = None):
+    def __init__(self, limits: Limits | None = None, redis_url: str | None = None,
+                 plugins: Host | None = None):
         self.limits = limits or Limits()
         self._programs: dict[str, CompiledRule] = {}
         self._tables: dict[str, Any] = {}
-        self._rulesets = RuleSetCache(self.limits)
+        self._rulesets = RuleSetCache(self.limits, plugins=plugins)
         self._redis = None
         if redis_url:
             import redis
@@ -158,7 +161,8 @@ class RtvmService:
                 try:
                     res = rs.evaluate(item["input"], item["context"],
                                       trace=item.get("trace", "none"),
-                                      executor=item.get("executor", "vm"))
+                                      executor=item.get("executor", "vm"),
+                                      recorded_calls=item.get("recorded"))
                 except InputError as exc:
                     results.append({"error": {"code": exc.code, "message": exc.message}})
                     continue
@@ -192,12 +196,23 @@ def _handlers(service: RtvmService) -> grpc.GenericRpcHandler:
     })
 
 
+def plugin_host_for(target: str | None) -> Host:
+    """The plugin host an RTVM process calls: the remote one at `target`, else the
+    plugins installed here (in process when trusted, worker processes otherwise)."""
+    if target:
+        from arka.rpc.plugins import RemoteHost
+        return RemoteHost(target)
+    return LocalHost()
+
+
 def make_server(host: str, port: int, limits: Limits | None = None,
                 redis_url: str | None = None, threads: int = 4,
-                reuse_port: bool = False) -> tuple[grpc.Server, int]:
+                reuse_port: bool = False, plugin_host: str | None = None
+                ) -> tuple[grpc.Server, int]:
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=threads),
                          options=[*_OPTIONS, ("grpc.so_reuseport", 1 if reuse_port else 0)])
-    server.add_generic_rpc_handlers((_handlers(RtvmService(limits, redis_url)),))
+    service = RtvmService(limits, redis_url, plugin_host_for(plugin_host))
+    server.add_generic_rpc_handlers((_handlers(service),))
     bound = server.add_insecure_port(f"{host}:{port}")
     if bound == 0:
         raise RemoteError(f"cannot listen on {host}:{port}")
@@ -205,20 +220,25 @@ def make_server(host: str, port: int, limits: Limits | None = None,
     return server, bound
 
 
-def _worker(host: str, port: int, limits: Limits, redis_url: str | None) -> None:
-    server, _ = make_server(host, port, limits, redis_url, reuse_port=True)
+def _worker(host: str, port: int, limits: Limits, redis_url: str | None,
+            plugin_host: str | None) -> None:
+    server, _ = make_server(host, port, limits, redis_url, reuse_port=True,
+                            plugin_host=plugin_host)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))
     server.wait_for_termination()
 
 
 def serve(host: str, port: int, workers: int = 1, limits: Limits | None = None,
-          redis_url: str | None = None) -> None:
-    """Run the RTVM service until terminated: `workers` processes on one port."""
+          redis_url: str | None = None, plugin_host: str | None = None) -> None:
+    """Run the RTVM service until terminated: `workers` processes on one port. Plugin
+    calls go to the plugin host at `plugin_host`, else to the plugins installed here."""
     limits = limits or Limits()
     ctx = multiprocessing.get_context("spawn")
-    children = [ctx.Process(target=_worker, args=(host, port, limits, redis_url), daemon=True)
+    children = [ctx.Process(target=_worker, args=(host, port, limits, redis_url, plugin_host),
+                            daemon=True)
                 for _ in range(workers - 1)]
-    server, bound = make_server(host, port, limits, redis_url, reuse_port=workers > 1)
+    server, bound = make_server(host, port, limits, redis_url, reuse_port=workers > 1,
+                                plugin_host=plugin_host)
     for child in children:
         child.start()
 
@@ -277,7 +297,9 @@ class RemoteExecutor:
             "strategy": g.strategy,
             "order_after": {k: list(v) for k, v in sorted(g.order.items())},
             "items": [{"input": V.to_json(it.values), "context": V.to_json(it.context),
-                       "trace": it.trace, "executor": it.executor} for it in g.items],
+                       "trace": it.trace, "executor": it.executor,
+                       **({"recorded": it.recorded} if it.recorded is not None else {})}
+                      for it in g.items],
         } for g in groups]}
         reply = self._send(request)
         if "missing_rules" in reply:

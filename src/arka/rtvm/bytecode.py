@@ -24,7 +24,10 @@ from arka.base.errors import BytecodeError
 
 MAGIC = b"RTVM"
 FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+# Format 3 is format 2 plus CALL_PLUGIN; the compiler writes it only for rules that call
+# plugins, so every other rule keeps its format 2 bytes.
+PLUGIN_FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 # Bounds a file must keep before it is decoded further (E_BYTECODE_LIMIT): every count is
 # also limited by the bytes actually present, so no count can allocate ahead of its data.
 MAX_CONSTANTS = 1_000_000
@@ -96,6 +99,11 @@ _OPS = (
                                       "metadata.actions[idx].type)"),
 )
 
+_PLUGIN_OPS = (
+    OpInfo(0x37, "CALL_PLUGIN", "HB", -1, 1,
+           "pop argc arguments, call metadata.plugins[idx] outside the VM, push its result"),
+)
+
 # Format 1's per-type action opcodes (0x62-0x67), frozen with the action type each one
 # stood for. They are read, never written: format 2 has `ACTION` instead.
 _FORMAT1_ACTION_OPS = (
@@ -115,11 +123,14 @@ OPCODES: dict[int, dict[int, OpInfo]] = {
     1: {op.code: op for op in sorted((*(o for o in _OPS if o.name != "ACTION"), *FORMAT1_OPS),
                                      key=lambda o: o.code)},
     2: {op.code: op for op in _OPS},
+    3: {op.code: op for op in sorted((*_OPS, *_PLUGIN_OPS), key=lambda o: o.code)},
 }
 NAMES: dict[int, dict[str, OpInfo]] = {v: {op.name: op for op in ops.values()}
                                        for v, ops in OPCODES.items()}
 OPS: dict[int, OpInfo] = OPCODES[FORMAT_VERSION]
 BY_NAME: dict[str, OpInfo] = NAMES[FORMAT_VERSION]
+# What the compiler emits from: every opcode of the formats it writes (3 is 2 + CALL_PLUGIN).
+EMIT: dict[str, OpInfo] = NAMES[PLUGIN_FORMAT_VERSION]
 # Every instruction that pops a config and emits action[idx], in any readable format.
 ACTION_OP_NAMES = frozenset({"ACTION", *FORMAT1_ACTION_TYPES})
 JUMPS = {BY_NAME[n].code for n in ("JUMP", "JUMP_IF_FALSE", "JUMP_IF_TRUE")}
@@ -131,7 +142,7 @@ def stack_effect(op: OpInfo, operands: tuple[int, ...]) -> tuple[int, int]:
     """(pops, pushes) of one instruction."""
     if op.pops >= 0:
         return op.pops, op.pushes
-    if op.name == "CALL_BUILTIN":
+    if op.name in ("CALL_BUILTIN", "CALL_PLUGIN"):
         return operands[1], 1
     if op.name == "MAKE_CLOSURE":
         return operands[1], 1

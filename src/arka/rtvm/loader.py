@@ -20,6 +20,7 @@ from typing import Any
 from arka.base.errors import BytecodeError, Span
 from arka.base.semver import SEMVER_RE, VERSION_BOUNDS
 from arka.lang import builtins as B
+from arka.plugins.sdk import NAME_RE
 from arka.rtvm import bytecode as bc
 from arka.rules.actions import ACTION_TYPES
 
@@ -78,9 +79,9 @@ def _fail(code: str, fn: str, offset: int | None, message: str) -> BytecodeError
 
 
 def function_max_stack(code: bytes, n_locals: int, n_consts: int, n_functions: int,
-                       is_main: bool, name: str = "?") -> int:
+                       is_main: bool, name: str = "?", version: int = bc.FORMAT_VERSION) -> int:
     """Validate control flow and stack use of one function; return its max stack depth."""
-    return stack_depths(code, is_main, name)[1]
+    return stack_depths(code, is_main, name, version)[1]
 
 
 def stack_depths(code: bytes, is_main: bool, name: str = "?",
@@ -238,7 +239,32 @@ def _validate_metadata(meta: dict[str, Any], version: int) -> tuple[int, list[st
         raise _bad("division_scale must be 0..38")
     if not _opt_str(meta.get("file")):
         raise _bad("file must be text")
+    _check_plugin_calls(meta, version)
     return len(conds), [a["type"] for a in actions]
+
+
+def _check_plugin_calls(meta: dict[str, Any], version: int) -> None:
+    calls = meta.get("plugins")
+    if calls is None:
+        return
+    if version < bc.PLUGIN_FORMAT_VERSION:
+        raise _bad(f"plugins in the metadata of a format {version} program (plugin calls "
+                   f"need format {bc.PLUGIN_FORMAT_VERSION})")
+    if not isinstance(calls, list):
+        raise _bad("plugins must be a list")
+    for i, c in enumerate(calls):
+        if not isinstance(c, dict) or set(c) != {"plugin", "version", "function", "args",
+                                                 "returns"}:
+            raise _bad(f"plugins[{i}] must be {{plugin, version, function, args, returns}}")
+        if not all(isinstance(c[k], str) and NAME_RE.match(c[k]) for k in ("plugin", "function")):
+            raise _bad(f"plugins[{i}]: plugin and function must be names")
+        if not isinstance(c["version"], str) or not SEMVER_RE.match(c["version"]):
+            raise _bad(f"plugins[{i}].version is not semver")
+        args = c["args"]
+        if not _str_list(args) or len(set(args)) != len(args) or \
+                not all(NAME_RE.match(a) for a in args):
+            raise _bad(f"plugins[{i}].args must list distinct parameter names")
+        _check_schema(c["returns"], f"plugins[{i}].returns")
 
 
 def _validate(program: bc.Program, data: bytes) -> LoadedProgram:
@@ -320,6 +346,16 @@ def _check_operands(fi: int, fn: bc.Function, off: int, op: bc.OpInfo, operands:
         if argc < b.min_args or (b.max_args is not None and argc > b.max_args):
             raise _fail("E_BYTECODE_BUILTIN", fn.name, off, f"{b.name}() called with {argc} "
                         "arguments")
+    elif name == "CALL_PLUGIN":
+        idx, argc = operands
+        calls = program.metadata.get("plugins") or []
+        if idx >= len(calls):
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"CALL_PLUGIN index {idx} out of "
+                        f"range ({len(calls)} plugin calls in the metadata)")
+        if argc != len(calls[idx]["args"]):
+            raise _fail("E_BYTECODE_OPERAND", fn.name, off, f"CALL_PLUGIN of "
+                        f"{calls[idx]['plugin']}.{calls[idx]['function']} pops {argc} "
+                        f"arguments; the metadata names {len(calls[idx]['args'])}")
     elif name == "DIV":
         if operands[0] > 38 or operands[1] not in bc.ROUNDING_MODES:
             raise _fail("E_BYTECODE_OPERAND", fn.name, off, "DIV scale must be 0..38 with a known "

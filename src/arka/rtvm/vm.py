@@ -80,6 +80,7 @@ class Execution:
         self.outcome = Outcome()
         meta = program.metadata
         self.cond_ids = [c["id"] for c in meta["conditions"]]
+        self.plugin_specs: list[dict[str, Any]] = meta.get("plugins") or []
         self.action_types = program.action_types
 
     def run(self) -> Outcome:
@@ -317,6 +318,22 @@ class Execution:
                                                    "type": atype})
                 elif op == "RULE_REF":
                     push(self.runtime.rule_result(consts[ins.a]))
+                elif op == "CALL_PLUGIN":
+                    argc = ins.b
+                    args = stack[len(stack) - argc:] if argc else []
+                    if argc:
+                        del stack[len(stack) - argc:]
+                    self._tick(steps)
+                    steps = 0
+                    spec = self.plugin_specs[ins.a]
+                    r, index = self.runtime.plugin_call(spec, dict(zip(spec["args"], args,
+                                                                       strict=True)))
+                    self._charge(r)
+                    if self.trace_level != "none":
+                        self.outcome.trace.append({"event": "plugin_call", "call": index,
+                                                   "plugin": spec["plugin"],
+                                                   "function": spec["function"]})
+                    push(r)
                 else:  # pragma: no cover - the loader rejects unknown opcodes
                     raise EvalError(f"unknown instruction {op}", code="E_INTERNAL")
         except EvalError as exc:

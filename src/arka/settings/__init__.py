@@ -72,6 +72,11 @@ class Settings:
     rtvm_port: int = 8081
     rtvm_timeout: float = 30.0
     rtvm_max_concurrent: int = 1000
+    plugins_host: str | None = None  # None: plugin calls run here (`plugins.host`)
+    plugins_timeout: float = 10.0
+    plugins_workers: int = 2  # worker processes per untrusted plugin
+    plugins_isolate_all: bool = False
+    plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # by plugin name
     log_level: str = "info"
     log_format: str = "text"
     log_output: str = "stdout"
@@ -103,6 +108,7 @@ class Settings:
                    log_format=os.environ.get("ARKA_LOG_FORMAT", "text").lower(),
                    auth=AuthSettings(jwt_secret=jwt_secret(os.environ)),
                    redis_url=os.environ.get("ARKA_REDIS_URL") or None,
+                   plugins_host=os.environ.get("ARKA_PLUGIN_HOST") or None,
                    encryption_key=current, previous_encryption_keys=tuple(previous))
 
     @classmethod
@@ -166,7 +172,11 @@ class Settings:
             integrity_sample=config.database.integrity_sample,
             integrity_interval=config.database.integrity_interval,
             rtvm_host=config.rtvm.host, rtvm_port=config.rtvm.port,
-            rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent)
+            rtvm_timeout=config.rtvm.timeout, rtvm_max_concurrent=config.rtvm.max_concurrent,
+            plugins_host=env.get("ARKA_PLUGIN_HOST") or config.plugins.host,
+            plugins_timeout=config.plugins.timeout, plugins_workers=config.plugins.workers,
+            plugins_isolate_all=config.plugins.isolate_all,
+            plugin_settings=config.plugins.plugin_settings())
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""

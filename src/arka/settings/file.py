@@ -15,6 +15,8 @@
     storage:       data_dir, objects                                          (ARKA addition)
     governance:    require_approval                                           (ARKA addition)
     rules:         strict_validation                                          (ARKA addition)
+    plugins:       host, timeout, workers, isolate_all, and each plugin's settings
+                   by name (e.g. sanctions {datasets})                        (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -221,6 +223,32 @@ class Rules(_Model):
     strict_validation: bool | None = None
 
 
+class Plugins(BaseModel):
+    """`plugins:`: where plugin calls run, and each plugin's own settings by its name
+    (any other key, e.g. `sanctions: {datasets: [...]}`), handed to the plugin as is."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    # host:port of a plugin host (`arka-cli plugin-host serve`); unset: calls run here,
+    # trusted plugins in process and the others in worker processes
+    host: str | None = None
+    timeout: Duration = 10
+    workers: Annotated[int, Field(gt=0, le=256)] = 2  # worker processes per untrusted plugin
+    isolate_all: bool = False  # trusted plugins in worker processes too
+
+    def plugin_settings(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for name, value in sorted((self.model_extra or {}).items()):
+            if not re.fullmatch(r"[a-z][a-z0-9_]{0,63}", name):
+                raise ConfigError(f"plugins.{name}: not a plugin name (lowercase letters, "
+                                  "digits and _)")
+            if not isinstance(value, dict):
+                raise ConfigError(f"plugins.{name}: a plugin's settings must be a mapping, "
+                                  f"got {type(value).__name__}")
+            out[name] = value
+        return out
+
+
 class Config(_Model):
     environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: LogLevel = "info"
@@ -234,6 +262,7 @@ class Config(_Model):
     storage: Storage = Storage()
     governance: Governance = Governance()
     rules: Rules = Rules()
+    plugins: Plugins = Plugins()
 
     @property
     def production(self) -> bool:

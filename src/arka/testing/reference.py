@@ -29,8 +29,10 @@ _MAX_CALL_DEPTH = Limits().max_call_depth
 class ReferenceEvaluator:
     def __init__(self, rule: RuleDef, inputs: dict[str, Any], context: dict[str, Any],
                  runtime: Runtime, division_scale: int = V.DEFAULT_DIVISION_SCALE,
-                 trace: str = "none"):
+                 trace: str = "none", plugin_specs: list[dict[str, Any]] | None = None):
         self.rule = rule
+        self.plugin_specs = plugin_specs or []
+        self.out = Outcome()
         self.inputs = inputs
         self.context = context
         self.runtime = runtime
@@ -66,7 +68,7 @@ class ReferenceEvaluator:
             self.depth -= 1
 
     def _run(self) -> Outcome:
-        out = Outcome()
+        out = self.out
         basic = self.trace != "none"
         for c in self.rule.conditions:
             v = self.definition(c.id)
@@ -133,6 +135,8 @@ class ReferenceEvaluator:
                 return V.index_value(ev(obj, scope), ev(index, scope))
             case ast.Call():
                 return self.call(node, scope)
+            case ast.PluginCall():
+                return self.plugin_call(node, scope)
             case ast.Unary(op="not", operand=o):
                 return not V.truthy(ev(o, scope))
             case ast.Unary(operand=o):
@@ -196,6 +200,27 @@ class ReferenceEvaluator:
             return None
         return b.impl(self.runtime, *args)
 
+    def plugin_call(self, node: ast.PluginCall, scope: dict[str, Any]) -> Any:
+        """The call through the engine's plugin session, as the VM makes it: the supplied
+        arguments by parameter name (positional ones are the first parameters)."""
+        names = [k for k, _ in node.kwargs]
+        n = len(node.args) + len(names)
+        spec = next((s for s in self.plugin_specs if s["plugin"] == node.plugin and
+                     s["function"] == node.func and len(s["args"]) == n and
+                     set(names) <= set(s["args"][len(node.args):])), None)
+        if spec is None:
+            raise EvalError(f"plugin.{node.plugin}.{node.func} is not in the compiled rule's "
+                            "plugin calls", code="E_INTERNAL")
+        positional = [a for a in spec["args"] if a not in names][:len(node.args)]
+        nodes = dict(zip(positional, node.args, strict=True))
+        nodes.update(node.kwargs)
+        args = {a: self.eval(nodes[a], scope) for a in spec["args"]}  # in the VM's order
+        value, index = self.runtime.plugin_call(spec, args)
+        if self.trace != "none":
+            self.out.trace.append({"event": "plugin_call", "call": index,
+                                   "plugin": spec["plugin"], "function": spec["function"]})
+        return value
+
     def lambda_value(self, lam: ast.Lambda, scope: dict[str, Any]) -> Any:
         def invoke(*values: Any) -> Any:
             inner = dict(scope)
@@ -234,7 +259,7 @@ def run_reference(rule: CompiledRule, inputs: dict[str, Any], context: dict[str,
         raise ValueError(f"rule {rule.name} was loaded from bytecode; the reference "
                          "evaluator needs its source")
     return ReferenceEvaluator(rule.rule, inputs, context, runtime, division_scale,
-                              trace).run()
+                              trace, rule.program.metadata.get("plugins")).run()
 
 
 register_runner("reference", run_reference)

@@ -31,8 +31,12 @@ def rtvm() -> None:
               envvar="ARKA_RTVM_MAX_EXECUTION_TIME", help="Per evaluation, e.g. 30s.")
 @click.option("--redis-url", envvar="ARKA_REDIS_URL",
               help="Share validated bytecode and tables between RTVM processes and replicas.")
+@click.option("--plugin-host", envvar="ARKA_PLUGIN_HOST", metavar="HOST:PORT",
+              help="The plugin host rules' plugin calls go to (default: the plugins "
+                   "installed here).")
 def rtvm_serve(host: str, port: int, workers: int, max_stack_depth: int, max_heap_size: str,
-               max_instructions: int, max_execution_time: str, redis_url: str | None) -> None:
+               max_instructions: int, max_execution_time: str, redis_url: str | None,
+               plugin_host: str | None) -> None:
     """Run the RTVM as a gRPC service for ARKA Core (`rtvm.host` in its configuration)."""
     import os
 
@@ -49,7 +53,7 @@ def rtvm_serve(host: str, port: int, workers: int, max_stack_depth: int, max_hea
     configure_logging(os.environ.get("ARKA_LOG_LEVEL", "info").lower(),
                       os.environ.get("ARKA_LOG_FORMAT", "text").lower())
     try:
-        serve(host, port, workers, limits, redis_url)
+        serve(host, port, workers, limits, redis_url, plugin_host)
     except RemoteError as exc:
         fail(exc.message, 2)
 

@@ -90,6 +90,7 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await run_in_threadpool(core.close)
 
     app = FastAPI(title="ARKA Core", version=__version__, openapi_url="/api/v1/openapi.json",
                   docs_url="/api/v1/docs", redoc_url=None, responses=S.ERROR_RESPONSES,

@@ -37,6 +37,29 @@ class Runtime(Protocol):
 
     def rule_result(self, name: str) -> Any: ...
 
+    def plugin_call(self, spec: dict[str, Any], args: dict[str, Any]) -> tuple[Any, int]:
+        """A plugin call's value (outside the VM: the engine records it), and its index
+        in the rule's recorded `plugin_calls`."""
+        ...
+
+
+class Signature(Protocol):
+    """What binding call-site arguments needs of a function (a builtin, a plugin export)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def params(self) -> Sequence[Any]: ...  # each with .name and .optional
+
+    @property
+    def variadic(self) -> bool: ...
+
+    @property
+    def min_args(self) -> int: ...
+
+    def signature(self) -> str: ...
+
 
 class Meter(Protocol):
     """The running rule's budget. Builtins charge it as they work, so a loop over a long
@@ -95,6 +118,9 @@ class Metered:
 
     def rule_result(self, name: str) -> Any:
         return self.base.rule_result(name)
+
+    def plugin_call(self, spec: dict[str, Any], args: dict[str, Any]) -> tuple[Any, int]:
+        return self.base.plugin_call(spec, args)
 
 
 def meter(rt: Runtime) -> Meter:
@@ -167,33 +193,36 @@ def _type_label(t: Type | str) -> str:
     return "date|datetime" if t is TIME else str(t)
 
 
-def bind_arguments(b: Builtin, npos: int, names: Sequence[str]) -> list[int | None] | str:
+def bind_arguments(b: Signature, npos: int, names: Sequence[str], *, label: str | None = None
+                   ) -> list[int | None] | str:
     """Map call-site arguments to parameter slots.
 
     Returns, per parameter slot, the index of the call argument that fills it (positional
-    ones first, then named ones in call order), or an error message.
+    ones first, then named ones in call order), or an error message (naming the function
+    as `label`, default its name).
     """
+    fname = label or b.name
     if b.variadic:
         if names:
-            return f"{b.name}() takes no named arguments"
+            return f"{fname}() takes no named arguments"
         if npos < b.min_args:
-            return f"{b.name}() takes at least {b.min_args} argument(s), got {npos}"
+            return f"{fname}() takes at least {b.min_args} argument(s), got {npos}"
         return list(range(npos))
     nparams = len(b.params)
     if npos > nparams:
-        return (f"{b.name}() takes at most {nparams} argument(s), got {npos}: "
+        return (f"{fname}() takes at most {nparams} argument(s), got {npos}: "
                 f"{b.signature()}")
     slots: list[int | None] = [i if i < npos else None for i in range(nparams)]
     for k, name in enumerate(names):
         idx = next((i for i, p in enumerate(b.params) if p.name == name), None)
         if idx is None:
-            return f"{b.name}() has no parameter {name!r}: {b.signature()}"
+            return f"{fname}() has no parameter {name!r}: {b.signature()}"
         if slots[idx] is not None:
-            return f"{b.name}() got {name!r} twice"
+            return f"{fname}() got {name!r} twice"
         slots[idx] = npos + k
     missing = [p.name for p, s in zip(b.params, slots, strict=True) if s is None and not p.optional]
     if missing:
-        return f"{b.name}() is missing argument {missing[0]!r}: {b.signature()}"
+        return f"{fname}() is missing argument {missing[0]!r}: {b.signature()}"
     # trailing unfilled optional slots are dropped; inner gaps are filled with null
     while slots and slots[-1] is None:
         slots.pop()
