@@ -11,7 +11,7 @@ service per area:
     apikeys       API keys
     audit         the hash-chained audit log
     integrity     evaluations, log and tree heads agree (db check, readiness sample)
-    plugins       the plugin host rules' plugin calls go to (`make_plugin_host`)
+    plugins       the plugins rules may call, on the plugin host (`make_plugin_host`)
 """
 
 from __future__ import annotations
@@ -25,13 +25,14 @@ from arka.app.audit import AuditService
 from arka.app.evaluations import Evaluations
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
+from arka.app.plugins import Plugins
 from arka.app.integrity import Integrity
 from arka.app.registry import Registry
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
 from arka.engine.executor import Executor, InProcessExecutor
 from arka.observability import metrics as M
-from arka.plugins import Catalog, Host, LocalHost, discover
+from arka.plugins import Host, LocalHost, discover
 from arka.security.auth import Authenticator
 from arka.security.sealing import RecordSealer
 from arka.settings import Settings, record_cipher
@@ -76,12 +77,13 @@ class Core:
         self.auth = Authenticator(settings.auth, self.store.keys)
         self.vault = Vault(open_objects(settings.objects) if settings.objects else None,
                            self.store.sealer.cipher)
-        self.plugins = make_plugin_host(settings)
-        self.executor = make_executor(settings, self.plugins)
+        self.plugin_host = make_plugin_host(settings)
+        self.plugins = Plugins(self.plugin_host)
+        self.executor = make_executor(settings, self.plugin_host)
         self.audit = AuditService(self.store.audit)
         self.apikeys = ApiKeyService(self.store.keys, self.auth)
         self.registry = Registry(self.store.registry, settings.require_approval,
-                                 settings.strict_rules, plugins=self.plugin_catalog)
+                                 settings.strict_rules, plugins=self.plugins.catalog)
         self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
         self.transparency = Transparency(self.store.log, self.keys)
         self.integrity = Integrity(self.store.evaluations, self.store.log,
@@ -99,15 +101,9 @@ class Core:
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 
-    def plugin_catalog(self) -> Catalog:
-        """The plugins rules are compiled against: those of the plugin host."""
-        if isinstance(self.plugins, LocalHost):
-            return self.plugins.catalog
-        return Catalog(manifests=self.plugins.manifests())
-
     def close(self) -> None:
         """Stop what the services hold outside this process (plugin worker processes)."""
-        self.plugins.close()
+        self.plugin_host.close()
 
     @property
     def rules_loaded(self) -> bool:

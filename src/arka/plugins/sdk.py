@@ -11,7 +11,9 @@ Types use the names of rule input schemas: `string`, `decimal`, `integer`, `bool
 `date`, `datetime`, `duration`, `list`, `object`, `any`, `list<string>`, or a schema
 object such as `{"type": "object", "properties": {...}}`. Parameter types are read from
 the method's annotations unless `params=` declares them; the result type from `returns=`
-or the return annotation.
+or the return annotation. An object type that declares `properties` is closed unless it
+says `additionalProperties: true`: a rule that reads an undeclared field does not compile,
+and a result with an undeclared field is refused.
 
 Values cross the boundary as JSON data with exact decimals: a plugin receives `str`,
 `Decimal`, `bool`, `None`, lists and dicts (dates and datetimes as ISO 8601 text) and
@@ -94,7 +96,7 @@ def parse_type(spec: Any, where: str, depth: int = 0) -> FieldSpec:
     enum = spec.get("enum")
     if enum is not None and not isinstance(enum, list):
         raise ManifestError(f"{where}: enum must be a list")
-    extra = spec.get("additionalProperties", True)
+    extra = spec.get("additionalProperties", False)  # declared objects are closed
     if not isinstance(extra, bool):
         raise ManifestError(f"{where}: additionalProperties must be true or false")
     kind = base.type

@@ -65,8 +65,9 @@ def rtvm_serve(host: str, port: int, workers: int, max_stack_depth: int, max_hea
 @click.option("--tenant", default="default", show_default=True)
 def rtvm_debug(evaluation_id: str, show_trace: bool, tenant: str, store: StoreOptions) -> None:
     """Re-run a stored evaluation on the bytecode interpreter with its recorded rule and
-    table versions; report whether it reproduces, each rule's conditions and, with
-    --show-trace, every instruction."""
+    table versions and its recorded plugin results (no plugin is called); report whether
+    it reproduces, each rule's conditions and plugin calls and, with --show-trace, every
+    instruction."""
     from arka.base.errors import ArkaError
     core = store.core()
     try:
@@ -81,6 +82,13 @@ def rtvm_debug(evaluation_id: str, show_trace: bool, tenant: str, store: StoreOp
         conds = ", ".join(f"{k}={'true' if v else 'false'}" for k, v in rr["conditions"].items())
         err = f"  error {rr['error']['code']}: {rr['error']['message']}" if "error" in rr else ""
         click.echo(f"rule {rr['rule_id']}@{rr['version']}: {rr['status']}  {conds}{err}")
+        for i, call in enumerate(rr.get("plugin_calls", [])):
+            args = json.dumps(call["args"], ensure_ascii=False, sort_keys=True)
+            outcome = (f"error {call['error']['code']}: {call['error']['message']}"
+                       if "error" in call else
+                       "-> " + json.dumps(call["result"], ensure_ascii=False, sort_keys=True))
+            click.echo(f"  plugin call {i}: {call['plugin']}.{call['function']}({args}) "
+                       f"{call['plugin']} {call['version']}, recorded {outcome}")
     if show_trace:
         for rule in out["trace"] or []:
             click.echo(f"--- {rule['rule_id']}@{rule['version']}")

@@ -17,6 +17,7 @@ from arka.base.errors import ArkaError, CompileError, Diagnostic, InputError, Sp
 from arka.compiler import check_source, compile_file, load_bytecode
 from arka.engine import RuleSet, load_rules, rule_files, schema_paths
 from arka.interfaces.cli.common import fail, fail_compile, read_json
+from arka.interfaces.cli.plugin import PLUGIN_CONFIG_HELP, make_host
 from arka.rtvm.disasm import disassemble
 from arka.rtvm.vm import TRACE_LEVELS
 from arka.rules.schemas import SchemaSet
@@ -173,9 +174,10 @@ def _with_dependencies(rule: Any, by_name: dict[str, Any]) -> list[Any]:
 @click.option("--verbose", "-v", is_flag=True, help="Show every test and failing results.")
 @click.option("--coverage", is_flag=True, help="Report conditions and actions seen true and "
               "false, and input fields a rule reads that no test supplies.")
+@click.option("--plugin-config", help=PLUGIN_CONFIG_HELP)
 def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str | None,
               tables: tuple[str, ...], schemas: tuple[str, ...], verbose: bool,
-              coverage: bool) -> None:
+              coverage: bool, plugin_config: str | None) -> None:
     """Run rule tests: each rule's RULE.test.yaml beside it, or --tests FILE against all
     the rules (the test file format is in docs/language.md)."""
     _check_paths(paths)
@@ -202,6 +204,7 @@ def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str |
             plan.append((_with_dependencies(r, by_name), r.name, test_path))
     cov = Coverage() if coverage else None
     data_cov = DataCoverage() if coverage else None
+    host = make_host(plugin_config)
     passed = failed = 0
     for under_test, label, test_path in plan:
         try:
@@ -210,7 +213,7 @@ def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str |
             click.echo(exc.render(), err=True)
             failed += 1
             continue
-        ruleset = RuleSet(under_test, table_set)
+        ruleset = RuleSet(under_test, table_set, plugins=host)
         for case in cases:
             if name_filter and name_filter.lower() not in case.name.lower():
                 continue
@@ -255,9 +258,10 @@ def rule_test(paths: tuple[str, ...], tests_file: str | None, name_filter: str |
 @click.option("--trace", type=click.Choice(TRACE_LEVELS), default="none", show_default=True)
 @click.option("--strategy", type=click.Choice(["most_severe", "flags_need_review"]),
               default="most_severe", show_default=True)
+@click.option("--plugin-config", help=PLUGIN_CONFIG_HELP)
 def eval_cmd(rule_paths: tuple[str, ...], input_path: str, context_arg: str | None,
              tables: tuple[str, ...], schemas: tuple[str, ...], trace: str,
-             strategy: str) -> None:
+             strategy: str, plugin_config: str | None) -> None:
     """Evaluate an input against rules and print the result JSON."""
     _check_paths(rule_paths)
     rules = _load(rule_paths, schemas)
@@ -266,8 +270,8 @@ def eval_cmd(rule_paths: tuple[str, ...], input_path: str, context_arg: str | No
     if not isinstance(context, dict):
         fail("context must be a JSON object", 2)
     try:
-        result = RuleSet(rules, _tables(tables), strategy=strategy).evaluate(
-            data, context, trace=trace)
+        result = RuleSet(rules, _tables(tables), strategy=strategy,
+                         plugins=make_host(plugin_config)).evaluate(data, context, trace=trace)
     except InputError as exc:
         click.echo(json.dumps({"error": {"code": "VALIDATION_ERROR", "message": exc.message}},
                               indent=2))
@@ -284,11 +288,13 @@ def eval_cmd(rule_paths: tuple[str, ...], input_path: str, context_arg: str | No
 @click.option("--tables", multiple=True, help=TABLES_HELP)
 @click.option("--schemas", multiple=True, help=SCHEMAS_HELP)
 @click.option("-n", "count", default=10000, show_default=True, type=click.IntRange(1, 10**8))
+@click.option("--plugin-config", help=PLUGIN_CONFIG_HELP)
 def rule_bench(paths: tuple[str, ...], input_path: str, context_arg: str | None,
-               tables: tuple[str, ...], schemas: tuple[str, ...], count: int) -> None:
+               tables: tuple[str, ...], schemas: tuple[str, ...], count: int,
+               plugin_config: str | None) -> None:
     """Evaluations per second and p50/p99 latency for rules and one input, in process."""
     _check_paths(paths)
-    ruleset = RuleSet(_load(paths, schemas), _tables(tables))
+    ruleset = RuleSet(_load(paths, schemas), _tables(tables), plugins=make_host(plugin_config))
     data = read_json(input_path, "input")
     context = _context(context_arg)
     context.setdefault("timestamp", "2024-01-15T12:00:00Z")

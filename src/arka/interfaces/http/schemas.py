@@ -184,6 +184,33 @@ class SchemaList(_List):
     items: list[SchemaListItem]
 
 
+class PluginFunctionView(BaseModel):
+    name: str
+    params: list[Open]
+    returns: Open
+    doc: str
+    signature: str = Field(description="e.g. plugin.sanctions.screen(name: string, ...) "
+                           "-> object")
+
+
+class PluginView(BaseModel):
+    name: str
+    version: str
+    trusted: bool = Field(description="trusted plugins may run in ARKA's own process")
+    description: str
+    distribution: str | None
+    permissions: Open
+    functions: list[PluginFunctionView]
+    host: str = Field(description="in-process, or the plugin host's address")
+    runs: str = Field(description="in process, or in worker processes with the limits")
+
+
+class PluginList(_List):
+    items: list[PluginView]
+    problems: dict[str, str] | None = Field(
+        None, description="installed entry points that did not load, with the reason")
+
+
 class RulesetVersionView(_Review):
     name: str
     version: str

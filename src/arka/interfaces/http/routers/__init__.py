@@ -12,6 +12,7 @@ from arka.interfaces.http.routers import (
     health,
     keys,
     log,
+    plugins,
     proofs,
     rules,
     rulesets,
@@ -20,6 +21,6 @@ from arka.interfaces.http.routers import (
 )
 
 ALL = (rules.router, approvals.router, tables.router, schemas.router, rulesets.router,
-       evaluations.router,
+       plugins.router, evaluations.router,
        exports.router, proofs.router, log.router, anchors.router, keys.router,
        apikeys.router, audit.router, health.router)
