@@ -95,6 +95,14 @@ def _broken(path: str, value: Any) -> dict[str, Any]:
     ("security.networkPolicy.enable", True),
     ("monitoring.prometheus.serviceMonitor.interval", 15),
     ("telemetry", {}),
+    ("pluginHost.enable", True),
+    ("pluginHost.replicas", "three"),
+    ("pluginHost.workers", 0),
+    ("pluginHost.pluginWorkers", 1000),
+    ("pluginHost.resources.limits.memory", "8 gigs"),
+    ("pluginHost.config", {"Sanctions": {}}),
+    ("pluginHost.config", {"sanctions": ["not", "a", "mapping"]}),
+    ("pluginHost.networkPolicy.ingress", []),
 ])
 def test_broken_values_fail_the_schema(path: str, value: Any) -> None:
     with pytest.raises(jsonschema.ValidationError):
@@ -223,6 +231,7 @@ def test_rendered_core_configuration_loads() -> None:
            "REDIS_HOST": "redis"}
     config = parse_config(yaml.safe_load(config_map["data"]["production.yaml"]), env)
     assert config.rtvm.host == "arka-rtvm" and config.observability.metrics.port == 9090
+    assert config.plugins.host == "arka-plugin-host:8082"
     assert config.database.sqlalchemy_url() is not None
 
 
@@ -254,3 +263,138 @@ def test_container_files() -> None:
     config = parse_config(yaml.safe_load((ROOT / "deploy" / "compose" / "arka.yaml")
                                          .read_text()), env)
     assert config.rtvm.host == "rtvm" and config.redis.client_url() == "redis://redis:6379/0"
+    assert config.plugins.host == "plugin-host:8082"
+    plugin_host = services["plugin-host"]
+    assert plugin_host["command"][:2] == ["plugin-host", "serve"] and "8082" in plugin_host[
+        "command"] and "/etc/arka/compose/arka.yaml" in plugin_host["command"]
+    assert services["core"]["depends_on"]["plugin-host"]["condition"] == "service_healthy"
+
+
+def test_plugin_host_objects() -> None:
+    """The plugin host: sized as deployed (3+ replicas, 4 cores, 8 GiB, 20 GiB of disk),
+    probed over gRPC, reachable only from ARKA Core and the RTVM on 8082, reaching only
+    DNS, and ARKA Core pointed at it."""
+    by = {(d["kind"], d["metadata"]["name"]): d for d in _rendered()}
+    deployment = by[("Deployment", "arka-plugin-host")]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["args"][:2] == ["plugin-host", "serve"] and "8082" in container["args"]
+    assert container["ports"] == [{"name": "grpc", "containerPort": 8082}]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["grpc"] == {"port": 8082}
+    for kind in ("requests", "limits"):
+        assert container["resources"][kind] == {"cpu": "4", "memory": "8Gi",
+                                                "ephemeral-storage": "20Gi"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    hpa = by[("HorizontalPodAutoscaler", "arka-plugin-host")]["spec"]
+    assert hpa["minReplicas"] >= 3 and hpa["scaleTargetRef"]["name"] == "arka-plugin-host"
+    pod_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    pdb = by[("PodDisruptionBudget", "arka-plugin-host-pdb")]["spec"]
+    assert pdb["selector"]["matchLabels"].items() <= pod_labels.items()
+    service = by[("Service", "arka-plugin-host")]["spec"]
+    assert service["ports"] == [{"name": "grpc", "port": 8082, "targetPort": "grpc",
+                                 "appProtocol": "grpc"}]
+    assert service["selector"].items() <= pod_labels.items()
+    policy = by[("NetworkPolicy", "arka-plugin-host-network-policy")]["spec"]
+    assert policy["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    assert policy["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = policy["ingress"]
+    assert ingress["from"] == [{"podSelector": {"matchLabels": {"app": "arka-core"}}},
+                               {"podSelector": {"matchLabels": {"app": "arka-rtvm"}}}]
+    assert ingress["ports"] == [{"protocol": "TCP", "port": 8082}]
+    (dns,) = policy["egress"]
+    assert {p["port"] for p in dns["ports"]} == {53}
+    core_out = by[("NetworkPolicy", "arka-core-to-plugin-host")]["spec"]
+    assert core_out["podSelector"]["matchLabels"] == {"app": "arka-core"}
+    assert core_out["egress"] == [{"to": [{"podSelector": {"matchLabels": {
+        "app": "arka-plugin-host"}}}], "ports": [{"protocol": "TCP", "port": 8082}]}]
+    settings = yaml.safe_load(by[("ConfigMap", "arka-plugin-host-config")]["data"][
+        "plugin-host.yaml"])
+    assert settings == {"plugins": {}}
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert {"/etc/arka/plugin-host", "/tmp"} <= mounts
+
+
+def _helm_template(tmp_path: Path, *values: str) -> dict[tuple[str, str], dict[str, Any]]:
+    helm = _tool("helm")
+    chart = tmp_path / "arka-engine"
+    shutil.copytree(CHART, chart)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text())
+    meta.pop("dependencies")
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
+    extra = tmp_path / "extra.yaml"
+    extra.write_text("\n".join(values) + "\n")
+    out = subprocess.run([helm, "template", "arka", str(chart), "--namespace", "arka-system",
+                          "-f", str(GUIDE_VALUES), "-f", str(extra)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return {(d["kind"], d["metadata"]["name"]): d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def test_plugin_host_values(tmp_path: Path) -> None:
+    """Datasets, settings, egress and sizing come from values; disabled, nothing of the
+    plugin host is rendered and ARKA Core runs plugins itself."""
+    values = """
+pluginHost:
+  replicas: 4
+  workers: 3
+  pluginWorkers: 4
+  isolateAll: true
+  autoscaling: {enabled: false}
+  resources:
+    requests: {cpu: "4", memory: 8Gi, ephemeral-storage: 20Gi}
+    limits: {cpu: "8", memory: 16Gi, ephemeral-storage: 40Gi}
+  config:
+    sanctions: {datasets: [/data/lists/ofac.csv], threshold: 0.85}
+  extraVolumes: [{name: lists, persistentVolumeClaim: {claimName: sanctions-lists}}]
+  extraVolumeMounts: [{name: lists, mountPath: /data/lists, readOnly: true}]
+  env: [{name: SANCTIONS_API_KEY, valueFrom: {secretKeyRef: {name: s, key: k}}}]
+  networkPolicy:
+    extraEgress:
+      - to: [{ipBlock: {cidr: 203.0.113.0/24}}]
+        ports: [{protocol: TCP, port: 443}]
+"""
+    jsonschema.validate(_merged(yaml.safe_load(values)), SCHEMA)
+    by = _helm_template(tmp_path / "on", values)
+    deployment = by[("Deployment", "arka-plugin-host")]
+    assert deployment["spec"]["replicas"] == 4
+    assert ("HorizontalPodAutoscaler", "arka-plugin-host") not in by
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    args = container["args"]
+    assert args[args.index("--workers") + 1] == "3" and "--isolate-all" in args
+    assert args[args.index("--plugin-workers") + 1] == "4"
+    assert container["resources"]["limits"]["memory"] == "16Gi"
+    assert {"name": "lists", "mountPath": "/data/lists", "readOnly": True} in \
+        container["volumeMounts"]
+    assert any(e["name"] == "SANCTIONS_API_KEY" for e in container["env"])
+    settings = yaml.safe_load(by[("ConfigMap", "arka-plugin-host-config")]["data"][
+        "plugin-host.yaml"])
+    assert settings == {"plugins": {"sanctions": {"datasets": ["/data/lists/ofac.csv"],
+                                                  "threshold": 0.85}}}
+    from arka.settings.file import Plugins
+    assert Plugins.model_validate(settings["plugins"]).plugin_settings() == \
+        settings["plugins"]
+    egress = by[("NetworkPolicy", "arka-plugin-host-network-policy")]["spec"]["egress"]
+    assert egress[-1]["to"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
+    for doc in by.values():
+        if not doc["apiVersion"].startswith("monitoring.coreos.com"):
+            kubernetes_validate.validate(doc, K8S_VERSION, strict=True)
+
+    off = _helm_template(tmp_path / "off", "pluginHost: {enabled: false}")
+    assert not [k for k in off if "plugin-host" in k[1]]
+    core_config = yaml.safe_load(off[("ConfigMap", "arka-core-config")]["data"][
+        "production.yaml"])
+    assert "plugins" not in core_config
+    elsewhere = _helm_template(tmp_path / "elsewhere",
+                               "core: {config: {plugins: {host: 'plugins.example:9000'}}}")
+    core_config = yaml.safe_load(elsewhere[("ConfigMap", "arka-core-config")]["data"][
+        "production.yaml"])
+    assert core_config["plugins"] == {"host": "plugins.example:9000"}
+
+
+def _merged(extra: dict[str, Any]) -> dict[str, Any]:
+    values = copy.deepcopy(seed_values())
+    for key, value in extra.items():
+        values.setdefault(key, {}).update(value)
+    return values

@@ -41,5 +41,17 @@ capabilities:
 {{- $_ := unset $config "rtvm" -}}
 {{- end -}}
 {{- end -}}
+{{- if .Values.pluginHost.enabled -}}
+{{- $plugins := $config.plugins | default dict -}}
+{{- if not $plugins.host -}}
+{{- $_ := set $plugins "host" "arka-plugin-host:8082" -}}
+{{- end -}}
+{{- $_ := set $config "plugins" $plugins -}}
+{{- end -}}
 {{- toYaml $config -}}
+{{- end -}}
+
+{{/* The plugin host's configuration file: each plugin's settings by name. */}}
+{{- define "arka.pluginHostConfig" -}}
+{{- toYaml (dict "plugins" .Values.pluginHost.config) -}}
 {{- end -}}

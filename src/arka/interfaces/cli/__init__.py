@@ -1,5 +1,5 @@
 """`arka-cli`: rule files (validate, test, compile, disassemble, evaluate, benchmark), the
-service (serve, rtvm) and its operation (db, backup, keys, apikey, audit, config, log,
+service (serve, rtvm, plugin-host), plugins (plugin, screen) and its operation (db, backup, keys, apikey, audit, config, log,
 anchor, verify, health).
 
 One module per command group; `common` holds what they share (the store options, the
@@ -22,6 +22,8 @@ from arka.interfaces.cli import (
     health,
     keys,
     log,
+    plugin,
+    plugin_host,
     rtvm,
     rule,
     serve,
@@ -35,7 +37,8 @@ __all__ = ["main"]
 COMMANDS: tuple[click.Command, ...] = (
     rule.rule, rule.eval_cmd, serve.serve, db.db, log.log_group, rtvm.rtvm, anchor.anchor,
     keys.keys, apikey.apikey, audit.audit_group, config.config_group, backup.backup_cmd,
-    backup.restore_cmd, verify.verify_cmd, health.health)
+    backup.restore_cmd, verify.verify_cmd, health.health, plugin.plugin,
+    plugin_host.plugin_host)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
