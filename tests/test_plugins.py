@@ -470,3 +470,34 @@ def test_cli_eval_and_rule_test_call_plugins_with_their_settings(tmp_path: Path)
     missing = run("eval", "--rules", str(path), "--input", "{}", "--plugin-config",
                   str(tmp_path / "absent.yaml"))
     assert missing.returncode == 2 and "cannot read the plugin configuration" in missing.stderr
+
+
+def test_in_process_and_remote_hosts_give_identical_records(host: Any) -> None:
+    """The same evaluation through a LocalHost and through the gRPC plugin host (with the
+    compiler typing the rule from the remote host's manifests) gives the same JSON."""
+    from arka.rpc.plugins import PluginHostService, RemoteHost, make_server
+    service = PluginHostService(LocalHost(discover()))
+    server, port = make_server("127.0.0.1", 0, service)
+    remote = RemoteHost(f"127.0.0.1:{port}")
+    try:
+        text = rule('plugin.testkit.add(customer.amount, 0.05) > 5 and '
+                    'plugin.trustedkit.greet(customer.name, "?").greeting != "" and '
+                    'plugin.testkit.echo([customer.name, 1.50]).value[1] == 1.5')
+        compiled = compile_rule(text, plugins=remote.catalog())
+        assert compiled.bytecode == compile_rule(text).bytecode
+        data = {"customer": {"name": "Ωmega", "amount": "5.00"}}
+        local_res = RuleSet([compiled], plugins=host).evaluate(data, CTX, trace="basic")
+        remote_res = RuleSet([compiled], plugins=remote).evaluate(data, CTX, trace="basic")
+
+        def without_pids(res: Any) -> str:
+            out = json.loads(res.to_json(timing=False))
+            for c in out["rule_results"][0]["plugin_calls"]:
+                if c["function"] == "echo":
+                    c["result"].pop("pid")
+            return json.dumps(out, sort_keys=True)
+        assert without_pids(local_res) == without_pids(remote_res)
+        assert local_res.decision == "non_compliant"
+    finally:
+        remote.close()
+        server.stop(0)
+        service.close()

@@ -452,7 +452,7 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         counts = copy_store(source_core.store, target)
         assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
             "rules": 3, "rulesets": 0, "reference_tables": 1, "schemas": 0, "evaluations": 4,
-            "anchors": 0,
+            "anchors": 0, "screening_allowlist": 0,
                 "api_keys": 1, "audit_events": 5}
         assert counts["log_leaves"] == 4
         source_head = source_core.transparency.sth()

@@ -12,6 +12,7 @@ service per area:
     audit         the hash-chained audit log
     integrity     evaluations, log and tree heads agree (db check, readiness sample)
     plugins       the plugins rules may call, on the plugin host (`make_plugin_host`)
+    screening     sanctions screening outside rules, the allowlist rules' screenings apply
 """
 
 from __future__ import annotations
@@ -25,9 +26,10 @@ from arka.app.audit import AuditService
 from arka.app.evaluations import Evaluations
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
-from arka.app.plugins import Plugins
 from arka.app.integrity import Integrity
+from arka.app.plugins import Plugins
 from arka.app.registry import Registry
+from arka.app.screening import Screening
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
 from arka.engine.executor import Executor, InProcessExecutor
@@ -95,9 +97,12 @@ class Core:
         self.anchors = Anchors(self.store, list(settings.chains), self.anchoring)
         self.idempotency = Idempotency(settings.redis_url,
                                        max_connections=settings.redis_max_connections)
+        self.screening = Screening(self.store.allowlist, self.plugins, self.apikeys,
+                                   settings.require_approval)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
-                                       settings.max_batch, transparency=self.transparency)
+                                       settings.max_batch, transparency=self.transparency,
+                                       plugin_data=self.screening.plugin_data)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 

@@ -13,6 +13,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,8 +67,11 @@ def _count(record: dict[str, Any]) -> None:
 class Evaluations:
     def __init__(self, store: EvaluationStore, registry: Registry, executor: Executor,
                  keys: KeyRing, vault: Vault, idempotency: Idempotency, anchors: Anchors,
-                 max_batch: int = 10_000, transparency: Transparency | None = None):
+                 max_batch: int = 10_000, transparency: Transparency | None = None,
+                 plugin_data: Callable[[str], dict[str, Any] | None] | None = None):
         self.store = store
+        # tenant data applied to plugin answers (the sanctions allowlist), by tenant
+        self.plugin_data = plugin_data
         self.transparency = transparency  # verify checks log_index against the log
         self.registry = registry
         self.executor = executor
@@ -142,7 +146,8 @@ class Evaluations:
         with OBS.span("evaluate"):
             results = self.executor.evaluate(Group(
                 selection.rules, self.registry.current_tables(tenant), selection.strategy,
-                selection.order, [Item(values, ctx, level) for values, _ in inputs]))
+                selection.order, [Item(values, ctx, level) for values, _ in inputs],
+                self.plugin_data(tenant) if self.plugin_data is not None else None))
         return [res if isinstance(res, InputError) else
                 self._record(tenant, res, ctx, stored, trace, selection.strategy,
                              selection.ruleset, selection.order)

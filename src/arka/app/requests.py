@@ -185,6 +185,51 @@ class ReviewRequest(_Request):
     note: Note | None = Field(None, description="Why, for the audit log")
 
 
+ScreenText = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000, pattern=NO_NUL)]
+
+
+class ScreenRequest(_Request):
+    """A screening query by example: who or what to look for on the sanctions lists."""
+
+    name: ScreenText = Field(description="The name as your records hold it, any script")
+    schema_: Code = Field("Person", alias="schema", description="FollowTheMoney schema "
+                          "of the thing named: Person, Organization, Company, LegalEntity, "
+                          "Vessel, ...")
+    birth_date: Annotated[str, StringConstraints(max_length=10, pattern=NO_NUL)] | None = \
+        Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    countries: list[Code] = Field(default_factory=list, max_length=50,
+                                  description="ISO 3166 codes (nationality, residence, ...)")
+    topics: list[Code] | None = Field(None, max_length=20, description="Topics an entity "
+                                      "must carry (default: sanction; PEPs: role.pep)")
+    threshold: Decimal = Field(Decimal("0.8"), ge=0, le=1, description="Lowest score "
+                               "reported as a match (0-1)")
+    limit: int = Field(10, ge=1, le=1000, description="Most matches returned")
+    subject_id: Id | None = Field(None, description="Your customer's id: applies the "
+                                  "allowlist decisions recorded for that customer")
+
+    def args(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "schema": self.schema_,
+                               "countries": list(self.countries),
+                               "threshold": self.threshold, "limit": self.limit}
+        if self.birth_date is not None:
+            out["birth_date"] = self.birth_date
+        if self.topics is not None:
+            out["topics"] = list(self.topics)
+        if self.subject_id is not None:
+            out["subject_id"] = self.subject_id
+        return out
+
+
+class AllowlistRequest(_Request):
+    """A false-positive decision: this subject is not that listed entity, because ..."""
+
+    subject_id: Id = Field(description="Your customer's id, as rules pass it in subject_id")
+    entity_id: Id = Field(description="The listed entity's id (a match's entity_id)")
+    reason: Reason = Field(description="Why they are not the same (kept in the audit log)")
+
+
 M = TypeVar("M", bound=BaseModel)
 
 

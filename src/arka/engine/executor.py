@@ -39,6 +39,8 @@ class Group:
     strategy: str
     order: dict[str, tuple[str, ...]]
     items: list[Item]
+    # tenant data applied to plugin answers, by plugin (`RuleSet.evaluate_values`)
+    plugin_data: dict[str, Any] | None = None
 
 
 class Executor(Protocol):
@@ -83,7 +85,8 @@ class InProcessExecutor:
             try:
                 out.append(rs.evaluate_values(item.values, item.context, trace=item.trace,
                                               executor=item.executor,
-                                              recorded_calls=item.recorded))
+                                              recorded_calls=item.recorded,
+                                              plugin_data=group.plugin_data))
             except InputError as exc:
                 out.append(exc)
         return out

@@ -16,7 +16,7 @@ and a call that was not recorded is an error, never a live call.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -29,6 +29,17 @@ from arka.base.lru import LRUCache
 from arka.engine.inputs import Converter, compile_schema, convert_input
 from arka.observability import metrics as M
 from arka.plugins.host import Call, Host, Reply
+from arka.screening import allowlist
+
+# Tenant data applied to a plugin's answer before the rule sees it, by (plugin,
+# function): (result JSON, call arguments, the plugin's `plugin_data`) -> result JSON.
+# The sanctions allowlist: matches of pairs an analyst decided are not the same person.
+ResultFilter = Callable[[Any, Mapping[str, Any], Any], Any]
+RESULT_FILTERS: dict[tuple[str, str], ResultFilter] = {
+    ("sanctions", "screen"): lambda result, args, data: allowlist.apply(
+        result, args.get("subject_id"),
+        allowlist.entries_for((data or {}).get("allowlist"), args.get("subject_id"))),
+}
 
 _CONVERTERS: LRUCache[Converter] = LRUCache(1024)
 
@@ -75,8 +86,10 @@ def recorded_calls(rule_results: Iterable[Mapping[str, Any]]) -> list[dict[str, 
 class PluginSession:
     """What `plugin.<name>.<function>(...)` does during one evaluation."""
 
-    def __init__(self, host: Host | None, recorded: Iterable[Mapping[str, Any]] | None = None):
+    def __init__(self, host: Host | None, recorded: Iterable[Mapping[str, Any]] | None = None,
+                 plugin_data: Mapping[str, Any] | None = None):
         self.host = host
+        self.plugin_data = plugin_data or {}
         self.replaying = recorded is not None
         self._recorded: dict[tuple[str, str, str], Mapping[str, Any]] = {}
         for r in recorded or ():
@@ -155,8 +168,17 @@ class PluginSession:
         if reply.error is not None:
             out["error"] = {"code": str(reply.error.get("code", "E_PLUGIN")),
                             "message": str(reply.error.get("message", ""))}
-        else:
-            out["result"] = reply.result
+            return out
+        result = reply.result
+        apply = RESULT_FILTERS.get((plugin, function))
+        if apply is not None:
+            try:
+                result = apply(result, args, self.plugin_data.get(plugin))
+            except Exception as exc:  # noqa: BLE001 - a result the filter cannot read
+                out["error"] = {"code": "E_PLUGIN_RESULT", "message": f"the result cannot "
+                                f"be read: {type(exc).__name__}: {exc}"}
+                return out
+        out["result"] = result
         return out
 
     def _convert(self, spec: Mapping[str, Any], record: dict[str, Any]) -> Any:

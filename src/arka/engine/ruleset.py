@@ -181,7 +181,8 @@ class RuleSet:
 
     def evaluate(self, input: dict[str, Any], context: dict[str, Any] | None = None, *,
                  trace: str = "none", executor: str = "vm",
-                 recorded_calls: list[dict[str, Any]] | None = None) -> EvaluationResult:
+                 recorded_calls: list[dict[str, Any]] | None = None,
+                 plugin_data: dict[str, Any] | None = None) -> EvaluationResult:
         """Evaluate an input against every applicable rule.
 
         Raises InputError (VALIDATION_ERROR) before any rule runs when the input or context
@@ -191,6 +192,8 @@ class RuleSet:
         registered runner ("reference", the tree-walking evaluator of `arka.testing`).
         Plugin calls go to the rule set's plugin host; with `recorded_calls` (a stored
         evaluation's, `arka.engine.plugins.recorded_calls`) they are answered from those.
+        `plugin_data` is tenant data applied to plugin answers, by plugin name (the
+        sanctions allowlist: `{"sanctions": {"allowlist": {subject_id: [entries]}}}`).
         """
         started = time.perf_counter()
         if not isinstance(input, dict):
@@ -201,13 +204,13 @@ class RuleSet:
             raise InputError(exc.message) from None
         return self.evaluate_values(values_in, normalize_context(context), trace=trace,
                                     executor=executor, started=started,
-                                    recorded_calls=recorded_calls)
+                                    recorded_calls=recorded_calls, plugin_data=plugin_data)
 
     def evaluate_values(self, values_in: dict[str, Any], ctx: dict[str, Any], *,
                         trace: str = "none", executor: str = "vm",
                         started: float | None = None,
-                        recorded_calls: list[dict[str, Any]] | None = None
-                        ) -> EvaluationResult:
+                        recorded_calls: list[dict[str, Any]] | None = None,
+                        plugin_data: dict[str, Any] | None = None) -> EvaluationResult:
         """`evaluate` for an input already in language values (`values.from_json`) and a
         context already normalized (`normalize_context`): the service converts each
         request once and hands the same values to the rules, the proof and the record."""
@@ -224,7 +227,7 @@ class RuleSet:
             reason = info.skip_reason(ctx, on)
             plan.append((info, None if reason else info.convert_inputs(values_in), reason))
         lookup = TableLookup(self.tables, on)
-        session = PluginSession(self.plugins, recorded_calls)
+        session = PluginSession(self.plugins, recorded_calls, plugin_data)
         runtime = _Runtime(ctx, lookup, session)
         acc = _Accumulator()
         rule_results: list[dict[str, Any]] = []

@@ -256,6 +256,9 @@ class LocalHost:
         except MemoryError:
             return Reply(error={"code": "E_PLUGIN_MEMORY", "message": f"{name} ran out of "
                                 "memory"}, version=manifest.version)
+        except ArkaError as exc:  # the plugin's own error, with its code
+            return Reply(error={"code": exc.code, "message": exc.message},
+                         version=manifest.version)
         except Exception as exc:  # noqa: BLE001 - any failure is the call's error
             return Reply(error={"code": "E_PLUGIN", "message": f"{name} failed: "
                                 f"{type(exc).__name__}: {exc}"}, version=manifest.version)

@@ -347,9 +347,10 @@ class Plugin:
                 exports.append(_declare(cls.name, attr, fn, mark))
         if not exports:
             raise ManifestError(f"{where}: exports no function (decorate methods with @export)")
+        description = cls.description or " ".join(
+            (inspect.getdoc(cls) or "").split("\n\n")[0].split())
         return Manifest(cls.name, cls.version, bool(cls.trusted), cls.permissions,
-                        tuple(exports), cls.description or (inspect.getdoc(cls) or "").split(
-                            "\n\n")[0], distribution)
+                        tuple(exports), description, distribution)
 
 
 _MANIFESTS: dict[tuple[type[Plugin], str | None], Manifest] = {}
@@ -392,7 +393,8 @@ def _declare(plugin: str, name: str, fn: Callable[..., Any], mark: _ExportMark) 
                              f"{where} result")
     else:
         raise ManifestError(f"{where}: the result has no type (annotate it or give returns=)")
-    doc = mark.doc if mark.doc is not None else (inspect.getdoc(fn) or "").split("\n\n")[0]
+    doc = mark.doc if mark.doc is not None else " ".join(
+        (inspect.getdoc(fn) or "").split("\n\n")[0].split())
     return Export(plugin, name, tuple(params), returns, doc)
 
 

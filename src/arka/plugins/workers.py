@@ -34,6 +34,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, Any
 
+from arka.base.errors import ArkaError
 from arka.plugins.sdk import Permissions
 
 _START_TIMEOUT = 60.0  # seconds for a new worker to import and configure its plugin
@@ -173,6 +174,8 @@ def serve(inp: IO[bytes], out: IO[bytes]) -> None:
         except MemoryError:
             reply = ["error", "E_PLUGIN_MEMORY", f"plugin.{cls.name}.{function} ran out of "
                      f"memory (max_memory {permissions['max_memory']} bytes)"]
+        except ArkaError as exc:  # the plugin's own error, with its code
+            reply = ["error", exc.code, exc.message]
         except Exception as exc:  # noqa: BLE001 - any failure is the call's error
             reply = ["error", "E_PLUGIN", f"plugin.{cls.name}.{function} failed: "
                      f"{type(exc).__name__}: {exc}"]

@@ -5,7 +5,7 @@ Wire protocol (gRPC, service `arka.rtvm.v1.RTVM`, JSON message bodies, no codege
 
 - `Evaluate`: `{"groups": [{"rules": [bytecode_hash...], "tables": [content_hash...],
   "strategy", "order_after", "items": [{"input", "context", "trace", "executor",
-  "recorded"?}]}],
+  "recorded"?}], "plugin_data"?}],
   "bytecode": {hash: base64}, "table_sources": {hash: yaml}}` → `{"groups": [[{"ok":
   result} | {"error": {"code", "message"}}...]]}`, or `{"missing_rules": [...],
   "missing_tables": [...]}` when the server has not seen some bytecode or table yet; the
@@ -162,7 +162,8 @@ class RtvmService:
                     res = rs.evaluate(item["input"], item["context"],
                                       trace=item.get("trace", "none"),
                                       executor=item.get("executor", "vm"),
-                                      recorded_calls=item.get("recorded"))
+                                      recorded_calls=item.get("recorded"),
+                                      plugin_data=group.get("plugin_data"))
                 except InputError as exc:
                     results.append({"error": {"code": exc.code, "message": exc.message}})
                     continue
@@ -296,6 +297,7 @@ class RemoteExecutor:
             "tables": sorted(t.content_hash for t in g.tables.tables.values()),
             "strategy": g.strategy,
             "order_after": {k: list(v) for k, v in sorted(g.order.items())},
+            **({"plugin_data": g.plugin_data} if g.plugin_data else {}),
             "items": [{"input": V.to_json(it.values), "context": V.to_json(it.context),
                        "trace": it.trace, "executor": it.executor,
                        **({"recorded": it.recorded} if it.recorded is not None else {})}

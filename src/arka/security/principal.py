@@ -25,17 +25,24 @@ PERMISSIONS: dict[str, str] = {
     "log:read": "read signed tree heads, consistency proofs and anchors",
     "audit:read": "read the audit log and verify its hash chain",
     "keys:manage": "create, list and revoke API keys",
+    "screening:run": "screen names against the sanctions lists (POST /api/v1/screen)",
+    "screening:read": "read the screening allowlist",
+    "screening:write": "record and revoke allowlist decisions (false positives)",
+    "screening:approve": "approve or reject pending allowlist decisions (not one's own)",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "admin": frozenset(PERMISSIONS),
     "compliance_officer": frozenset({"rules:read", "rules:write", "rules:approve",
                                      "evaluations:create",
-                                     "evaluations:read", "proofs:read", "log:read"}),
-    "analyst": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read"}),
+                                     "evaluations:read", "proofs:read", "log:read",
+                                     "screening:run", "screening:read", "screening:write",
+                                     "screening:approve"}),
+    "analyst": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",
+                          "screening:run", "screening:read", "screening:write"}),
     "auditor": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",
-                          "audit:read"}),
-    "service": frozenset({"evaluations:create"}),
+                          "audit:read", "screening:read"}),
+    "service": frozenset({"evaluations:create", "screening:run"}),
     "viewer": frozenset({"rules:read", "log:read"}),
 }
 ROLES = tuple(ROLE_PERMISSIONS)

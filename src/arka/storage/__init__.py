@@ -9,6 +9,7 @@ from arka.storage.records import RuleRow
 from arka.storage.sql import SYSTEM, Store
 from arka.storage.sql.copy import copy_store
 from arka.storage.sql.schema import DEFAULT_TENANT
+from arka.storage.sql.screening import AllowlistEntryError
 
-__all__ = ["DEFAULT_TENANT", "SYSTEM", "Conflict", "NotFound", "RuleRow", "Store",
-           "StoreError", "copy_store"]
+__all__ = ["DEFAULT_TENANT", "SYSTEM", "AllowlistEntryError", "Conflict", "NotFound",
+           "RuleRow", "Store", "StoreError", "copy_store"]

@@ -211,6 +211,48 @@ class PluginList(_List):
         None, description="installed entry points that did not load, with the reason")
 
 
+class ScreenMatchView(_Open):
+    entity_id: str
+    caption: str | None
+    schema_: str = Field(alias="schema")
+    score: Any = Field(description="0-1, exact decimal")
+    datasets: list[str]
+    topics: list[str]
+    entity_hash: str
+    explanation: list[Open] = Field(description="which query feature matched which entity "
+                                    "value, and its contribution to the score")
+
+
+class ScreenResultView(_Open):
+    query: Open
+    hit: bool
+    score: Any
+    matches: list[ScreenMatchView]
+    allowlisted: list[Open] = Field(description="matches skipped by an allowlist decision")
+    reopened: list[Open] = Field(description="allowlist decisions that no longer apply: "
+                                 "the entity's list data changed")
+    plugin_version: str | None
+    data_version: Open | None = Field(description="the lists consulted: name, content "
+                                      "hash, record count")
+
+
+class AllowlistEntryView(_Open):
+    id: str
+    subject_id: str
+    entity_id: str
+    entity_hash: str
+    entity_caption: str | None
+    datasets: list[Open]
+    reason: str
+    status: str = Field(description="pending, active, rejected or revoked")
+    created_by: str
+    created_at: str
+
+
+class AllowlistList(_List):
+    items: list[AllowlistEntryView]
+
+
 class RulesetVersionView(_Review):
     name: str
     version: str

@@ -16,13 +16,15 @@ from arka.storage.sql.evaluations import SqlEvaluations
 from arka.storage.sql.keys import SqlKeys
 from arka.storage.sql.log import SqlLog
 from arka.storage.sql.registry import SqlRegistry
+from arka.storage.sql.screening import SqlAllowlist
 
 __all__ = ["SYSTEM", "Store"]
 
 
 class Store(Database):
     """The database and its aggregates: `registry` (rules, tables, rulesets), `evaluations`,
-    `log` (transparency log), `audit`, `keys` (API keys), `anchors`."""
+    `log` (transparency log), `audit`, `keys` (API keys), `anchors`, `allowlist`
+    (sanctions-screening false positives)."""
 
     def __init__(self, url: str, sealer: RecordSealer | None = None, *, pool_size: int = 10,
                  max_overflow: int = 20):
@@ -34,3 +36,4 @@ class Store(Database):
         self.evaluations = SqlEvaluations(self, self.log, self.sealer)
         self.keys = SqlKeys(self, self.audit)
         self.anchors = SqlAnchors(self)
+        self.allowlist = SqlAllowlist(self, self.audit)

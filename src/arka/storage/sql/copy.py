@@ -20,7 +20,7 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
     with source.engine.connect() as src, target.write() as dst:
         for table in (S.rules, S.rulesets, S.reference_tables, S.schemas, S.evaluations,
                       S.log_leaves, S.log_nodes, S.log_heads, S.anchors, S.api_keys,
-                      S.audit_events):
+                      S.audit_events, S.screening_allowlist):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")

@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Float,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 metadata = MetaData()
@@ -178,6 +180,40 @@ audit_events = Table(  # append-only; one hash chain per tenant (idx 0, 1, 2, ..
     UniqueConstraint("tenant", "idx", name="uq_audit_events_tenant_idx"),
 )
 
+# sanctions-screening false positives: "subject X is not list entity Y", reviewed (four
+# eyes) and revocable; at most one open (pending or active) entry per subject and entity
+ALLOWLIST_STATUSES = ("pending", "active", "rejected", "revoked")
+ALLOWLIST_OPEN = ("pending", "active")
+_ALLOWLIST_OPEN_SQL = "status IN ('pending', 'active')"
+
+screening_allowlist = Table(
+    "screening_allowlist", metadata,
+    Column("id", String(36), primary_key=True),  # alw_ + 32 hex
+    _tenant(),
+    Column("subject_id", String(256), nullable=False),
+    Column("entity_id", String(256), nullable=False),
+    Column("entity_hash", String(80), nullable=False),  # the entity's content at decision
+    Column("entity_caption", Text),
+    Column("datasets", Text, nullable=False),  # JSON [{name, version}]
+    Column("reason", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("reviewed_by", String(256)),
+    Column("reviewed_at", DateTime(timezone=True)),
+    Column("review_note", Text),
+    Column("revoked_by", String(256)),
+    Column("revoked_at", DateTime(timezone=True)),
+    Column("revoke_note", Text),
+    CheckConstraint("status IN ('pending', 'active', 'rejected', 'revoked')",
+                    name="ck_screening_allowlist_status"),
+)
+Index("ix_screening_allowlist_tenant_subject", screening_allowlist.c.tenant,
+      screening_allowlist.c.subject_id)
+Index("uq_screening_allowlist_open", screening_allowlist.c.tenant,
+      screening_allowlist.c.subject_id, screening_allowlist.c.entity_id, unique=True,
+      postgresql_where=text(_ALLOWLIST_OPEN_SQL), sqlite_where=text(_ALLOWLIST_OPEN_SQL))
+
 store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_from"
     "store_marks", metadata,
     Column("name", String(64), primary_key=True),
@@ -190,4 +226,4 @@ APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_eve
                "store_marks")
 
 TENANT_TABLES = (rules, rulesets, reference_tables, schemas, evaluations, api_keys,
-                 audit_events)
+                 audit_events, screening_allowlist)

@@ -17,10 +17,11 @@ from arka.interfaces.http.routers import (
     rules,
     rulesets,
     schemas,
+    screening,
     tables,
 )
 
 ALL = (rules.router, approvals.router, tables.router, schemas.router, rulesets.router,
-       plugins.router, evaluations.router,
+       plugins.router, screening.router, evaluations.router,
        exports.router, proofs.router, log.router, anchors.router, keys.router,
        apikeys.router, audit.router, health.router)
