@@ -185,7 +185,7 @@ def test_a_host_that_is_down_fails_each_call() -> None:
                     break
                 time.sleep(0.1)
             assert r.result == 2
-            assert sorted(remote.manifests()) == ["testkit", "trustedkit"]
+            assert sorted(remote.manifests()) == ["sanctions", "testkit", "trustedkit"]
         finally:
             server.stop(None)
             service.close()
@@ -298,7 +298,7 @@ def test_plugin_host_serve_command(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert remote.ping(), proc.stderr.read() if proc.stderr and proc.poll() is not None \
             else "no answer"
-        assert sorted(remote.manifests()) == ["testkit", "trustedkit"]
+        assert sorted(remote.manifests()) == ["sanctions", "testkit", "trustedkit"]
         (add, greet, pid) = remote.call_many([Call("testkit", "add", '{"a":1.25,"b":1}'),
                                               Call("trustedkit", "greet", '{"name":"Ann"}'),
                                               Call("trustedkit", "pid", "{}")])
@@ -308,7 +308,8 @@ def test_plugin_host_serve_command(tmp_path: Path) -> None:
         health = subprocess.run(_cli("health", "--target", f"127.0.0.1:{port}"),
                                 capture_output=True, text=True, timeout=60)
         assert health.returncode == 0, health.stderr
-        assert json.loads(health.stdout)["plugins"] == {"testkit": "1.0.0",
+        assert json.loads(health.stdout)["plugins"] == {"sanctions": "1.0.0",
+                                                        "testkit": "1.0.0",
                                                         "trustedkit": "2.1.0"}
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0

@@ -317,6 +317,18 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("DELETE", f"/api/v1/apikeys/{key_id}", "keys:manage", None),
         ("GET", "/api/v1/audit/events", "audit:read", None),
         ("GET", "/api/v1/audit/verify", "audit:read", None),
+        ("GET", "/api/v1/plugins", "rules:read", None),
+        ("GET", "/api/v1/plugins/x", "rules:read", None),
+        ("POST", "/api/v1/screen", "screening:run", {"name": "Ivan Petrov"}),
+        ("POST", "/api/v1/screening/allowlist", "screening:write",
+         {"subject_id": "c1", "entity_id": "e1", "reason": "not the same person"}),
+        ("GET", "/api/v1/screening/allowlist", "screening:read", None),
+        ("GET", f"/api/v1/screening/allowlist/alw_{'0' * 32}", "screening:read", None),
+        ("POST", f"/api/v1/screening/allowlist/alw_{'0' * 32}/approve", "screening:approve",
+         {}),
+        ("POST", f"/api/v1/screening/allowlist/alw_{'0' * 32}/reject", "screening:approve",
+         {}),
+        ("POST", f"/api/v1/screening/allowlist/alw_{'0' * 32}/revoke", "screening:write", {}),
     ]
 
 
@@ -343,7 +355,8 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
     generic = {(m, p.replace("ctr-threshold-flag", "{name}").replace("fx-rates", "{name}")
                 .replace("/x", "/{name}").replace("1.0.0", "{version}")
                 .replace("/anchors/1", "/anchors/{anchor_id}")
-                .replace(f"exp_{'0' * 32}", "{export_id}")) for m, p in covered}
+                .replace(f"exp_{'0' * 32}", "{export_id}")
+                .replace(f"alw_{'0' * 32}", "{entry_id}")) for m, p in covered}
     assert documented - public <= generic, documented - public - generic
     assert {perm for _, _, perm, _ in endpoints} == set(PERMISSIONS)
     for role in ROLES:

@@ -29,6 +29,8 @@ from pydantic_core import PydanticCustomError
 
 from arka.base import values as V
 from arka.base.errors import ArkaError, InputError
+from arka.screening.ftm import SCHEMATA as _SCHEMATA
+from arka.screening.screener import TOPICS as _TOPICS
 
 NO_NUL = r"^[^\x00]*$"  # no name, id or key holds a NUL (PostgreSQL text cannot)
 MAX_ID = 200  # evaluation, export, rule and item ids, as sent
@@ -185,24 +187,34 @@ class ReviewRequest(_Request):
     note: Note | None = Field(None, description="Why, for the audit log")
 
 
+SCREEN_SCHEMATA = tuple(sorted(_SCHEMATA))
+SCREEN_TOPICS = tuple(sorted(_TOPICS))
 ScreenText = Annotated[str, StringConstraints(min_length=1, max_length=500, pattern=NO_NUL)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000, pattern=NO_NUL)]
+ScreenSchema = Literal[SCREEN_SCHEMATA]  # type: ignore[valid-type]
+Topic = Literal[SCREEN_TOPICS]  # type: ignore[valid-type]
+Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,9}$")]
+BirthDate = Annotated[str, StringConstraints(
+    pattern=r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")]
+# one line, no control characters, no surrounding whitespace (as the allowlist stores them)
+Identifier = Annotated[str, StringConstraints(
+    min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")]
+Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000,
+                                          pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
 
 
 class ScreenRequest(_Request):
     """A screening query by example: who or what to look for on the sanctions lists."""
 
     name: ScreenText = Field(description="The name as your records hold it, any script")
-    schema_: Code = Field("Person", alias="schema", description="FollowTheMoney schema "
-                          "of the thing named: Person, Organization, Company, LegalEntity, "
-                          "Vessel, ...")
-    birth_date: Annotated[str, StringConstraints(max_length=10, pattern=NO_NUL)] | None = \
-        Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
-    countries: list[Code] = Field(default_factory=list, max_length=50,
-                                  description="ISO 3166 codes (nationality, residence, ...)")
-    topics: list[Code] | None = Field(None, max_length=20, description="Topics an entity "
-                                      "must carry (default: sanction; PEPs: role.pep)")
+    schema_: ScreenSchema = Field("Person", alias="schema", description="FollowTheMoney "
+                                  "schema of the thing named")
+    birth_date: BirthDate | None = Field(None, description="YYYY, YYYY-MM or YYYY-MM-DD")
+    countries: list[Country] = Field(default_factory=list, max_length=50,
+                                     description="ISO 3166 codes (nationality, residence, "
+                                     "...)")
+    topics: list[Topic] | None = Field(None, min_length=1, max_length=20,
+                                       description="Topics an entity must carry (default: "
+                                       "sanction; PEPs: role.pep)")
     threshold: Decimal = Field(Decimal("0.8"), ge=0, le=1, description="Lowest score "
                                "reported as a match (0-1)")
     limit: int = Field(10, ge=1, le=1000, description="Most matches returned")
@@ -225,8 +237,9 @@ class ScreenRequest(_Request):
 class AllowlistRequest(_Request):
     """A false-positive decision: this subject is not that listed entity, because ..."""
 
-    subject_id: Id = Field(description="Your customer's id, as rules pass it in subject_id")
-    entity_id: Id = Field(description="The listed entity's id (a match's entity_id)")
+    subject_id: Identifier = Field(description="Your customer's id, as rules pass it in "
+                                   "subject_id")
+    entity_id: Identifier = Field(description="The listed entity's id (a match's entity_id)")
     reason: Reason = Field(description="Why they are not the same (kept in the audit log)")
 
 

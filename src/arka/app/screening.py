@@ -11,6 +11,7 @@ only `active` entries apply. Every change is in the audit log.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -22,12 +23,22 @@ from arka.app.requests import AllowlistRequest, ScreenRequest
 from arka.base.errors import ArkaError, Forbidden, InputError, NotFound
 from arka.screening import allowlist as A
 from arka.security.principal import Actor, parties_of
+from arka.storage import AllowlistEntryError
 from arka.storage.ports import AllowlistStore
 
 PLUGIN = "sanctions"
 # how long the active entries of a tenant are reused unchecked (this process's own changes
 # apply at once; another process's within this time)
 REFRESH_SECONDS = 1.0
+
+
+_ENTRY_ID = re.compile(r"alw_[0-9a-f]{32}\Z")
+
+
+def _known(entry_id: str) -> None:
+    """An id that no entry can have is not found (not a malformed request)."""
+    if not _ENTRY_ID.match(entry_id):
+        raise NotFound(f"allowlist entry {entry_id} not found")
 
 
 class ScreeningUnavailable(ArkaError):
@@ -132,17 +143,23 @@ class Screening:
         return entry
 
     def get(self, tenant: str, entry_id: str) -> dict[str, Any]:
+        _known(entry_id)
         return self.store.get(tenant, entry_id)
 
     def list(self, tenant: str, *, subject_id: str | None, entity_id: str | None,
              status: str | None, page: int, per_page: int) -> dict[str, Any]:
-        items, total = self.store.list(tenant, subject_id=subject_id, entity_id=entity_id,
-                                       status=status, page=page, per_page=per_page)
+        try:
+            items, total = self.store.list(tenant, subject_id=subject_id,
+                                           entity_id=entity_id, status=status, page=page,
+                                           per_page=per_page)
+        except AllowlistEntryError:  # a filter no entry can have: nothing matches
+            items, total = [], 0
         return {"items": items, "page": page, "per_page": per_page, "total": total}
 
     def review(self, tenant: str, entry_id: str, approve: bool, actor: Actor,
                note: str | None = None) -> dict[str, Any]:
         """Approve or reject a pending decision; who recorded it cannot review it."""
+        _known(entry_id)
         entry = self.store.get(tenant, entry_id)
         creator = entry.get("created_by")
         theirs = (self.keys.parties(tenant, creator) if self.keys is not None and creator
@@ -167,6 +184,7 @@ class Screening:
     def revoke(self, tenant: str, entry_id: str, actor: Actor,
                note: str | None = None) -> dict[str, Any]:
         """Withdraw a decision: later screenings of the subject report the entity again."""
+        _known(entry_id)
         entry = self.store.revoke(
             tenant, entry_id, revoked_by=actor.person or actor.subject, note=note,
             audit=audit_event(tenant, "screening.allowlist.revoke", f"allowlist:{entry_id}",

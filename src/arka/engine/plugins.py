@@ -4,10 +4,13 @@ was compiled with, and recorded so that a replay never calls a plugin.
 Each call is recorded in the `plugin_calls` of the rule that made it (`rule_results`),
 as `{plugin, function, version, args, result}` or `{..., error: {code, message}}`, with
 the plugin's `data_version` when it reports one (the lists a screening consulted). The
-basic trace marks where it happened (`{"event": "plugin_call", "call": i}`, the index in
-that list). The same call (plugin, function and arguments) twice in one evaluation is
-made once: the second use, in any rule, reuses the first answer. A call that fails or
-times out is an error of the rule (the evaluation fails closed, `needs_review`).
+basic trace has the call where it happened: `{"event": "plugin_call", "call": i,
+"plugin", "function", "args", "result"}` (`call` is the index in that list). Tenant data
+the engine is handed applies to some answers before the rule sees them
+(`RESULT_FILTERS`: the sanctions allowlist). The same call (plugin, function and
+arguments) twice in one evaluation is made once: the second use, in any rule, reuses the
+first answer. A call that fails or times out is an error of the rule (the evaluation
+fails closed, `needs_review`).
 
 A replay hands the recorded calls back (`recorded`): every call is answered from them,
 and a call that was not recorded is an error, never a live call.

@@ -181,8 +181,7 @@ class LocalHost:
         self._instances: dict[str, Plugin] = {}
         self._pools: dict[str, WorkerPool] = {}
         self._lock = threading.Lock()
-        self._threads = futures.ThreadPoolExecutor(max_workers=16,
-                                                   thread_name_prefix="arka-plugin")
+        self._threads: futures.ThreadPoolExecutor | None = None
 
     def manifests(self) -> dict[str, Manifest]:
         return dict(self.catalog.manifests)
@@ -246,7 +245,12 @@ class LocalHost:
             return encode_result(run_export(plugin, call.function, call.args)), \
                 plugin.data_version()
 
-        future = self._threads.submit(run)
+        with self._lock:  # made on first use, and again after close()
+            if self._threads is None:
+                self._threads = futures.ThreadPoolExecutor(max_workers=16,
+                                                           thread_name_prefix="arka-plugin")
+            threads = self._threads
+        future = threads.submit(run)
         try:
             text, data_version = future.result(timeout=manifest.permissions.max_time)
         except futures.TimeoutError:
@@ -266,12 +270,16 @@ class LocalHost:
                                                         default=str)), manifest.version)
 
     def close(self) -> None:
+        """Stop the worker processes and release the plugin instances; a later call
+        starts them again."""
         with self._lock:
             pools, self._pools = self._pools, {}
             instances, self._instances = self._instances, {}
+            threads, self._threads = self._threads, None
         for pool in pools.values():
             pool.close()
         for inst in instances.values():
             with contextlib.suppress(Exception):
                 inst.close()
-        self._threads.shutdown(wait=False, cancel_futures=True)
+        if threads is not None:
+            threads.shutdown(wait=False, cancel_futures=True)

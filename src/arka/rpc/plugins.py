@@ -279,15 +279,18 @@ class RemoteHost:
         self.target = target
         self.timeout = timeout
         self.max_batch = max(1, min(max_batch, MAX_CALLS))
-        self._channel = grpc.insecure_channel(target, options=[*_OPTIONS, *_RECONNECT])
-        self._manifests_rpc = self._channel.unary_unary(f"/{SERVICE}/Manifests")
-        self._call_rpc = self._channel.unary_unary(f"/{SERVICE}/Call")
-        self._health_rpc = self._channel.unary_unary(f"/{SERVICE}/Health")
+        self._connect()
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
         self._batcher: Batcher[tuple[Call, ...], list[Reply]] = Batcher(self._process,
                                                                         self.max_batch)
         self.rpcs = 0  # Call RPCs sent, for tests and metrics
+
+    def _connect(self) -> None:
+        self._channel = grpc.insecure_channel(self.target, options=[*_OPTIONS, *_RECONNECT])
+        self._manifests_rpc = self._channel.unary_unary(f"/{SERVICE}/Manifests")
+        self._call_rpc = self._channel.unary_unary(f"/{SERVICE}/Call")
+        self._health_rpc = self._channel.unary_unary(f"/{SERVICE}/Health")
 
     # -- manifests
     def catalog(self) -> Catalog:
@@ -405,7 +408,10 @@ class RemoteHost:
             return False
 
     def close(self) -> None:
-        self._channel.close()
+        """Close the connection; a later call opens a new one."""
+        channel = self._channel
+        self._connect()
+        channel.close()
 
 
 def _rpc_text(exc: grpc.RpcError) -> str:

@@ -326,13 +326,14 @@ class Execution:
                     self._tick(steps)
                     steps = 0
                     spec = self.plugin_specs[ins.a]
-                    r, index = self.runtime.plugin_call(spec, dict(zip(spec["args"], args,
-                                                                       strict=True)))
+                    named = dict(zip(spec["args"], args, strict=True))
+                    r, index = self.runtime.plugin_call(spec, named)
                     self._charge(r)
                     if self.trace_level != "none":
                         self.outcome.trace.append({"event": "plugin_call", "call": index,
                                                    "plugin": spec["plugin"],
-                                                   "function": spec["function"]})
+                                                   "function": spec["function"],
+                                                   "args": named, "result": r})
                     push(r)
                 else:  # pragma: no cover - the loader rejects unknown opcodes
                     raise EvalError(f"unknown instruction {op}", code="E_INTERNAL")

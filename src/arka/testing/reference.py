@@ -218,7 +218,8 @@ class ReferenceEvaluator:
         value, index = self.runtime.plugin_call(spec, args)
         if self.trace != "none":
             self.out.trace.append({"event": "plugin_call", "call": index,
-                                   "plugin": spec["plugin"], "function": spec["function"]})
+                                   "plugin": spec["plugin"], "function": spec["function"],
+                                   "args": args, "result": value})
         return value
 
     def lambda_value(self, lam: ast.Lambda, scope: dict[str, Any]) -> Any:

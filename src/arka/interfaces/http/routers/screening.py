@@ -41,8 +41,8 @@ async def add_entry(request: Request, p: Annotated[Principal, need("screening:wr
 @router.get("/screening/allowlist", response_model=None, responses=S.ok(S.AllowlistList))
 async def list_entries(p: Annotated[Principal, need("screening:read")], core: CoreDep,
                        page: PageDep,
-                       subject_id: Annotated[str | None, QueryText()] = None,
-                       entity_id: Annotated[str | None, QueryText()] = None,
+                       subject_id: Annotated[str | None, QueryText(min_length=1)] = None,
+                       entity_id: Annotated[str | None, QueryText(min_length=1)] = None,
                        status: Annotated[Status | None, Query()] = None) -> Response:
     return S.reply(await run_in_threadpool(
         lambda: core.screening.list(p.tenant, subject_id=subject_id, entity_id=entity_id,
