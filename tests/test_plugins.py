@@ -298,7 +298,7 @@ def test_a_replay_answers_from_the_recorded_calls_and_never_calls(host: Any) -> 
     missing = evaluate(text, _Refuses(), recorded_calls=recorded[:1])
     assert missing.decision == "needs_review"
     err = missing.rule_results[0]["error"]
-    assert err["code"] == "E_PLUGIN_REPLAY" and "never calls plugins" in err["message"]
+    assert err["code"] == "E_PLUGIN_REPLAY" and "never calls a plugin" in err["message"]
 
 
 @pytest.mark.parametrize("expression, code, message", [
@@ -502,3 +502,187 @@ def test_in_process_and_remote_hosts_give_identical_records(host: Any) -> None:
         remote.close()
         server.stop(0)
         service.close()
+
+
+def test_the_remote_rtvm_calls_plugins_and_replays_from_the_record() -> None:
+    """Rules with plugin calls on the RTVM service: the same results as in process, and the
+    recorded calls travel with a replay."""
+    import arka.base.values as V
+    from arka.engine.context import normalize_context
+    from arka.engine.executor import Group, InProcessExecutor, Item
+    from arka.rpc.rtvm import RemoteExecutor, make_server
+    from arka.rules.tables import TableSet
+    server, port = make_server("127.0.0.1", 0)
+    remote = RemoteExecutor("127.0.0.1", port, timeout=30)
+    local = InProcessExecutor(plugins=LocalHost())
+    try:
+        rules = [compile_rule(rule("plugin.testkit.add(customer.amount, 1) == 6 and "
+                                   "plugin.trustedkit.greet(customer.name).length == 9"))]
+        ctx = normalize_context(CTX)
+        values = V.from_json({"customer": {"name": "Alexandra", "amount": 5}})
+
+        def run(executor: Any, recorded: Any = None) -> Any:
+            (res,) = executor.evaluate(Group(rules, TableSet(), "most_severe", {},
+                                             [Item(values, ctx, "basic", "vm", recorded)]))
+            return res
+        here, there = run(local), run(remote)
+        assert here.to_json(timing=False) == there.to_json(timing=False)
+        recorded = recorded_calls(there.rule_results)
+        # answered from the record: a different recorded answer shows it was not called
+        recorded[0]["result"] = 7
+        replayed = run(remote, recorded)
+        assert replayed.rule_results[0]["plugin_calls"][0]["result"] == 7
+        assert replayed.decision == "compliant"
+    finally:
+        server.stop(0)
+        local.plugins.close()
+
+
+def test_rtvm_debug_prints_the_recorded_plugin_calls(tmp_path: Path) -> None:
+    from arka.app.core import Core
+    from arka.settings import Settings
+    from tests.service_fixtures import api_client
+    data = tmp_path / "data"
+    settings = Settings.embedded(data)
+    core = Core(settings)
+    core.store.migrate()
+    client = api_client(core)
+    assert client.post("/api/v1/rules", content=GREET,
+                       headers={"content-type": "application/x-yaml"}).status_code == 201
+    eid = client.post("/api/v1/evaluate", json={"context": CTX, "input": {
+        "customer": {"name": "Alexandra"}}}).json()["evaluation_id"]
+    core.close()
+    out = run("rtvm", "debug", "--evaluation-id", eid, "--data-dir", str(data))
+    assert out.returncode == 0, out.stderr
+    assert f"evaluation {eid}: reproduces" in out.stdout
+    assert ('plugin call 0: trustedkit.greet({"name": "Alexandra"}) trustedkit 2.1.0, '
+            'recorded -> {"greeting": "Hello, Alexandra!", "length": 9}') in out.stdout
+
+
+def test_the_plugins_section_of_the_configuration_file() -> None:
+    from arka.settings import Settings
+    from arka.settings.file import ConfigError, parse_config
+    config = parse_config({"plugins": {"host": "plugins:8082", "timeout": "3s", "workers": 4,
+                                       "sanctions": {"datasets": ["a.json"]}}}, env={})
+    s = Settings.from_config(config, env={})
+    assert (s.plugins_host, s.plugins_timeout, s.plugins_workers) == ("plugins:8082", 3.0, 4)
+    assert s.plugin_settings == {"sanctions": {"datasets": ["a.json"]}}
+    env = Settings.from_config(config, env={"ARKA_PLUGIN_HOST": "other:1"})
+    assert env.plugins_host == "other:1"
+    for doc, message in [({"plugins": {"workers": 0}}, "plugins.workers"),
+                         ({"plugins": {"timeout": "soon"}}, "plugins.timeout"),
+                         ({"plugins": {"sanctions": [1]}}, "a plugin's settings must be a "
+                          "mapping"),
+                         ({"plugins": {"Bad": {}}}, "not a plugin name"),
+                         ({"plugins": [1]}, "plugins")]:
+        with pytest.raises(ConfigError) as info:
+            Settings.from_config(parse_config(doc, env={}), env={})
+        assert message in info.value.message, info.value.message
+
+
+def test_rule_tests_answer_plugin_calls_from_the_test_file(tmp_path: Path) -> None:
+    rule_path = tmp_path / "greet.yaml"
+    rule_path.write_text(GREET)
+    tests = tmp_path / "greet.test.yaml"
+    tests.write_text("""tests:
+  - name: a long greeting flags (the answer comes from the test, not the plugin)
+    input: { customer: { name: Al } }
+    plugin_calls:
+      - plugin: trustedkit
+        function: greet
+        args: { name: Al }
+        result: { greeting: "Hello, Al!", length: 40 }
+    expected: { decision: non_compliant }
+  - name: a failing call fails the rule closed
+    input: { customer: { name: Al } }
+    plugin_calls:
+      - { plugin: trustedkit, function: greet, args: { name: Al },
+          error: { code: E_PLUGIN_TIMEOUT, message: too slow } }
+    expected: { decision: needs_review, error: E_PLUGIN_TIMEOUT }
+  - name: a call the test does not list is an error, never a live call
+    input: { customer: { name: Bo } }
+    plugin_calls: []
+    expected: { error: E_PLUGIN_REPLAY }
+""")
+    out = run("rule", "test", str(rule_path), "--verbose")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "3 passed, 0 failed" in out.stdout
+    tests.write_text("""tests:
+  - name: bad
+    input: { customer: { name: Al } }
+    plugin_calls:
+      - { plugin: trustedkit, args: [1], result: 1, answer: 2 }
+      - { plugin: trustedkit, function: greet }
+      - 7
+    expected: { decision: compliant }
+""")
+    out = run("rule", "test", str(rule_path))
+    assert out.returncode == 1
+    for message in ["unknown key 'answer' in a plugin call", "a plugin call needs 'function'",
+                    "args must be a mapping", "either a result or an error",
+                    "each plugin call must be a mapping"]:
+        assert message in out.stderr, out.stderr
+
+
+def test_core_with_plugins_host_compiles_and_calls_through_the_plugin_host(
+        tmp_path: Path) -> None:
+    import dataclasses
+
+    from arka.app.core import Core
+    from arka.rpc.plugins import PluginHostService, RemoteHost, make_server
+    from arka.settings import Settings
+    from arka.storage import Store
+    from tests.service_fixtures import api_client
+    service = PluginHostService(LocalHost(discover()))
+    server, port = make_server("127.0.0.1", 0, service)
+    url = f"sqlite:///{tmp_path / 'pact.db'}"
+    store = Store(url)
+    store.migrate()
+    settings = dataclasses.replace(Settings(url, tmp_path / "keys"),
+                                   plugins_host=f"127.0.0.1:{port}")
+    core = Core(settings, store)
+    try:
+        assert isinstance(core.plugin_host, RemoteHost)
+        client = api_client(core)
+        listed = client.get("/api/v1/plugins").json()
+        assert {p["host"] for p in listed["items"]} == {f"127.0.0.1:{port}"}
+        assert client.post("/api/v1/rules", content=GREET,
+                           headers={"content-type": "application/x-yaml"}).status_code == 201
+        record = client.post("/api/v1/evaluate", json={"context": CTX, "input": {
+            "customer": {"name": "Alexandra"}}}).json()
+        assert record["result"]["decision"] == "non_compliant"
+        assert record["rule_results"][0]["plugin_calls"][0]["result"]["length"] == 9
+        server.stop(0)  # the host goes away: calls fail closed, deploys say why
+        down = client.post("/api/v1/evaluate", json={"context": CTX, "input": {
+            "customer": {"name": "Alexandra"}}}).json()
+        assert down["result"]["decision"] == "needs_review"
+        assert down["rule_results"][0]["error"]["code"] == "E_PLUGIN_UNAVAILABLE"
+    finally:
+        server.stop(0)
+        core.close()
+        service.close()
+
+
+def test_a_broken_entry_point_is_listed_with_its_reason_and_hides_nothing(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.metadata as md
+
+    import arka.plugins.host as H
+    real = md.entry_points
+
+    def entry_points(**kw: Any) -> Any:
+        found = list(real(**kw))
+        return [*found, md.EntryPoint("broken", "no_such_module:Plugin", "arka.plugins"),
+                md.EntryPoint("notaplugin", "json:dumps", "arka.plugins")]
+    monkeypatch.setattr(H.importlib.metadata, "entry_points", entry_points)
+    try:
+        cat = discover(refresh=True)
+        assert {"sanctions", "testkit", "trustedkit"} <= set(cat.names())
+        assert "ModuleNotFoundError" in cat.problems["broken"]
+        assert "is not a subclass of arka.plugins.Plugin" in cat.problems["notaplugin"]
+        from arka.app.plugins import Plugins
+        listed = Plugins(LocalHost(cat)).list()
+        assert set(listed["problems"]) == {"broken", "notaplugin"}
+    finally:
+        monkeypatch.undo()
+        discover(refresh=True)

@@ -255,3 +255,30 @@ def test_without_lists_a_screening_rule_fails_closed(tmp_path: Path) -> None:
     r = client.post("/api/v1/screen", json={"name": "x"})
     assert r.status_code == 503 and "plugins.sanctions.datasets" in r.json()["error"]["message"]
     core.close()
+
+
+def test_queries_by_example_in_followthemoney_form(tmp_path: Path, lists: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'pact.db'}"
+    core = make_core(db, tmp_path, lists)
+    client = api_client(core)
+    out = client.post("/api/v1/screen", json={"queries": {
+        "q1": {"schema": "Person", "properties": {"name": ["Vladimir Putin"],
+                                                  "birthDate": ["1952-10-07"],
+                                                  "nationality": ["ru"]}},
+        "q2": {"schema": "Person", "properties": {"name": ["Maria Schmidt"]}},
+        "q3": {"schema": "Person", "properties": {"alias": ["no name"]}},
+        "q4": {"schema": "Person", "properties": {"name": ["Ivan Petrov"],
+                                                  "birthDate": ["1970-13-99"]}}}})
+    assert out.status_code == 200, out.text
+    r = out.json()["responses"]
+    assert r["q1"]["status"] == 200 and r["q1"]["results"][0]["id"] == "putin"
+    assert r["q1"]["results"][0]["match"] is True and r["q1"]["total"]["value"] >= 1
+    assert r["q2"] == {**r["q2"], "status": 200, "results": []}
+    assert r["q3"]["status"] == 400 and "needs a name" in r["q3"]["error"]["message"]
+    assert r["q4"]["status"] == 400 and "birth date" in r["q4"]["error"]["message"]
+    assert out.json()["data_version"]["datasets"][0]["name"] == "lists"
+    for bad in ({"queries": {}}, {"queries": {"q": {"schema": "Planet", "properties": {}}}},
+                {"queries": {"q": {"properties": {"name": "not a list"}}}},
+                {"queries": {"q": {"properties": {"name": ["x"]}}}, "extra": 1}):
+        assert client.post("/api/v1/screen", json=bad).status_code == 400, bad
+    core.close()

@@ -234,6 +234,33 @@ class ScreenRequest(_Request):
         return out
 
 
+PropertyValue = Annotated[str, StringConstraints(min_length=1, max_length=500,
+                                                 pattern=NO_NUL)]
+
+
+class ExampleEntity(_Request):
+    """A query by example in FollowTheMoney form, as OpenSanctions' matching API takes it:
+    a schema and properties, each a list of values."""
+
+    schema_: ScreenSchema = Field("Person", alias="schema")
+    properties: dict[Annotated[str, StringConstraints(max_length=64)],
+                     Annotated[list[PropertyValue], Field(max_length=20)]] = Field(
+        description="name (required), alias, birthDate, nationality, country, "
+                    "citizenship, jurisdiction")
+
+
+class ScreenBatchRequest(_Request):
+    """Several queries by example at once: `{"queries": {"q1": {"schema": "Person",
+    "properties": {"name": ["..."], "birthDate": ["..."]}}}}`."""
+
+    queries: dict[Annotated[str, StringConstraints(min_length=1, max_length=200,
+                                                   pattern=NO_NUL)],
+                  ExampleEntity] = Field(min_length=1, max_length=100)
+    topics: list[Topic] | None = Field(None, min_length=1, max_length=20)
+    threshold: Decimal = Field(Decimal("0.8"), ge=0, le=1)
+    limit: int = Field(10, ge=1, le=1000)
+
+
 class AllowlistRequest(_Request):
     """A false-positive decision: this subject is not that listed entity, because ..."""
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import re
 import threading
 import time
+from decimal import Decimal
 from typing import Any
 
 from arka.app.apikeys import ApiKeyService
 from arka.app.audit import audit_event
 from arka.app.plugins import Plugins
-from arka.app.requests import AllowlistRequest, ScreenRequest
+from arka.app.requests import AllowlistRequest, ScreenBatchRequest, ScreenRequest
 from arka.base.errors import ArkaError, Forbidden, InputError, NotFound
 from arka.screening import allowlist as A
 from arka.security.principal import Actor, parties_of
@@ -113,6 +114,54 @@ class Screening:
                              A.entries_for(self.active(tenant), request.subject_id))
         return {**result, "plugin_version": record.get("version"),
                 "data_version": record.get("data_version")}
+
+    def screen_batch(self, tenant: str, request: ScreenBatchRequest) -> dict[str, Any]:
+        """Queries by example in FollowTheMoney form (as OpenSanctions' matching API
+        takes them): each query's names are screened (the best score per entity wins),
+        with its birth date and countries; the answer per query is `{status, results,
+        total, query}` where each result is a match with `id` and `match: true`."""
+        out: dict[str, Any] = {}
+        version = data_version = None
+        for key, example in sorted(request.queries.items()):
+            props = example.properties
+            names = list(dict.fromkeys([*props.get("name", []), *props.get("alias", [])]))
+            if not props.get("name"):
+                out[key] = {"status": 400, "error": {
+                    "code": "VALIDATION_ERROR",
+                    "message": f"queries.{key}.properties.name: a query needs a name"}}
+                continue
+            countries = list(dict.fromkeys(
+                c for p in ("nationality", "country", "citizenship", "jurisdiction")
+                for c in props.get(p, [])))
+            best: dict[str, dict[str, Any]] = {}
+            try:
+                for name in names:
+                    args: dict[str, Any] = {"name": name, "schema": example.schema_,
+                                            "countries": countries,
+                                            "threshold": request.threshold,
+                                            "limit": request.limit}
+                    if props.get("birthDate"):
+                        args["birth_date"] = props["birthDate"][0]
+                    if request.topics is not None:
+                        args["topics"] = list(request.topics)
+                    record = self._call("screen", args)
+                    version, data_version = record.get("version"), record.get("data_version")
+                    for m in record["result"]["matches"]:
+                        if m["entity_id"] not in best or \
+                                Decimal(str(m["score"])) > Decimal(str(best[m["entity_id"]]["score"])):
+                            best[m["entity_id"]] = m
+            except InputError as exc:
+                out[key] = {"status": 400, "error": {"code": "VALIDATION_ERROR",
+                                                     "message": exc.message}}
+                continue
+            results = sorted(best.values(), key=lambda m: (-Decimal(str(m["score"])),
+                                                           m["entity_id"]))[:request.limit]
+            out[key] = {"status": 200, "total": {"value": len(results)},
+                        "results": [{"id": m["entity_id"], "match": True, **m}
+                                    for m in results],
+                        "query": {"schema": example.schema_,
+                                  "properties": dict(sorted(props.items()))}}
+        return {"responses": out, "plugin_version": version, "data_version": data_version}
 
     # ------------------------------------------------------------ decisions
     def add(self, tenant: str, request: AllowlistRequest, actor: Actor) -> dict[str, Any]:

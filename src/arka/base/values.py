@@ -461,8 +461,11 @@ def duration_text(d: timedelta) -> str:
 
 
 def datetime_text(t: datetime) -> str:
+    """RFC 3339 in UTC, `Z`; the year always has four digits (strftime's `%Y` does not
+    pad years before 1000 on every platform)."""
     t = t.astimezone(UTC)
-    base = t.strftime("%Y-%m-%dT%H:%M:%S")
+    base = (f"{t.year:04d}-{t.month:02d}-{t.day:02d}T{t.hour:02d}:{t.minute:02d}:"
+            f"{t.second:02d}")
     if t.microsecond:
         base += f".{t.microsecond:06d}".rstrip("0")
     return base + "Z"

@@ -63,15 +63,19 @@ def args_text(args: Mapping[str, Any]) -> str:
                                 separators=(",", ":"), default=_plugin_json))
 
 
-def call_key(plugin: str, function: str, text: str) -> tuple[str, str, str]:
-    return (plugin, function, text)
+def call_key(plugin: str, function: str, args: Mapping[str, Any]) -> tuple[str, str, str]:
+    """What makes two calls the same call: plugin, function and the argument values as
+    the record writes them (so 1.5 and 1.50 are the same argument)."""
+    return (plugin, function, V.dumps(V.to_json(dict(args)), indent=None))
 
 
 def record_key(record: Mapping[str, Any]) -> tuple[str, str, str] | None:
     """The key of a recorded call (None for a malformed record)."""
     try:
-        return call_key(str(record["plugin"]), str(record["function"]),
-                        args_text(V.from_json(record.get("args", {}))))
+        args = V.from_json(record.get("args", {}))
+        if not isinstance(args, dict):
+            return None
+        return call_key(str(record["plugin"]), str(record["function"]), args)
     except (KeyError, TypeError, InputError, EvalError):
         return None
 
@@ -110,11 +114,10 @@ class PluginSession:
     def call(self, spec: Mapping[str, Any], args: dict[str, Any]) -> tuple[Any, int]:
         """The value a call gives the rule, and its index in the rule's `plugin_calls`."""
         plugin, function = spec["plugin"], spec["function"]
-        text = args_text(args)
-        key = call_key(plugin, function, text)
+        key = call_key(plugin, function, args)
         answer = self._answers.get(key)
         if answer is None:
-            record = self._make(spec, args, text)
+            record = self._make(spec, args, key)
             value = None
             if "error" not in record:
                 value = self._convert(spec, record)
@@ -133,17 +136,18 @@ class PluginSession:
                             code=str(record["error"]["code"]))
         return value, index
 
-    def _make(self, spec: Mapping[str, Any], args: dict[str, Any], text: str
-              ) -> dict[str, Any]:
+    def _make(self, spec: Mapping[str, Any], args: dict[str, Any],
+              key: tuple[str, str, str]) -> dict[str, Any]:
         plugin, function = spec["plugin"], spec["function"]
         base: dict[str, Any] = {"plugin": plugin, "function": function,
                                 "args": V.to_json(args)}
         if self.replaying:
-            rec = self._recorded.get(call_key(plugin, function, text))
+            rec = self._recorded.get(key)
             if rec is None:
                 return {**base, "version": "", "error": {
-                    "code": "E_PLUGIN_REPLAY", "message": "this call was not recorded by the "
-                    "original evaluation (a replay never calls plugins)"}}
+                    "code": "E_PLUGIN_REPLAY", "message": "no recorded answer for this call: "
+                    "a replay (or a rule test that lists plugin_calls) answers only from the "
+                    "recorded calls and never calls a plugin"}}
             out = {**base, "version": rec.get("version", "")}
             for k in ("data_version", "result", "error"):
                 if k in rec:
@@ -157,7 +161,8 @@ class PluginSession:
             with OBS.span(f"plugin {plugin}.{function}", {"arka.plugin": plugin,
                                                           "arka.plugin_function": function}):
                 try:
-                    (reply,) = self.host.call_many([Call(plugin, function, text)])
+                    (reply,) = self.host.call_many([Call(plugin, function,
+                                                         args_text(args))])
                 except Exception as exc:  # noqa: BLE001 - an unreachable host fails the call
                     reply = Reply(error={"code": "E_PLUGIN_UNAVAILABLE",
                                          "message": f"the plugin host did not answer: {exc}"})

@@ -27,7 +27,9 @@ _EXPECTS = {t.expect: BUCKETS_BY_NAME[t.bucket] for t in ACTION_TYPES.values() i
 LIST_KEYS = tuple(key for key, bucket in _EXPECTS.items() if not bucket.merge)
 MAP_KEYS = tuple(key for key, bucket in _EXPECTS.items() if bucket.merge)
 EXPECTED_KEYS = ("decision", "blocked", *MAP_KEYS, "conditions", "error", *LIST_KEYS)
-TEST_KEYS = ("name", "description", "context", "input", "expected", "trace")
+TEST_KEYS = ("name", "description", "context", "input", "expected", "trace", "plugin_calls")
+PLUGIN_CALL_KEYS = ("plugin", "function", "args", "result", "error", "version",
+                    "data_version")
 
 
 @dataclass
@@ -38,6 +40,8 @@ class RuleTestCase:
     expected: dict[str, Any]
     file: str
     line: int
+    # the answers of the plugin calls the rules make: the test never calls a plugin
+    plugin_calls: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -111,14 +115,60 @@ def load_tests(path: str | Path) -> list[RuleTestCase]:
                                             f"{', '.join(EXPECTED_KEYS)}"))
         if "context" in m and not isinstance(m["context"].value, dict):
             diags.append(Diagnostic("E_TESTS", m["context"].span, "context must be a mapping"))
+        calls = _plugin_calls(m["plugin_calls"], diags) if "plugin_calls" in m else None
         if diags:
             continue
         cases.append(RuleTestCase(str(m["name"].value) if "name" in m else f"test {i + 1}",
                               m["context"].plain() if "context" in m else {},
-                              m["input"].plain(), m["expected"].plain(), file, item.span.line))
+                              m["input"].plain(), m["expected"].plain(), file, item.span.line,
+                              calls))
     if diags:
         raise CompileError(diags, text)
     return cases
+
+
+def _plugin_calls(loc: Any, diags: list[Diagnostic]) -> list[dict[str, Any]] | None:
+    """A test's `plugin_calls`: `[{plugin, function, args, result | error}]`."""
+    if not isinstance(loc.value, list):
+        diags.append(Diagnostic("E_TESTS", loc.span, "plugin_calls must be a list of "
+                                "{plugin, function, args, result} (or error instead of result)"))
+        return None
+    out = []
+    for item in loc.value:
+        m = item.value
+        if not isinstance(m, dict):
+            diags.append(Diagnostic("E_TESTS", item.span, "each plugin call must be a mapping "
+                                    "{plugin, function, args, result}"))
+            continue
+        for key, k in m.items():
+            if key not in PLUGIN_CALL_KEYS:
+                diags.append(Diagnostic("E_UNKNOWN_KEY", k.key_span or k.span,
+                                        f"unknown key {key!r} in a plugin call; use "
+                                        f"{', '.join(PLUGIN_CALL_KEYS)}"))
+        for key in ("plugin", "function"):
+            if key not in m or not isinstance(m[key].value, str):
+                diags.append(Diagnostic("E_TESTS", item.span, f"a plugin call needs "
+                                        f"{key!r} (text)"))
+        if "args" in m and not isinstance(m["args"].value, dict):
+            diags.append(Diagnostic("E_TESTS", m["args"].span, "args must be a mapping of "
+                                    "parameter name to value"))
+        if ("result" in m) == ("error" in m):
+            diags.append(Diagnostic("E_TESTS", item.span, "a plugin call gives either a "
+                                    "result or an error ({code, message})"))
+        elif "error" in m and not (isinstance(m["error"].value, dict) and
+                                   isinstance(m["error"].plain().get("code"), str)):
+            diags.append(Diagnostic("E_TESTS", m["error"].span, "error must be {code, "
+                                    "message}"))
+        call = {k: v.plain() for k, v in m.items()}
+        call.setdefault("args", {})
+        call.setdefault("version", "")
+        if "error" in call:
+            call["error"] = {"code": str(call["error"]["code"]) if isinstance(
+                call["error"], dict) else "E_PLUGIN",
+                "message": str(call["error"].get("message", "")) if isinstance(
+                    call["error"], dict) else ""}
+        out.append(call)
+    return out
 
 
 def _matches(expected: Any, actual: Any) -> bool:
@@ -198,7 +248,8 @@ def run_case(ruleset: RuleSet, case: RuleTestCase, coverage: Coverage | None = N
     exp = case.expected
     try:
         inputs = V.from_json(case.input)
-        res = ruleset.evaluate(inputs, case.context, trace="basic", executor=executor)
+        res = ruleset.evaluate(inputs, case.context, trace="basic", executor=executor,
+                               recorded_calls=case.plugin_calls)
     except InputError as exc:
         if exp.get("error") in (exc.code, "VALIDATION_ERROR", "E_INPUT"):
             return RuleTestOutcome(case, True, [])

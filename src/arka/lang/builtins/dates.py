@@ -4,6 +4,7 @@ jurisdiction's public-holiday calendar (docs: "Time")."""
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -85,6 +86,8 @@ def _format_date(rt: Runtime, d: Any, fmt: Any = "%Y-%m-%d") -> str:
     if any(code in f for code in ("%c", "%x", "%X", "%a", "%A", "%b", "%B", "%p")):
         raise EvalError("format_date(): locale-dependent directives are not allowed",
                         code="E_ARGUMENT")
+    # %Y with four digits on every platform (strftime pads years before 1000 only on some)
+    f = re.sub(r"%(.)", lambda m: f"{d.year:04d}" if m.group(1) == "Y" else m.group(0), f)
     return d.strftime(f)
 
 

@@ -3,13 +3,20 @@ false-positive decisions (subject is not entity), with four-eyes review."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
-from arka.app.requests import AllowlistRequest, ReviewRequest, ScreenRequest
+from arka.app.requests import (
+    AllowlistRequest,
+    ReviewRequest,
+    ScreenBatchRequest,
+    ScreenRequest,
+    parse,
+)
 from arka.base.errors import InputError
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.deps import CoreDep, PageDep, PathText, QueryText, actor, json_body, need
@@ -24,8 +31,24 @@ Status = Literal["pending", "active", "rejected", "revoked"]
              openapi_extra=S.body(ScreenRequest))
 async def screen(request: Request, p: Annotated[Principal, need("screening:run")],
                  core: CoreDep) -> Response:
-    body = await json_body(request, ScreenRequest)
+    """One query (`{"name": ...}`), or several queries by example in FollowTheMoney
+    form (`{"queries": {"q1": {"schema", "properties"}}}`)."""
+    raw = await json_body(request, _Any)
+    if "queries" in raw.data:
+        batch = parse(ScreenBatchRequest, raw.data)
+        return S.reply(await run_in_threadpool(core.screening.screen_batch, p.tenant, batch))
+    body = parse(ScreenRequest, raw.data)
     return S.reply(await run_in_threadpool(core.screening.screen, p.tenant, body))
+
+
+class _Any(BaseModel):
+    """Any JSON object, read with exact decimals; parsed by shape above."""
+
+    model_config = ConfigDict(extra="allow")
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 @router.post("/screening/allowlist", status_code=201, response_model=None,
