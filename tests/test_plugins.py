@@ -686,3 +686,10 @@ def test_a_broken_entry_point_is_listed_with_its_reason_and_hides_nothing(
     finally:
         monkeypatch.undo()
         discover(refresh=True)
+
+
+def test_plugin_rules_take_the_fast_path() -> None:
+    from arka.rtvm.fastpath import translate
+    from arka.rtvm.vm import Limits
+    fast = translate(compile_rule(GREET).program, Limits())
+    assert fast is not None and "_plugin(X, P[0]" in fast.source

@@ -282,3 +282,20 @@ def test_queries_by_example_in_followthemoney_form(tmp_path: Path, lists: Path) 
                 {"queries": {"q": {"properties": {"name": ["x"]}}}, "extra": 1}):
         assert client.post("/api/v1/screen", json=bad).status_code == 400, bad
     core.close()
+
+
+def test_startup_loads_the_lists_and_a_bad_list_fails_calls_not_startup(
+        tmp_path: Path, lists: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'pact.db'}"
+    core = make_core(db, tmp_path, lists)
+    core.warm()
+    assert "sanctions" in core.plugin_host._instances  # type: ignore[attr-defined]
+    core.close()
+    broken = tmp_path / "broken.ftm.json"
+    broken.write_text("{not json\n")
+    core = make_core(f"sqlite:///{tmp_path / 'other.db'}", tmp_path / "b", broken)
+    assert "sanctions" in core.plugin_host.warm()  # type: ignore[attr-defined]
+    client = api_client(core)
+    r = client.post("/api/v1/screen", json={"name": "x"})
+    assert r.status_code == 503 and "broken.ftm.json:1" in r.json()["error"]["message"]
+    core.close()

@@ -115,8 +115,12 @@ class Core:
         return self.registry.loaded
 
     def warm(self) -> int:
-        """Load and validate every stored rule's bytecode; the startup probe waits for it."""
-        return self.registry.warm()
+        """Load and validate every stored rule's bytecode, and start the configured
+        trusted plugins (the sanctions lists load here); the startup probe waits for it."""
+        count = self.registry.warm()
+        if isinstance(self.plugin_host, LocalHost):
+            self.plugin_host.warm()
+        return count
 
     def wait_for_database(self, seconds: float | None = None) -> str | None:
         """Start-up: the first contact with the database, retried (with a log line each

@@ -203,6 +203,22 @@ class LocalHost:
                 self._pools[name] = pool
             return pool
 
+    def warm(self) -> dict[str, str]:
+        """Start the trusted plugins that have settings now (the sanctions lists load and
+        index here, not in the first evaluation); the reason for each that did not start.
+        A plugin that did not start fails its calls, and is tried again on the next one."""
+        failed: dict[str, str] = {}
+        for name in sorted(self.config):
+            manifest = self.catalog.get(name)
+            if manifest is None or not manifest.trusted or self.isolate_all:
+                continue
+            try:
+                self._instance(name)
+            except Exception as exc:  # noqa: BLE001 - reported, and again at each call
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                log.error("plugin %s did not start: %s", name, failed[name])
+        return failed
+
     def call_many(self, calls: Sequence[Call]) -> list[Reply]:
         return [self.call(c) for c in calls]
 

@@ -197,6 +197,7 @@ def _local_host(config: Mapping[str, Mapping[str, Any]] | None, plugin_workers: 
 def _worker(host: str, port: int, config: Mapping[str, Mapping[str, Any]] | None,
             plugin_workers: int, isolate_all: bool) -> None:
     service = PluginHostService(_local_host(config, plugin_workers, isolate_all))
+    service.host.warm()
     server, _ = make_server(host, port, service, reuse_port=True)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))
     try:
@@ -217,6 +218,7 @@ def serve(host: str = "0.0.0.0", port: int = DEFAULT_PORT, workers: int = 1,
                             args=(host, port, config, plugin_workers, isolate_all))
                 for _ in range(workers - 1)]
     service = PluginHostService(_local_host(config, plugin_workers, isolate_all))
+    service.host.warm()  # lists load before the port opens
     try:
         server, bound = make_server(host, port, service, reuse_port=workers > 1)
     except PluginHostError:

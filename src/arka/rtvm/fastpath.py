@@ -198,6 +198,18 @@ def _action(x: State, index: int, atype: str, config: Any) -> None:
         x.trace.append({"event": "action", "action": index, "type": atype})
 
 
+def _plugin(x: State, spec: dict[str, Any], *args: Any) -> Any:
+    """A plugin call, as the interpreter's CALL_PLUGIN makes it."""
+    named = dict(zip(spec["args"], args, strict=True))
+    _tick(x)
+    r, index = x.rt.plugin_call(spec, named)
+    _charge(x, r)
+    if x.tracing:
+        x.trace.append({"event": "plugin_call", "call": index, "plugin": spec["plugin"],
+                        "function": spec["function"], "args": named, "result": r})
+    return r
+
+
 _HELPERS: dict[str, Any] = {
     "_D": Decimal, "_tick": _tick, "_enter_fail": _enter_fail,
     "_charge": _charge, "_memo": _memo, "_builtin": _builtin, "_field": _field,
@@ -206,7 +218,7 @@ _HELPERS: dict[str, Any] = {
     "_div": V.div, "_neg": V.neg, "_eq": _eq, "_compare": V.compare,
     "_contains": _contains, "_index": V.index_value, "_text": _text, "_partial":
     functools.partial, "_cond": _cond, "_evidence": _evidence, "_action": _action,
-    "_B": B.BUILTINS,
+    "_B": B.BUILTINS, "_plugin": _plugin,
 }
 
 
@@ -379,6 +391,9 @@ class _FunctionWriter:
             e(f"_action(X, {a}, {self.action_types[a]!r}, {top})")
         elif op == "RULE_REF":
             e(f"{new} = X.rt.rule_result(K[{a}])")
+        elif op == "CALL_PLUGIN":  # a call out of the VM, never back into it
+            args = ", ".join(f"s{k}" for k in range(d - b, d))
+            e(f"s{d - b} = _plugin(X, P[{a}]{', ' + args if args else ''})")
         else:
             raise Untranslatable(f"no translation for {op}")
 
@@ -393,7 +408,8 @@ class FastProgram:
                              for i, fn in enumerate(program.functions))
         namespace: dict[str, Any] = dict(_HELPERS)
         namespace.update(K=program.constants, MAX_CALL=limits.max_call_depth,
-                         MAX_STACK=limits.max_stack_depth)
+                         MAX_STACK=limits.max_stack_depth,
+                         P=program.metadata.get("plugins") or [])
         try:
             code = compile(source, f"<rtvm {program.metadata['rule']['name']}>", "exec")
         except (SyntaxError, RecursionError, MemoryError, ValueError) as exc:
