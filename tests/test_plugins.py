@@ -569,6 +569,10 @@ def test_the_plugins_section_of_the_configuration_file() -> None:
     assert s.plugin_settings == {"sanctions": {"datasets": ["a.json"]}}
     env = Settings.from_config(config, env={"ARKA_PLUGIN_HOST": "other:1"})
     assert env.plugins_host == "other:1"
+    from arka.settings.file import masked
+    shown = masked(parse_config({"plugins": {"fx": {"api_key": "k", "token": "t",
+                                                     "file": "rates.json"}}}, env={}))
+    assert shown["plugins"]["fx"] == {"api_key": "***", "token": "***", "file": "rates.json"}
     for doc, message in [({"plugins": {"workers": 0}}, "plugins.workers"),
                          ({"plugins": {"timeout": "soon"}}, "plugins.timeout"),
                          ({"plugins": {"sanctions": [1]}}, "a plugin's settings must be a "

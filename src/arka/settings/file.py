@@ -270,6 +270,8 @@ class Config(_Model):
 
 
 SECRET_KEYS = ("password",)
+# keys of plugin settings (or anywhere) whose text is a credential
+_SECRETISH = re.compile(r"(password|secret|token|api_?key|credential)", re.IGNORECASE)
 
 
 def parse_config(doc: Any, env: Mapping[str, str] | None = None, source: str = "config"
@@ -364,7 +366,8 @@ def masked(config: Config) -> dict[str, Any]:
             return {k: walk(v, k) for k, v in value.items()}
         if isinstance(value, list):
             return [walk(v) for v in value]
-        if isinstance(value, str) and (key in SECRET_KEYS or key.endswith("private_key")):
+        if isinstance(value, str) and (key in SECRET_KEYS or key.endswith("private_key") or
+                                       _SECRETISH.search(key)):
             return "***"
         if isinstance(value, str) and key == "url":
             return re.sub(r"//([^:/@]*):([^@]*)@", r"//\1:***@", value)
