@@ -11,8 +11,13 @@ the fuzzy keys stay small even for a million entities):
 - trigrams: character 3-grams of tokens of 5+ letters → tokens, so a token two edits away
   (`Shevchovich` ~ `Savchovich`) is found when most of its trigrams are shared and the
   edit distance is within what scoring allows (`match.allowed_edits`);
+- romanisation keys: each token's `romanised` skeleton and its one-character deletions →
+  tokens (only for tokens whose key differs from the token: the others' keys are its
+  deletion keys already, and a query looks its keys up in both tables), so `Janukowytsch` finds `Yanukovych` and `Gorbatschow` finds `Gorbachev`
+  (the pairs `match.token_similarity` scores by their keys);
 - initials: a one-letter listed token (`J.`) is found by any query token starting with it;
-- compact keys: a name's tokens joined without spaces (`mao ze dong` = `mao zedong`).
+- compact keys: a name's tokens, and their romanisation keys, joined without spaces
+  (`mao ze dong` = `mao zedong`, `teng hsiao ping` ~ `deng xiaoping`).
 
 A query token expands to the similar vocabulary tokens, their postings are united, and a
 name is a candidate when it is reached by enough distinct strong query tokens that the
@@ -31,7 +36,7 @@ from itertools import combinations
 from rapidfuzz.distance import OSA, JaroWinkler
 
 from arka.screening.match import allowed_edits
-from arka.screening.normalize import NameForm, deletion_keys, phonetic_key
+from arka.screening.normalize import NameForm, deletion_keys, phonetic_key, romanised
 
 # Similarity a phonetic-bucket token must have with the query token to be expanded to.
 PHONETIC_FLOOR = 0.7
@@ -64,6 +69,7 @@ class NameIndex:
         self.deletions: dict[str, list[int]] = {}
         self.compact: dict[str, array[int]] = {}
         self.trigrams: dict[str, list[int]] = {}
+        self.romanised: dict[str, list[int]] = {}
         self._weights: dict[tuple[float, ...], tuple[float, ...]] = {}
         self._expand = lru_cache(maxsize=16384)(self._expand_uncached)
 
@@ -89,11 +95,11 @@ class NameIndex:
         self.name_forms.append(NameForm(tuple(shared), weights))
         self.name_weak.append(1 if weak else 0)
         if len(form.tokens) > 1:
-            key = form.compact
-            bucket = self.compact.get(key)
-            if bucket is None:
-                bucket = self.compact[key] = array("I")
-            bucket.append(nid)
+            for key in dict.fromkeys((form.compact, form.compact_romanised)):
+                bucket = self.compact.get(key)
+                if bucket is None:
+                    bucket = self.compact[key] = array("I")
+                bucket.append(nid)
 
     def freeze(self) -> None:
         """End of building: long posting lists become frozensets (sharing one int object
@@ -116,6 +122,9 @@ class NameIndex:
             self.deletions.setdefault(k, []).append(tid)
         for g in trigrams(tok):
             self.trigrams.setdefault(g, []).append(tid)
+        if romanised(tok) != tok:  # a key equal to the token is in `deletions` already
+            for k in romanised_keys(tok):
+                self.romanised.setdefault(k, []).append(tid)
         return tid
 
     def _expand_uncached(self, tok: str) -> tuple[int, ...]:
@@ -134,6 +143,9 @@ class NameIndex:
                     if JaroWinkler.similarity(tok, self.tokens[tid]) >= PHONETIC_FLOOR:
                         found.add(tid)
             for k in (tok, *deletion_keys(tok)):
+                found.update(self.deletions.get(k, ()))
+            for k in romanised_keys(tok):
+                found.update(self.romanised.get(k, ()))
                 found.update(self.deletions.get(k, ()))
             found.update(self._trigram_neighbours(tok))
         return tuple(sorted(found))
@@ -198,8 +210,8 @@ class NameIndex:
                     found |= self.reach(t)
         if len(found) > MAX_CANDIDATES:
             found = _rarest(found, hits)
-        if len(form.tokens) > 1:
-            found.update(self.compact.get(form.compact, ()))
+        for key in (form.compact, form.compact_romanised):  # `Oceanpearl` = `Ocean Pearl`
+            found.update(self.compact.get(key, ()))
         return found
 
 
@@ -219,6 +231,15 @@ def _rarest(found: set[int], hits: list[set[int]]) -> set[int]:
         kept.extend(tier)
         seen.update(tier)
     return seen
+
+
+def romanised_keys(token: str) -> tuple[str, ...]:
+    """A token's romanisation key and the key's one-character deletions: two tokens whose
+    keys are at most one edit apart share one (tokens of 2+ characters)."""
+    if len(token) < 2:
+        return ()
+    key = romanised(token)
+    return (key, *deletion_keys(key))
 
 
 def trigrams(token: str) -> frozenset[str]:

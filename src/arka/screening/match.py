@@ -14,6 +14,12 @@ does (0.85).
   up to 3 letters, 1 up to 6, 2 up to 10, 3 beyond), so `Putin` is not `Pushkin` —,
   lifted halfway to 1 when both tokens share a phonetic key and are at most two edits
   further apart (`token_phonetic`: `Aleksandr` ~ `Alexander`, `Qaddafi` ~ `Kadhafi`).
+  Otherwise, tokens with equal romanisation keys (`normalize.same_romanisation`; short
+  syllables must also share their consonants, so `jin` is not `yin`) are
+  `token_romanised` at least `ROMANISED_SIM` (`Abramowitsch` ~ `Abramovich`,
+  `Schtscherbakowa` ~ `Shcherbakova`); keys one edit apart (and within `allowed_edits`)
+  give the fuzzy similarity of the keys when that is better than the spelling's
+  (`Gorbatschow` ~ `Gorbachev`: `gorbacov` ~ `gorbacev`).
   Pairs under `PAIR_FLOOR` are not pairs. The score is Σ w·sim / (Σ w_matched +
   `MISSING_QUERY` × unmatched query weight + `MISSING_LISTED` × min(1, unmatched listed
   weight)), so listed middle names the query lacks cost one token's worth at most
@@ -22,7 +28,9 @@ does (0.85).
   token with no counterpart costs more (`John Robert Smith` ~ `John Smith` = 0.8), and a
   lone surname never reaches 0.8 against a full name (`Putin` ~ `Vladimir Putin` = 0.77).
 - `name_compact`: the names written without spaces are nearly equal (`Mao Zedong` ~
-  `毛泽东` = `mao ze dong`), counted when at least `COMPACT_FLOOR`.
+  `毛泽东` = `mao ze dong`), or — for names split into a different number of tokens —
+  their romanisation keys are (`Teng Hsiao-p'ing` ~ `Deng Xiaoping`), counted when at
+  least `COMPACT_FLOOR`.
 - `name_token_sort`: rapidfuzz's token-sort ratio (order-independent whole-name
   similarity), counted when at least `TOKEN_SORT_FLOOR`.
 
@@ -48,9 +56,10 @@ from functools import lru_cache
 from rapidfuzz import fuzz
 from rapidfuzz.distance import OSA, JaroWinkler, Levenshtein
 
-from arka.screening.normalize import NameForm, phonetic_key
+from arka.screening.normalize import NameForm, phonetic_key, romanised, same_romanisation
 
 INITIAL_SIM = 0.8
+ROMANISED_SIM = 0.9
 PAIR_FLOOR = 0.6
 MISSING_QUERY = 0.5
 MISSING_LISTED = 0.3
@@ -137,9 +146,16 @@ def token_similarity(a: str, b: str) -> tuple[float, str]:
     pa = phonetic_key(a)
     if len(pa) >= 2 and pa == phonetic_key(b) and edits <= allowed_edits(min(len(a), len(b))) + 2:
         return round((1 + sim) / 2, 4), "token_phonetic"
-    if edits <= allowed_edits(min(len(a), len(b))):
-        return round(sim, 4), "token_fuzzy"
-    return 0.0, "token_fuzzy"
+    if same_romanisation(a, b):
+        return round(max((1 + sim) / 2, ROMANISED_SIM), 4), "token_romanised"
+    ra, rb = romanised(a), romanised(b)
+    if edits > allowed_edits(min(len(a), len(b))):
+        sim = 0.0
+    r_edits = OSA.distance(ra, rb)
+    if 0 < r_edits <= min(1, allowed_edits(min(len(ra), len(rb)))):  # equal: above
+        r_sim = (JaroWinkler.similarity(ra, rb) + 1 - r_edits / max(len(ra), len(rb))) / 2
+        sim = max(sim, r_sim)
+    return round(sim, 4), "token_fuzzy"
 
 
 def compare_names(query: NameForm, listed: NameForm, listed_text: str,
@@ -178,8 +194,13 @@ def compare_names(query: NameForm, listed: NameForm, listed_text: str,
         return best
     qc = query.compact
     if len(qc) >= 6:
-        compact = round(Levenshtein.normalized_similarity(
-            qc, listed.compact, score_cutoff=COMPACT_FLOOR), 4)
+        compact = Levenshtein.normalized_similarity(qc, listed.compact,
+                                                    score_cutoff=COMPACT_FLOOR)
+        if len(qt) != len(lt):  # syllables written apart or together: compare the keys
+            compact = max(compact, Levenshtein.normalized_similarity(
+                query.compact_romanised, listed.compact_romanised,
+                score_cutoff=COMPACT_FLOOR))
+        compact = round(compact, 4)
         if compact >= COMPACT_FLOOR and compact > best.score:
             best = NameScore(compact, "name_compact", query, listed, listed_text, weak,
                              value=compact)

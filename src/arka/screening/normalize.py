@@ -23,6 +23,23 @@ time), so both sides of a comparison always went through identical steps:
    tokens still count, they only count less, so `Acme Ltd` and `Acme GmbH` stay close
    without `Ltd` being ignored.
 
+7. Organisation names: legal forms written out are folded before tokenising (`Public
+   Joint Stock Company` → `pjsc`, `Limited Liability Company` → `llc`, `Gesellschaft mit
+   beschränkter Haftung` → `gmbh`, `Sociedad Anónima` → `sa`), and the Russian forms
+   fold to their English equivalents (`ooo` → `llc`, `zao` → `cjsc`, `oao` → `ojsc`,
+   `pao` → `pjsc`). Vessel names lose a leading `MV`, `M/V`, `M.T.`, ... prefix.
+8. Person names: Arabic `Abd` compounds are split the same way however they are
+   written (`Abdelaziz`, `Abdul Aziz`, `Abd al-Aziz` → `abd` `aziz`).
+
+Romanisation keys (`romanised`) fold the spellings the same Cyrillic, Arabic, Persian,
+Korean or Chinese name gets in different romanisation systems and languages to one
+skeleton: German `tsch`/`sch`/`w`, French `tch`/`ou`/`j`, Spanish `j`, ISO 9 `č`/`š`/`ž`
+(which transliterate to `c`/`s`/`z`), BGN `kh`/`zh`/`-iy`, passport `ie`/`ii`, Wade-Giles
+`hs`, `y`/`j`/`i` before vowels, Arabic `q`/`gh`/`k`, `ou`/`u`, `ei`/`ay`/`ai` — so
+`Chruschtschow`, `Khrouchtchev` and `Chruščëv`, or `Janukowytsch`, `Ianoukovytch` and
+`Yanukovych`, meet on (nearly) one key. Scoring treats equal keys as a near match and
+keys one edit apart as fuzzy (see `arka.screening.match`).
+
 Phonetic keys are Metaphone codes of a token after a few spelling folds common in
 transliterated names (`q`→`k`, `dh`/`th`→`d`/`t`, `kh`→`k`, `ph`→`f`, doubled letters
 collapsed), so `Qaddafi`, `Gaddafi`, `Kadhafi` and `Gadhafi` share the key `KTF`.
@@ -58,11 +75,31 @@ LEGAL_FORMS: dict[str, str] = {
     "llp": "llp", "lp": "lp", "gmbh": "gmbh", "ag": "ag", "kg": "kg", "sa": "sa",
     "sas": "sas", "sarl": "sarl", "srl": "srl", "spa": "spa", "bv": "bv", "nv": "nv",
     "ab": "ab", "as": "as", "oy": "oy", "jsc": "jsc", "ojsc": "ojsc", "pjsc": "pjsc",
-    "cjsc": "cjsc", "ooo": "ooo", "oao": "oao", "zao": "zao", "pao": "pao", "ao": "ao",
+    "cjsc": "cjsc", "ooo": "llc", "oao": "ojsc", "zao": "cjsc", "pao": "pjsc", "ao": "ao",
     "fze": "fze", "fzco": "fzco", "fzc": "fzc", "pte": "pte", "pty": "pty", "bhd": "bhd",
     "sdn": "sdn", "group": "group", "holding": "holding", "holdings": "holding",
     "trading": "trading", "international": "intl", "intl": "intl",
 }
+
+# Legal forms written out, folded before tokenising (on the ASCII text of the name).
+_LEGAL_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(rf"\b{phrase}\b"), short) for phrase, short in (
+        ("public joint stock company", "pjsc"), ("open joint stock company", "ojsc"),
+        ("closed joint stock company", "cjsc"), ("joint stock company", "jsc"),
+        ("limited liability company", "llc"), ("limited liability partnership", "llp"),
+        ("gesellschaft mit beschrankter haftung", "gmbh"),
+        ("aktiengesellschaft", "ag"), ("sociedad anonima", "sa"),
+        ("societe anonyme", "sa"), ("societa per azioni", "spa"),
+        ("obshchestvo s ogranichennoy otvetstvennostyu", "llc"),
+        ("public limited company", "plc"),
+    ))
+# A vessel's type prefix (`MV`, `M/V`, `M.T.`, `MT`, `SS`, ...), dropped from its name.
+_VESSEL_PREFIX = re.compile(r"^\s*(?:m\s*[/.]?\s*[vty]|mts|mfv|fv|ss)\s*\.?\s+(?=\S)",
+                            re.IGNORECASE)
+# Arabic `Abd` compounds: `abdelaziz`, `abdulaziz`, `abdurrahman` → `abd` + the rest.
+_ABD = re.compile(r"^abd(?:ul|el|al|ol|ur|ar|ir|us|un|u)?([a-z]{4,})$")
+_ABD_ALONE = frozenset({"abdul", "abdel", "abdal", "abdol", "abdu"})
+_ABD_WHOLE = frozenset({"abdullah", "abdallah", "abdellah", "abdollah", "abdulla"})
 
 _CJK = re.compile(r"[\u2e80-\u2fdf\u3040-\u30ff\u3100-\u31ff\u3400-\u4dbf\u4e00-\u9fff"
                   r"\uac00-\ud7af\uf900-\ufaff]+")
@@ -101,6 +138,61 @@ def phonetic_key(token: str) -> str:
     return str(jellyfish.metaphone(_DOUBLE.sub(r"\1", folded)))
 
 
+# Romanisation folds, applied in this order (see the module docstring).
+_ROMAN_STEPS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), repl) for pattern, repl in (
+        (r"w", "v"),
+        (r"schtsch|chtch|shtch", "shch"),  # German, French щ
+        (r"dsch", "j"), (r"tsch|tch", "ch"), (r"sch", "sh"),  # German, French ч, ш, дж
+        (r"^hs", "x"), (r"(?<=[^aeiou])hs", "x"),  # Wade-Giles hs = pinyin x
+        (r"^ch(?=[rl])", "kh"),  # German Chr-, Chl- = Khr-, Khl-
+        (r"gu(?=[ei])", "g"),  # French Evguéni
+        (r"ou", "u"), (r"eo", "o"), (r"eu", "u"),  # French, Korean vowels
+        (r"(?:iy|ii|yi|ij|yy|ey|ei|ej)$", "i"),  # -iy / -ii / -y, -ey / -ei / -ej endings
+        (r"j(?=[^aeiouy]|$)", "zh"),  # French j (= zh) before a consonant: Jdanov
+        (r"j", "y"),  # German/Slavic j before a vowel: Janukowytsch, Natalja
+        (r"y", "i"),
+        (r"ph", "f"), (r"gh|q", "k"), (r"ts|tz", "c"),
+        (r"(?<=[bcdfgjklmnpqrstvwxz])h", ""),  # kh, zh, sh, ch, th, dh lose their h
+        (r"z", "s"),
+        (r"ei|ai|ay", "ai"),
+        (r"(.)\1+", r"\1"),
+    ))
+# Whole-token variants the folds cannot reach.
+_ROMAN_TOKENS = {
+    "ibn": "bin", "ben": "bin", "binti": "bint", "el": "al", "ul": "al",
+    **dict.fromkeys(("mohammed", "mohamed", "mohammad", "mohamad", "muhammed", "muhamed",
+                     "muhammad", "muhamad", "mouhamed", "mohamud", "mohd"), "muhamad"),
+}
+
+
+@lru_cache(maxsize=262144)
+def romanised(token: str) -> str:
+    """The romanisation skeleton of a normalised token (see the module docstring)."""
+    fixed = _ROMAN_TOKENS.get(token)
+    if fixed is not None or not token.isalpha():
+        return fixed or token
+    for pattern, repl in _ROMAN_STEPS:
+        token = pattern.sub(repl, token)
+    return token
+
+
+_VOWELS = str.maketrans("", "", "aeiou")
+
+
+def same_romanisation(a: str, b: str) -> bool:
+    """Whether two tokens are one name in two romanisations: equal `romanised` keys —
+    and, when one has 3 letters or fewer (Chinese and Korean syllables: `jin` is not
+    `yin`, `wu` is not `vu`), the same consonants (`eun` ~ `un`) or a table variant
+    (`ibn` ~ `bin`)."""
+    ra = romanised(a)
+    if len(ra) < 2 or ra != romanised(b):
+        return False
+    if min(len(a), len(b)) >= 4 or a in _ROMAN_TOKENS or b in _ROMAN_TOKENS:
+        return True
+    return a.translate(_VOWELS) == b.translate(_VOWELS)
+
+
 @dataclass(frozen=True, slots=True)
 class NameForm:
     """One name, normalised: its tokens (in written order) and each token's weight."""
@@ -117,18 +209,32 @@ class NameForm:
         """The tokens joined without spaces: `mao ze dong` and `mao zedong` agree here."""
         return "".join(self.tokens)
 
+    @property
+    def compact_romanised(self) -> str:
+        """The tokens' romanisation keys joined: `teng hsiao ping` ~ `deng xiaoping`."""
+        return "".join(romanised(t) for t in self.tokens)
 
-def name_form(name: str, organisation: bool) -> NameForm:
+
+def name_form(name: str, organisation: bool, vessel: bool = False) -> NameForm:
     """Normalise a name. `organisation` selects the legal-form table instead of dropping
-    honorifics. A name that is nothing but noise keeps its tokens rather than vanishing."""
-    return _name_form(name, organisation)
+    honorifics; `vessel` drops a type prefix (`MV`, `M/T`). A name that is nothing but
+    noise keeps its tokens rather than vanishing."""
+    return _name_form(name, organisation, vessel)
 
 
 @lru_cache(maxsize=65536)
-def _name_form(name: str, organisation: bool) -> NameForm:
+def _name_form(name: str, organisation: bool, vessel: bool) -> NameForm:
+    if vessel:
+        name = _VESSEL_PREFIX.sub("", name, count=1)
     if organisation:  # dotted abbreviations are one word in a company name: S.A. = sa
         name = _DOTTED.sub(lambda m: m.group().replace(".", ""), name)
-    raw = ascii_text(name).split()
+    text = ascii_text(name)
+    if organisation:
+        for phrase, short in _LEGAL_PHRASES:
+            text = phrase.sub(short, text)
+    raw = text.split()
+    if not organisation and not vessel:
+        raw = _split_abd(raw)
     tokens: list[str] = []
     weights: list[float] = []
     patronymic_seen = False
@@ -150,6 +256,21 @@ def _name_form(name: str, organisation: bool) -> NameForm:
     if tokens and all(w < 1.0 for w in weights):
         weights = [1.0] * len(tokens)
     return NameForm(tuple(tokens), tuple(weights))
+
+
+def _split_abd(raw: list[str]) -> list[str]:
+    """`abdelaziz` / `abdul aziz` / `abd al aziz` → `abd` (`aziz`), one spelling."""
+    out: list[str] = []
+    for tok in raw:
+        if tok in _ABD_ALONE:
+            out.append("abd")
+            continue
+        m = _ABD.match(tok) if tok not in _ABD_WHOLE else None
+        if m is not None:
+            out.extend(("abd", m.group(1)))
+        else:
+            out.append(tok)
+    return out
 
 
 def deletion_keys(token: str) -> tuple[str, ...]:

@@ -141,6 +141,11 @@ class Query:
                 "threshold": str(self.threshold), "limit": self.limit}
 
 
+def _query_form(query: Query) -> NameForm:
+    return name_form(query.name, query.schema in ORGANISATION_SCHEMATA,
+                     query.schema == "Vessel")
+
+
 def _check_date(value: str) -> None:
     if not isinstance(value, str) or not _DATE.match(value):
         raise ScreeningError(f"birth date {value!r} is not YYYY, YYYY-MM or YYYY-MM-DD")
@@ -218,11 +223,12 @@ class Screener:
         self.index = NameIndex()
         for number, entity in enumerate(self.entities):
             org = entity.schema in ORGANISATION_SCHEMATA
+            vessel = entity.schema == "Vessel"
             for name in entity.names:
-                self.index.add(number, name_form(name, org), False)
+                self.index.add(number, name_form(name, org, vessel), False)
             for name in entity.weak_names:
                 if name not in entity.names:
-                    self.index.add(number, name_form(name, org), True)
+                    self.index.add(number, name_form(name, org, vessel), True)
         self.index.freeze()
         self._texts: list[str] = []
         for entity in self.entities:
@@ -239,14 +245,14 @@ class Screener:
 
     def screen(self, query: Query) -> ScreenResult:
         """Screen one query against every dataset of this screener."""
-        form = name_form(query.name, query.schema in ORGANISATION_SCHEMATA)
+        form = _query_form(query)
         floor = float(query.threshold) - MAX_BOOST
         return self._score(query, form, self.index.candidates(form, floor))
 
     def screen_exhaustively(self, query: Query) -> ScreenResult:
         """The reference: score every listed name, no blocking. Slow; tests compare
         `screen` with it to show blocking loses no match."""
-        form = name_form(query.name, query.schema in ORGANISATION_SCHEMATA)
+        form = _query_form(query)
         return self._score(query, form, range(len(self.index)))
 
     def _score(self, query: Query, form: NameForm, names: Iterable[int]) -> ScreenResult:
