@@ -6,6 +6,7 @@ malformed requests are refused saying why; concurrent callers share RPCs; and
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -289,7 +290,8 @@ def test_plugin_host_serve_command(tmp_path: Path) -> None:
                                  "--plugin-workers", "1", "--isolate-all"),
                             env={**os.environ, "ARKA_PLUGIN_HOST_PORT": str(port),
                                  "ARKA_CONFIG": str(config), "ARKA_TEST_TOKEN": "t"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
     remote = RemoteHost(f"127.0.0.1:{port}")
     try:
         for _ in range(150):
@@ -320,9 +322,45 @@ def test_plugin_host_serve_command(tmp_path: Path) -> None:
         assert down.returncode == 1 and "did not answer" in down.stderr
     finally:
         remote.close()
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(10)
+        with contextlib.suppress(ProcessLookupError):  # the server and its workers
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+
+
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True,
+                         text=True).stdout
+    return {int(p) for p in out.split()}
+
+
+def test_server_workers_stop_when_the_server_is_killed() -> None:
+    """A server killed with SIGKILL cannot stop its worker processes; they notice and
+    stop themselves instead of serving the port as orphans."""
+    port = _free_port()
+    proc = subprocess.Popen(_cli("serve", "--host", "127.0.0.1", "--port", str(port),
+                                 "--workers", "2"), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    remote = RemoteHost(f"127.0.0.1:{port}")
+    try:
+        for _ in range(150):
+            if remote.ping() and _children(proc.pid):
+                break
+            time.sleep(0.1)
+        workers = _children(proc.pid)
+        assert workers, "the server started no worker process"
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 15
+        alive = workers
+        while alive and time.monotonic() < deadline:
+            alive = {w for w in alive if Path(f"/proc/{w}").exists() and
+                     "zombie" not in Path(f"/proc/{w}/status").read_text().lower()}
+            time.sleep(0.2)
+        assert not alive, {w: Path(f"/proc/{w}/cmdline").read_bytes()[:120] for w in alive}
+    finally:
+        remote.close()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def test_plugin_settings_from_the_configuration_file(tmp_path: Path,

@@ -46,6 +46,7 @@ from arka.base.batching import Batcher
 from arka.base.errors import ArkaError
 from arka.plugins.host import Call, LocalHost, Reply, discover
 from arka.plugins.sdk import Catalog, Manifest, PluginError
+from arka.rpc import stop_with_parent
 
 log = logging.getLogger("arka.plugins")
 
@@ -195,11 +196,12 @@ def _local_host(config: Mapping[str, Mapping[str, Any]] | None, plugin_workers: 
 
 
 def _worker(host: str, port: int, config: Mapping[str, Mapping[str, Any]] | None,
-            plugin_workers: int, isolate_all: bool) -> None:
+            plugin_workers: int, isolate_all: bool, parent: int) -> None:
     service = PluginHostService(_local_host(config, plugin_workers, isolate_all))
     service.host.warm()
     server, _ = make_server(host, port, service, reuse_port=True)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))
+    stop_with_parent(lambda: server.stop(grace=5), parent)
     try:
         server.wait_for_termination()
     finally:
@@ -215,7 +217,7 @@ def serve(host: str = "0.0.0.0", port: int = DEFAULT_PORT, workers: int = 1,
     config = {k: dict(v) for k, v in (config or {}).items()}
     ctx = multiprocessing.get_context("spawn")
     children = [ctx.Process(target=_worker, daemon=True,
-                            args=(host, port, config, plugin_workers, isolate_all))
+                            args=(host, port, config, plugin_workers, isolate_all, os.getpid()))
                 for _ in range(workers - 1)]
     service = PluginHostService(_local_host(config, plugin_workers, isolate_all))
     service.host.warm()  # lists load before the port opens

@@ -43,6 +43,7 @@ from arka.compiler import CompiledRule, load_bytecode
 from arka.engine import EvaluationResult, RuleSet
 from arka.engine.executor import Group, RuleSetCache
 from arka.plugins.host import Host, LocalHost
+from arka.rpc import stop_with_parent
 from arka.rtvm.vm import Limits
 from arka.rules.tables import TableSet, parse_table
 
@@ -222,10 +223,11 @@ def make_server(host: str, port: int, limits: Limits | None = None,
 
 
 def _worker(host: str, port: int, limits: Limits, redis_url: str | None,
-            plugin_host: str | None) -> None:
+            plugin_host: str | None, parent: int) -> None:
     server, _ = make_server(host, port, limits, redis_url, reuse_port=True,
                             plugin_host=plugin_host)
     signal.signal(signal.SIGTERM, lambda *_: server.stop(grace=5))
+    stop_with_parent(lambda: server.stop(grace=5), parent)
     server.wait_for_termination()
 
 
@@ -235,7 +237,8 @@ def serve(host: str, port: int, workers: int = 1, limits: Limits | None = None,
     calls go to the plugin host at `plugin_host`, else to the plugins installed here."""
     limits = limits or Limits()
     ctx = multiprocessing.get_context("spawn")
-    children = [ctx.Process(target=_worker, args=(host, port, limits, redis_url, plugin_host),
+    children = [ctx.Process(target=_worker,
+                            args=(host, port, limits, redis_url, plugin_host, os.getpid()),
                             daemon=True)
                 for _ in range(workers - 1)]
     server, bound = make_server(host, port, limits, redis_url, reuse_port=workers > 1,
