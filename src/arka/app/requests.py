@@ -195,11 +195,16 @@ Topic = Literal[SCREEN_TOPICS]  # type: ignore[valid-type]
 Country = Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9-]{1,9}$")]
 BirthDate = Annotated[str, StringConstraints(
     pattern=r"^\d{4}(-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?)?$")]
-# one line, no control characters, no surrounding whitespace (as the allowlist stores them)
+# one line, no control characters, no surrounding whitespace (as the allowlist stores them):
+# the ends exclude every character Python's str.strip() removes, spelled out so that every
+# regex engine (the API's, and a client's reading the OpenAPI pattern) agrees
+_EDGE = r"[^\u0000-\u0020\u007f-\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 Identifier = Annotated[str, StringConstraints(
-    min_length=1, max_length=256, pattern=r"^[^\s\x00-\x1f\x7f](?:[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f])?$")]
-Reason = Annotated[str, StringConstraints(min_length=3, max_length=2000,
-                                          pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$")]
+    min_length=1, max_length=256,
+    pattern=rf"^{_EDGE}(?:[^\u0000-\u001f\u007f]*{_EDGE})?$")]
+_TEXT = r"[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]"  # tabs and newlines allowed
+Reason = Annotated[str, StringConstraints(  # with at least one visible character
+    min_length=3, max_length=2000, pattern=rf"^{_TEXT}*{_EDGE}{_TEXT}*$")]
 
 
 class ScreenRequest(_Request):
