@@ -480,7 +480,7 @@ def test_the_migration_upgrades_a_0009_database(kind: str, tmp_path: Path) -> No
         schema, _ = store.registry.put_schema(
             "t1", name="Party", version="1.0.0", source="schema: {}", source_hash=HASH,
             content_hash=HASH, audit=event("t1", "schema.deploy"))
-        assert store.migrate() == "0010" and store.status()["up_to_date"]
+        assert store.migrate() == store.head_revision() and store.status()["up_to_date"]
         # what was there stays, and the allowlist works
         assert store.registry.get_schema("t1", "Party", "1.0.0") == schema
         entry = add(store, audit=event("t1", "allowlist.add"))

@@ -329,6 +329,18 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("POST", f"/api/v1/screening/allowlist/alw_{'0' * 32}/reject", "screening:approve",
          {}),
         ("POST", f"/api/v1/screening/allowlist/alw_{'0' * 32}/revoke", "screening:write", {}),
+        ("POST", "/api/v1/webhooks", "webhooks:manage",
+         {"url": "https://example.com/hook", "events": ["arka.case.opened"]}),
+        ("GET", "/api/v1/webhooks", "webhooks:manage", None),
+        ("GET", f"/api/v1/webhooks/whk_{'0' * 32}", "webhooks:manage", None),
+        ("POST", f"/api/v1/webhooks/whk_{'0' * 32}/disable", "webhooks:manage", None),
+        ("POST", f"/api/v1/webhooks/whk_{'0' * 32}/enable", "webhooks:manage", None),
+        ("POST", f"/api/v1/webhooks/whk_{'0' * 32}/rotate", "webhooks:manage", {}),
+        ("POST", f"/api/v1/webhooks/whk_{'0' * 32}/test", "webhooks:manage", None),
+        ("GET", f"/api/v1/webhooks/whk_{'0' * 32}/deliveries", "webhooks:manage", None),
+        ("GET", "/api/v1/deliveries", "webhooks:manage", None),
+        ("GET", f"/api/v1/deliveries/dlv_{'0' * 32}", "webhooks:manage", None),
+        ("POST", f"/api/v1/deliveries/dlv_{'0' * 32}/redeliver", "webhooks:manage", None),
     ]
 
 
@@ -356,7 +368,9 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
                 .replace("/x", "/{name}").replace("1.0.0", "{version}")
                 .replace("/anchors/1", "/anchors/{anchor_id}")
                 .replace(f"exp_{'0' * 32}", "{export_id}")
-                .replace(f"alw_{'0' * 32}", "{entry_id}")) for m, p in covered}
+                .replace(f"alw_{'0' * 32}", "{entry_id}")
+                .replace(f"whk_{'0' * 32}", "{webhook_id}")
+                .replace(f"dlv_{'0' * 32}", "{delivery_id}")) for m, p in covered}
     assert documented - public <= generic, documented - public - generic
     assert {perm for _, _, perm, _ in endpoints} == set(PERMISSIONS)
     for role in ROLES:

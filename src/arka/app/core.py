@@ -13,6 +13,9 @@ service per area:
     integrity     evaluations, log and tree heads agree (db check, readiness sample)
     plugins       the plugins rules may call, on the plugin host (`make_plugin_host`)
     screening     sanctions screening outside rules, the allowlist rules' screenings apply
+    cases         case management of what evaluations raise (opened by the dispatcher)
+    webhooks      webhook subscriptions, the delivery log, redelivery
+    delivery      the outbox dispatcher and the sender (worker: `delivery`)
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ from arka.app.anchoring import Anchors, AnchorService
 from arka.app.apikeys import ApiKeyService
 from arka.app.approvals import Approvals
 from arka.app.audit import AuditService
+from arka.app.cases import Cases
+from arka.app.delivery import Delivery
+from arka.app.events import EventFactory
 from arka.app.evaluations import Evaluations
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
@@ -32,6 +38,7 @@ from arka.app.registry import Registry
 from arka.app.screening import Screening
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
+from arka.app.webhooks import Webhooks
 from arka.engine.executor import Executor, InProcessExecutor
 from arka.observability import metrics as M
 from arka.plugins import Host, LocalHost, discover
@@ -99,15 +106,26 @@ class Core:
                                        max_connections=settings.redis_max_connections)
         self.screening = Screening(self.store.allowlist, self.plugins, self.apikeys,
                                    settings.require_approval)
+        self.events = EventFactory(settings.webhooks.source)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
                                        settings.max_batch, transparency=self.transparency,
-                                       plugin_data=self.screening.plugin_data)
+                                       plugin_data=self.screening.plugin_data,
+                                       events=self.events.of_evaluation)
+        self.cases = Cases(self.store.cases, self.store.evaluations, settings.cases,
+                           self.events, self.keys, self.transparency, self.vault,
+                           settings.require_approval)
+        self.webhooks = Webhooks(self.store.webhooks, self.store.outbox, settings.webhooks,
+                                 self.events)
+        self.delivery = Delivery(self.store, settings.webhooks, settings.smtp, self.cases,
+                                 self.events, cases_enabled=settings.cases.enabled)
         self.exports = Exports(self.store.evaluations, self.vault, self.audit)
         M.watch_connections(self.store.engine, self.store.connections_available)
 
     def close(self) -> None:
-        """Stop what the services hold outside this process (plugin worker processes)."""
+        """Stop what the services hold outside this process (plugin worker processes,
+        delivery connections)."""
+        self.delivery.close()
         self.plugin_host.close()
 
     @property

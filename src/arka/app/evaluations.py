@@ -68,8 +68,11 @@ class Evaluations:
     def __init__(self, store: EvaluationStore, registry: Registry, executor: Executor,
                  keys: KeyRing, vault: Vault, idempotency: Idempotency, anchors: Anchors,
                  max_batch: int = 10_000, transparency: Transparency | None = None,
-                 plugin_data: Callable[[str], dict[str, Any] | None] | None = None):
+                 plugin_data: Callable[[str], dict[str, Any] | None] | None = None,
+                 events: Callable[[str, dict[str, Any]], list[dict[str, Any]]] | None = None):
         self.store = store
+        # the outbox events a record is stored with (EventFactory.of_evaluation)
+        self.events = events or (lambda _tenant, _record: [])
         # tenant data applied to plugin answers (the sanctions allowlist), by tenant
         self.plugin_data = plugin_data
         self.transparency = transparency  # verify checks log_index against the log
@@ -198,12 +201,13 @@ class Evaluations:
         """Store a new record (a full trace kept in object storage is not stored twice;
         the answer still carries it)."""
         full = record.pop("full_trace") if "full_trace_ref" in record else None
+        events = self.events(tenant, record)
         if key is None or request_hash is None:  # group commit with concurrent requests
-            self.store.append(tenant, record, leaf_of(record))
+            self.store.append(tenant, record, leaf_of(record), events)
             stored, created = record, True
         else:
             stored, created = self.store.put_keyed(tenant, record, leaf_of(record), key,
-                                                   request_hash)
+                                                   request_hash, events)
         if full is not None and created:
             stored["full_trace"] = full
         return stored, created
@@ -246,7 +250,8 @@ class Evaluations:
                 items.append({"id": item_id, "status": 201, "evaluation": outcome})
         # all stored with their log leaves, in one transaction, before answering
         full = [r.pop("full_trace") if "full_trace_ref" in r else None for r in records]
-        self.store.put_many([tenant] * len(records), records, [leaf_of(r) for r in records])
+        self.store.put_many([tenant] * len(records), records, [leaf_of(r) for r in records],
+                            [self.events(tenant, r) for r in records])
         for r, f in zip(records, full, strict=True):
             if f is not None:
                 r["full_trace"] = f

@@ -62,6 +62,28 @@ RATE_LIMIT_BACKEND_ERRORS = Counter(
     "that decided (local, allow, deny)", ["mode"], registry=REGISTRY)
 for _mode in ("local", "allow", "deny"):  # every series exists from the start, at 0
     RATE_LIMIT_BACKEND_ERRORS.labels(_mode)
+# cases: the gauges are refreshed from the database by the service's case worker
+CASES_OPEN = Gauge("pact_cases_open", "Cases not closed, by queue", ["queue"],
+                   registry=REGISTRY, multiprocess_mode="livemax")
+CASE_SLA_BREACHES = Gauge("pact_case_sla_breaches",
+                          "Cases not closed whose SLA due time has passed, by queue",
+                          ["queue"], registry=REGISTRY, multiprocess_mode="livemax")
+CASE_TIME_TO_CLOSE = Histogram(
+    "pact_case_time_to_close_seconds", "Time from a case's opening to its closing, by queue",
+    ["queue"], buckets=(60, 300, 900, 3600, 4 * 3600, 12 * 3600, 86400, 3 * 86400,
+                        7 * 86400, 30 * 86400), registry=REGISTRY)
+CASE_ACTIONS = Counter("pact_case_actions_total", "Case actions taken, by action",
+                       ["action"], registry=REGISTRY)
+# event delivery
+DELIVERIES = Counter("pact_deliveries_total",
+                     "Delivery attempts, by channel (webhook, email) and outcome (delivered, "
+                     "retrying, dead)", ["channel", "outcome"], registry=REGISTRY)
+DELIVERY_DURATION = Histogram(
+    "pact_delivery_duration_seconds", "Time of one delivery attempt, by channel", ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+    registry=REGISTRY)
+OUTBOX_PENDING = Gauge("pact_outbox_pending", "Events written but not yet dispatched",
+                       registry=REGISTRY, multiprocess_mode="livemax")
 DB_CONNECTIONS = Gauge("pact_database_connections_available",
                        "Database connections available in the connection pools",
                        registry=REGISTRY, multiprocess_mode="livesum")

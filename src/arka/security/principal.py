@@ -29,6 +29,11 @@ PERMISSIONS: dict[str, str] = {
     "screening:read": "read the screening allowlist",
     "screening:write": "record and revoke allowlist decisions (false positives)",
     "screening:approve": "approve or reject pending allowlist decisions (not one's own)",
+    "cases:read": "read and list cases, queues, attachments; export a case bundle",
+    "cases:work": "work cases: assign, claim, release, comment, attach, escalate",
+    "cases:close": "close and reopen cases, confirm or reject another person's closing",
+    "webhooks:manage": "create, list, disable and rotate webhook subscriptions; read and "
+                       "redeliver their deliveries",
 }
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
@@ -37,11 +42,13 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
                                      "evaluations:create",
                                      "evaluations:read", "proofs:read", "log:read",
                                      "screening:run", "screening:read", "screening:write",
-                                     "screening:approve"}),
+                                     "screening:approve", "cases:read", "cases:work",
+                                     "cases:close", "webhooks:manage"}),
     "analyst": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",
-                          "screening:run", "screening:read", "screening:write"}),
+                          "screening:run", "screening:read", "screening:write",
+                          "cases:read", "cases:work"}),
     "auditor": frozenset({"rules:read", "evaluations:read", "proofs:read", "log:read",
-                          "audit:read", "screening:read"}),
+                          "audit:read", "screening:read", "cases:read"}),
     "service": frozenset({"evaluations:create", "screening:run"}),
     "viewer": frozenset({"rules:read", "log:read"}),
 }

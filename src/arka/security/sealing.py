@@ -52,6 +52,40 @@ class RecordSealer:
             return text, None
         return self.cipher.seal(text, record["evaluation_id"])
 
+    def seal_object(self, object_id: str, value: Any) -> tuple[str, str | None]:
+        """Seal any JSON value stored under `object_id` (a webhook's secrets, an event):
+        the ciphertext is bound to that id, so it cannot be moved to another row."""
+        text = json.dumps({"id": object_id, "value": value}, sort_keys=True,
+                          ensure_ascii=False)
+        if self.cipher is None:
+            return text, None
+        return self.cipher.seal(text, object_id)
+
+    def open_object(self, text: str, key_id: str | None, object_id: str, where: str) -> Any:
+        """The value `seal_object` sealed under `object_id`; an integrity fault when the row
+        was altered, moved, or is plaintext although a key is configured (`where` names
+        the row, e.g. `outbox/<id>`)."""
+        if key_id is not None:
+            if self.cipher is None:
+                raise StoreError(f"{where} is encrypted with key {key_id}, but no "
+                                 "encryption key is configured")
+            text = self.cipher.open(text, key_id, object_id)
+        elif self.cipher is not None:
+            raise integrity_fault("unsealed_record", where,
+                                  "stored unencrypted although this store seals its data "
+                                  "(altered in the database)")
+        try:
+            doc = json.loads(text)
+        except (json.JSONDecodeError, TypeError):
+            raise integrity_fault("unreadable_record", where,
+                                  "the stored value is not JSON (altered in the database)"
+                                  ) from None
+        if not isinstance(doc, dict) or doc.get("id") != object_id or "value" not in doc:
+            raise integrity_fault("moved_record", where,
+                                  "the stored value is not this row's (altered or copied "
+                                  "from another row)")
+        return doc["value"]
+
     def open(self, text: str, key_id: str | None, evaluation_id: str, *,
              plaintext_ok: bool = False) -> dict[str, Any]:
         """The stored record. `plaintext_ok`: the store knows this row was written before

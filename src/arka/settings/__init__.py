@@ -25,9 +25,11 @@ from pathlib import Path
 from typing import Any
 
 from arka.base.errors import ArkaError
+from arka.delivery import DeliveryPolicy, SmtpSettings
 from arka.security.auth import AuthSettings
 from arka.security.crypto import RecordCipher
 from arka.security.ratelimit import RateLimitSettings
+from arka.settings.cases import CasePolicy
 from arka.settings.file import Config, masked
 from arka.trust.chain import AnchorPolicy, ChainConfig
 
@@ -77,6 +79,9 @@ class Settings:
     plugins_workers: int = 2  # worker processes per untrusted plugin
     plugins_isolate_all: bool = False
     plugin_settings: dict[str, dict[str, Any]] = field(default_factory=dict)  # by plugin name
+    cases: CasePolicy = CasePolicy()
+    webhooks: DeliveryPolicy = DeliveryPolicy()
+    smtp: SmtpSettings | None = None  # None: e-mail notifications fail (dead) with the reason
     log_level: str = "info"
     log_format: str = "text"
     log_output: str = "stdout"
@@ -176,7 +181,8 @@ class Settings:
             plugins_host=env.get("ARKA_PLUGIN_HOST") or config.plugins.host,
             plugins_timeout=config.plugins.timeout, plugins_workers=config.plugins.workers,
             plugins_isolate_all=config.plugins.isolate_all,
-            plugin_settings=config.plugins.plugin_settings())
+            plugin_settings=config.plugins.plugin_settings(),
+            cases=_cases(config), webhooks=_webhooks(config), smtp=_smtp(config, env))
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""
@@ -265,3 +271,37 @@ def record_cipher(settings: Settings) -> RecordCipher | None:
     with os.fdopen(fd, "w") as fh:
         fh.write(text + "\n")
     return RecordCipher.from_texts(text, settings.previous_encryption_keys)
+
+
+def _cases(config: Config) -> CasePolicy:
+    c = config.cases
+    return CasePolicy(enabled=c.enabled, open_on=tuple(c.open_on),
+                      rulesets={k: tuple(v.open_on) for k, v in c.rulesets.items()},
+                      entity_paths=tuple(c.entity_paths), group_by=c.group_by,
+                      default_queue=c.default_queue, default_priority=c.default_priority,
+                      default_sla_hours=c.default_sla_hours, dispositions=tuple(c.dispositions),
+                      approval_dispositions=tuple(c.approval_dispositions))
+
+
+def _webhooks(config: Config) -> DeliveryPolicy:
+    from arka.delivery.targets import parse_allowlist
+    w = config.webhooks
+    try:
+        allow = parse_allowlist(w.allow_private)
+    except ValueError as exc:
+        raise ArkaError(f"webhooks.allow_private: {exc}") from None
+    return DeliveryPolicy(allow_private=allow, timeout=w.timeout, max_attempts=w.max_attempts,
+                          backoff_base=w.backoff_base, backoff_max=w.backoff_max,
+                          circuit_failures=w.circuit_failures,
+                          circuit_seconds=w.circuit_seconds, rotation_grace=w.rotation_grace,
+                          source=w.source, poll_interval=w.poll_interval,
+                          concurrency=w.concurrency)
+
+
+def _smtp(config: Config, env: Mapping[str, str]) -> SmtpSettings | None:
+    s = config.notifications.smtp
+    if s is None:
+        return None
+    return SmtpSettings(host=s.host, port=s.port, security=s.security, username=s.username,
+                        password=env.get("ARKA_SMTP_PASSWORD") or None,
+                        from_address=s.from_address, timeout=s.timeout, ca_file=s.ca_file)

@@ -17,6 +17,14 @@
     rules:         strict_validation                                          (ARKA addition)
     plugins:       host, timeout, workers, isolate_all, and each plugin's settings
                    by name (e.g. sanctions {datasets})                        (ARKA addition)
+    cases:         enabled, open_on, rulesets {name: {open_on}}, entity_paths, group_by,
+                   default_queue, default_priority, default_sla_hours, dispositions,
+                   approval_dispositions                                      (ARKA addition)
+    webhooks:      allow_private, timeout, max_attempts, backoff_base, backoff_max,
+                   circuit_failures, circuit_seconds, rotation_grace, source,
+                   poll_interval, concurrency                                 (ARKA addition)
+    notifications: smtp {host, port, security, username, from_address, timeout,
+                   ca_file}; the password from ARKA_SMTP_PASSWORD             (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -249,6 +257,61 @@ class Plugins(BaseModel):
         return out
 
 
+Token = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")]
+OpenOn = Literal["escalation", "block", "flag:critical", "flag:high", "flag:medium",
+                 "flag:low"]
+
+
+class RulesetCases(_Model):
+    open_on: list[OpenOn]
+
+
+class Cases(_Model):
+    enabled: bool = True
+    open_on: list[OpenOn] = ["escalation"]
+    rulesets: dict[str, RulesetCases] = {}
+    entity_paths: list[Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*"
+                                                    r"(\.[A-Za-z_][A-Za-z0-9_]*)*$")]] = [
+        "customer.id", "customer_id", "transaction.customer_id", "entity.id"]
+    group_by: Literal["entity_queue", "entity", "none"] = "entity_queue"
+    default_queue: Annotated[str, Field(min_length=1, max_length=128)] = "review"
+    default_priority: Annotated[str, Field(min_length=1, max_length=32)] = "medium"
+    default_sla_hours: Annotated[float, Field(gt=0)] = 72
+    dispositions: Annotated[list[Token], Field(min_length=1)] = [
+        "false_positive", "true_positive", "sar_filed", "no_action"]
+    approval_dispositions: list[Token] = ["true_positive", "sar_filed"]
+
+
+class Webhooks(_Model):
+    # hosts or networks (CIDR) webhook URLs may name although they are private, loopback
+    # or link-local (refused otherwise: SSRF); plain http is allowed only to these
+    allow_private: list[str] = []
+    timeout: Duration = 10
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 8
+    backoff_base: Duration = 5
+    backoff_max: Duration = 3600
+    circuit_failures: Annotated[int, Field(ge=1, le=1000)] = 5
+    circuit_seconds: Duration = 60
+    rotation_grace: Duration = 86400
+    source: Annotated[str, Field(min_length=1, max_length=200)] = "/arka"
+    poll_interval: Duration = 1
+    concurrency: Annotated[int, Field(ge=1, le=256)] = 8
+
+
+class Smtp(_Model):
+    host: Annotated[str, Field(min_length=1, max_length=253)]
+    port: Port = 587
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    from_address: Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")] = "arka@localhost"
+    timeout: Duration = 10
+    ca_file: str | None = None
+
+
+class Notifications(_Model):
+    smtp: Smtp | None = None
+
+
 class Config(_Model):
     environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: LogLevel = "info"
@@ -263,6 +326,9 @@ class Config(_Model):
     governance: Governance = Governance()
     rules: Rules = Rules()
     plugins: Plugins = Plugins()
+    cases: Cases = Cases()
+    webhooks: Webhooks = Webhooks()
+    notifications: Notifications = Notifications()
 
     @property
     def production(self) -> bool:

@@ -36,6 +36,7 @@ log = logging.getLogger("arka.api")
 
 # While a background job keeps failing (a database outage), how often it is logged again.
 REPEAT_LOG_SECONDS = 60.0
+CASE_METRICS_SECONDS = 15.0  # how often the case gauges are refreshed from the database
 
 
 async def _every(interval: float, job: Callable[[], Any], what: str) -> None:
@@ -63,10 +64,13 @@ async def _every(interval: float, job: Callable[[], Any], what: str) -> None:
                 failing_since = None
 
 
-def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None) -> FastAPI:
+def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None,
+               delivery: bool = True) -> FastAPI:
     """The ARKA Core app. A background task signs a new tree head every `sth_interval`
-    seconds when the log has grown (0 disables it; heads are also made on demand), and
-    the anchoring worker runs when chains are configured. Every endpoint but health,
+    seconds when the log has grown (0 disables it; heads are also made on demand), the
+    anchoring worker runs when chains are configured, and the delivery worker (outbox
+    dispatch, cases, webhooks, e-mail) every `webhooks.poll_interval` unless `delivery`
+    is False. Every endpoint but health,
     metrics, the OpenAPI document and the public signing keys needs a credential with
     the endpoint's permission (see `arka.interfaces.http.guard`)."""
 
@@ -79,6 +83,12 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
         if core.anchoring is not None:
             tasks.append(asyncio.create_task(_every(core.settings.anchor_poll_seconds,
                                                     core.anchoring.run_once, "anchoring")))
+        if delivery:
+            tasks.append(asyncio.create_task(_every(core.settings.webhooks.poll_interval,
+                                                    core.delivery.run_once, "delivery")))
+            tasks.append(asyncio.create_task(_every(CASE_METRICS_SECONDS,
+                                                    core.cases.refresh_metrics,
+                                                    "case metrics")))
         try:
             await run_in_threadpool(core.record_config)
         except Exception:  # noqa: BLE001 - e.g. not migrated yet; the startup probe says so

@@ -11,12 +11,15 @@ from __future__ import annotations
 from arka.security.sealing import RecordSealer
 from arka.storage.sql.anchors import SqlAnchors
 from arka.storage.sql.audit import SqlAudit
+from arka.storage.sql.cases import SqlCases
 from arka.storage.sql.database import SYSTEM, Database
 from arka.storage.sql.evaluations import SqlEvaluations
 from arka.storage.sql.keys import SqlKeys
 from arka.storage.sql.log import SqlLog
+from arka.storage.sql.outbox import SqlOutbox
 from arka.storage.sql.registry import SqlRegistry
 from arka.storage.sql.screening import SqlAllowlist
+from arka.storage.sql.webhooks import SqlWebhooks
 
 __all__ = ["SYSTEM", "Store"]
 
@@ -24,7 +27,8 @@ __all__ = ["SYSTEM", "Store"]
 class Store(Database):
     """The database and its aggregates: `registry` (rules, tables, rulesets), `evaluations`,
     `log` (transparency log), `audit`, `keys` (API keys), `anchors`, `allowlist`
-    (sanctions-screening false positives)."""
+    (sanctions-screening false positives), `outbox` (events to deliver), `webhooks`
+    (subscriptions and deliveries), `cases`."""
 
     def __init__(self, url: str, sealer: RecordSealer | None = None, *, pool_size: int = 10,
                  max_overflow: int = 20):
@@ -37,3 +41,7 @@ class Store(Database):
         self.keys = SqlKeys(self, self.audit)
         self.anchors = SqlAnchors(self)
         self.allowlist = SqlAllowlist(self, self.audit)
+        self.outbox = SqlOutbox(self, self.sealer)
+        self.evaluations.outbox = self.outbox
+        self.webhooks = SqlWebhooks(self, self.audit, self.sealer)
+        self.cases = SqlCases(self, self.audit, self.outbox, self.sealer)

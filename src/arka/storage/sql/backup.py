@@ -35,7 +35,8 @@ from arka.trust import merkle
 MANIFEST = "manifest.json"
 COUNTED = ("rules", "rulesets", "reference_tables", "schemas", "evaluations", "log_leaves",
            "log_nodes", "log_heads", "anchors", "api_keys", "audit_events",
-           "screening_allowlist")
+           "screening_allowlist", "outbox", "webhooks", "deliveries", "cases",
+           "case_evaluations", "case_events")
 
 
 def _sha256(path: Path) -> str:

@@ -20,12 +20,17 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
     with source.engine.connect() as src, target.write() as dst:
         for table in (S.rules, S.rulesets, S.reference_tables, S.schemas, S.evaluations,
                       S.log_leaves, S.log_nodes, S.log_heads, S.anchors, S.api_keys,
-                      S.audit_events, S.screening_allowlist):
+                      S.audit_events, S.screening_allowlist, S.outbox, S.webhooks,
+                      S.deliveries, S.cases, S.case_evaluations, S.case_events,
+                      S.worker_leases):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
             order_by = {"evaluations": ("seq",), "audit_events": ("seq",), "log_leaves": ("idx",),
-                        "log_nodes": ("key",), "log_heads": ("tree_size",)}
+                        "log_nodes": ("key",), "log_heads": ("tree_size",),
+                        "outbox": ("seq",), "case_events": ("seq",),
+                        "case_evaluations": ("case_id", "evaluation_id"),
+                        "worker_leases": ("name",)}
             order = [table.c[name] for name in order_by.get(table.name, ("id",))]
             counts[table.name] = 0
             result = src.execute(select(table).order_by(*order)).mappings()
@@ -36,7 +41,8 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
             for table, column in ((S.rules, "id"), (S.rulesets, "id"),
                                   (S.reference_tables, "id"), (S.schemas, "id"),
                                   (S.evaluations, "seq"),
-                                  (S.anchors, "id"), (S.audit_events, "seq")):
+                                  (S.anchors, "id"), (S.audit_events, "seq"),
+                                  (S.outbox, "seq"), (S.case_events, "seq")):
                 dst.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{table.name}', '{column}'), "
                     f"COALESCE((SELECT MAX({column}) FROM {table.name}), 0) + 1, false)")

@@ -24,8 +24,10 @@ from arka.storage.records import StoredEvaluation
 from arka.storage.sql import schema as S
 from arka.storage.sql.database import SYSTEM, Database, now
 from arka.storage.sql.log import SqlLog
+from arka.storage.sql.outbox import SqlOutbox
 
 GROUP_MAX = 256
+Events = builtins.list[dict[str, Any]]  # the outbox events (CloudEvents) of one evaluation
 SEALED_FROM = "records_sealed_from"  # the store mark: seq from which records are sealed
 
 
@@ -34,8 +36,9 @@ class SqlEvaluations:
         self.db = db
         self.log = log
         self.sealer = sealer
-        self._group: Batcher[tuple[str, dict[str, Any], bytes], None] = Batcher(
+        self._group: Batcher[tuple[str, dict[str, Any], bytes, Events], None] = Batcher(
             self._write_group, GROUP_MAX)
+        self.outbox: SqlOutbox | None = None  # events written with their evaluation
         self._sealed_from: int | None = None  # the mark, once seen (it never changes)
 
     # ------------------------------------------------------------ sealing mark
@@ -86,11 +89,19 @@ class SqlEvaluations:
                     output_hash=record["trust_proof"]["output_hash"], record=text,
                     key_id=key_id)
 
+    def _events_in(self, conn: Connection, tenant: str, events: Events) -> None:
+        if events:
+            if self.outbox is None:
+                raise RuntimeError("evaluation events need the store's outbox")
+            self.outbox.add_in(conn, tenant, events)
+
     def put_keyed(self, tenant: str, record: dict[str, Any], leaf_hash: bytes,
-                  idempotency_key: str, request_hash: str) -> tuple[dict[str, Any], bool]:
+                  idempotency_key: str, request_hash: str, events: Events | None = None
+                  ) -> tuple[dict[str, Any], bool]:
         """Append an evaluation under an idempotency key the caller has looked up and holds
-        (`find_idempotent` found nothing). If another writer stored the key meanwhile, its
-        record is returned (same request) or Conflict raised (a different one)."""
+        (`find_idempotent` found nothing), with its outbox events. If another writer stored
+        the key meanwhile, its record is returned (same request) or Conflict raised (a
+        different one)."""
         try:
             with self.db.write(tenant) as conn:
                 record["log_index"] = self.log.append_in(
@@ -98,6 +109,7 @@ class SqlEvaluations:
                 self._mark_in(conn)
                 conn.execute(S.evaluations.insert(),
                              self._row(tenant, record, idempotency_key, request_hash))
+                self._events_in(conn, tenant, events or [])
         except IntegrityError:
             prior = self.find_idempotent(tenant, idempotency_key, request_hash)
             if prior is not None:
@@ -105,22 +117,25 @@ class SqlEvaluations:
             raise
         return record, True
 
-    def append(self, tenant: str, record: dict[str, Any], leaf_hash: bytes) -> None:
-        """Append one evaluation (no idempotency key), committed together with whatever
+    def append(self, tenant: str, record: dict[str, Any], leaf_hash: bytes,
+               events: Events | None = None) -> None:
+        """Append one evaluation (no idempotency key) and its outbox events, committed
+        together with whatever
         other threads of this process are appending at the same moment (group commit):
         one transaction and one log append for the whole group. Returns once it is
         durable, with `log_index` set."""
-        self._group.submit((tenant, record, leaf_hash))
+        self._group.submit((tenant, record, leaf_hash, events or []))
 
-    def _write_group(self, group: list[tuple[str, dict[str, Any], bytes]]) -> list[None]:
-        self.put_many([t for t, _, _ in group], [r for _, r, _ in group],
-                      [h for _, _, h in group])
+    def _write_group(self, group: list[tuple[str, dict[str, Any], bytes, Events]]
+                     ) -> list[None]:
+        self.put_many([t for t, _, _, _ in group], [r for _, r, _, _ in group],
+                      [h for _, _, h, _ in group], [e for _, _, _, e in group])
         return [None] * len(group)
 
     def put_many(self, tenants: list[str], records: list[dict[str, Any]],
-                 leaf_hashes: list[bytes]) -> None:
-        """Append many evaluations (no idempotency keys; each of its tenant) and their log
-        leaves, atomically."""
+                 leaf_hashes: list[bytes], events: list[Events] | None = None) -> None:
+        """Append many evaluations (no idempotency keys; each of its tenant), their log
+        leaves and their outbox events, atomically."""
         if not records:
             return
         scope = tenants[0] if len(set(tenants)) == 1 else SYSTEM
@@ -132,6 +147,8 @@ class SqlEvaluations:
             self._mark_in(conn)
             rows = [self._row(t, r, None, None) for t, r in zip(tenants, records, strict=True)]
             conn.execute(S.evaluations.insert(), rows)
+            for t, e in zip(tenants, events or [], strict=False):
+                self._events_in(conn, t, e)
 
     def find_idempotent(self, tenant: str, key: str, request_hash: str | None
                         ) -> dict[str, Any] | None:

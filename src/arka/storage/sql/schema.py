@@ -214,6 +214,139 @@ Index("uq_screening_allowlist_open", screening_allowlist.c.tenant,
       screening_allowlist.c.subject_id, screening_allowlist.c.entity_id, unique=True,
       postgresql_where=text(_ALLOWLIST_OPEN_SQL), sqlite_where=text(_ALLOWLIST_OPEN_SQL))
 
+# ------------------------------------------------------------------ events and delivery
+# The transactional outbox: an event is written in the transaction of the change it
+# reports (an evaluation, a case action) and dispatched later, at least once.
+outbox = Table(
+    "outbox", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    Column("id", String(40), nullable=False, unique=True),  # the CloudEvents id, webhook-id
+    _tenant(),
+    Column("type", String(128), nullable=False),
+    Column("subject", String(256)),
+    Column("event", Text, nullable=False),  # the CloudEvent (sealed)
+    Column("key_id", String(64)),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("dispatched_at", DateTime(timezone=True)),
+)
+Index("ix_outbox_pending", outbox.c.seq, postgresql_where=text("dispatched_at IS NULL"),
+      sqlite_where=text("dispatched_at IS NULL"))
+
+WEBHOOK_STATUSES = ("active", "disabled")
+webhooks = Table(  # a tenant's subscriptions
+    "webhooks", metadata,
+    Column("id", String(40), primary_key=True),  # whk_ + 32 hex
+    _tenant(),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of event types
+    Column("description", Text),
+    Column("status", String(16), nullable=False),
+    Column("secrets", Text, nullable=False),  # sealed JSON [{secret, created_at, expires_at}]
+    Column("key_id", String(64)),
+    Column("created_by", String(256), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),  # consecutive
+    Column("circuit_open_until", DateTime(timezone=True)),
+    CheckConstraint("status IN ('active', 'disabled')", name="ck_webhooks_status"),
+)
+Index("ix_webhooks_tenant", webhooks.c.tenant)
+
+DELIVERY_STATUSES = ("pending", "retrying", "delivered", "dead")
+deliveries = Table(  # one per event and destination (a webhook, an e-mail message)
+    "deliveries", metadata,
+    Column("id", String(40), primary_key=True),  # dlv_ + 32 hex
+    _tenant(),
+    Column("dedupe", String(64), nullable=False, unique=True),  # event + destination
+    Column("event_id", String(40), nullable=False),
+    Column("event_type", String(128), nullable=False),
+    Column("channel", String(16), nullable=False),  # webhook | email
+    Column("webhook_id", String(40)),
+    Column("target", Text, nullable=False),  # the URL, or the recipients
+    Column("payload", Text, nullable=False),  # sealed: the body (e-mail: rendered message)
+    Column("key_id", String(64)),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_until", DateTime(timezone=True)),
+    Column("claimed_by", String(64)),
+    Column("last_attempt_at", DateTime(timezone=True)),
+    Column("last_status", Integer),
+    Column("last_error", Text),
+    Column("history", Text, nullable=False, server_default="[]"),  # JSON, newest last
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("delivered_at", DateTime(timezone=True)),
+    CheckConstraint("status IN ('pending', 'retrying', 'delivered', 'dead')",
+                    name="ck_deliveries_status"),
+)
+Index("ix_deliveries_due", deliveries.c.status, deliveries.c.next_attempt_at)
+Index("ix_deliveries_webhook", deliveries.c.webhook_id, deliveries.c.created_at)
+
+worker_leases = Table(  # one holder at a time for work that must run once (dispatch)
+    "worker_leases", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(64), nullable=False),
+    Column("until", DateTime(timezone=True), nullable=False),
+)
+
+# ------------------------------------------------------------------ cases
+CASE_STATUSES = ("open", "in_review", "escalated", "pending_approval", "closed")
+cases = Table(
+    "cases", metadata,
+    Column("id", String(40), primary_key=True),  # case_ + 32 hex
+    _tenant(),
+    Column("queue", String(128), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("priority", String(32), nullable=False),
+    Column("due_at", DateTime(timezone=True)),
+    Column("entity_id", String(256)),
+    Column("grouping_key", String(512)),  # NULL: never joined by later evaluations
+    Column("assignee", String(256)),
+    Column("assignee_group", String(128)),
+    Column("disposition", String(64)),
+    Column("details", Text, nullable=False),  # sealed JSON (what the events built up)
+    Column("key_id", String(64)),
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("closed_at", DateTime(timezone=True)),
+    Column("event_count", Integer, nullable=False, server_default="0"),
+    Column("head_hash", String(64), nullable=False),  # the case's last event hash
+    CheckConstraint("status IN ('open', 'in_review', 'escalated', 'pending_approval', "
+                    "'closed')", name="ck_cases_status"),
+)
+_CASE_GROUPED_OPEN = "status <> 'closed' AND grouping_key IS NOT NULL"
+Index("uq_cases_open_group", cases.c.tenant, cases.c.grouping_key, unique=True,
+      postgresql_where=text(_CASE_GROUPED_OPEN), sqlite_where=text(_CASE_GROUPED_OPEN))
+Index("ix_cases_tenant_queue_status", cases.c.tenant, cases.c.queue, cases.c.status)
+
+case_evaluations = Table(
+    "case_evaluations", metadata,
+    Column("case_id", String(40), primary_key=True),
+    Column("evaluation_id", String(40), primary_key=True),
+    _tenant(),
+    Column("added_at", DateTime(timezone=True), nullable=False),
+)
+Index("ix_case_evaluations_evaluation", case_evaluations.c.evaluation_id)
+
+case_events = Table(  # append-only; one hash chain per case (idx 0, 1, 2, ...)
+    "case_events", metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=True),
+    _tenant(),
+    Column("case_id", String(40), nullable=False),
+    Column("idx", Integer, nullable=False),
+    Column("id", String(40), nullable=False, unique=True),
+    Column("at", String(40), nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("details", Text, nullable=False),  # sealed JSON
+    Column("key_id", String(64)),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    UniqueConstraint("case_id", "idx", name="uq_case_events_case_idx"),
+)
+
 store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_from"
     "store_marks", metadata,
     Column("name", String(64), primary_key=True),
@@ -223,7 +356,8 @@ store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_f
 
 # no statement changes or removes a row of these (database triggers; migration 0007)
 APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_events",
-               "store_marks")
+               "store_marks", "case_events")
 
 TENANT_TABLES = (rules, rulesets, reference_tables, schemas, evaluations, api_keys,
-                 audit_events, screening_allowlist)
+                 audit_events, screening_allowlist, outbox, webhooks, deliveries, cases,
+                 case_evaluations, case_events)

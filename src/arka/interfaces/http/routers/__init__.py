@@ -7,6 +7,7 @@ from arka.interfaces.http.routers import (
     apikeys,
     approvals,
     audit,
+    cases,
     evaluations,
     exports,
     health,
@@ -19,9 +20,11 @@ from arka.interfaces.http.routers import (
     schemas,
     screening,
     tables,
+    webhooks,
 )
 
 ALL = (rules.router, approvals.router, tables.router, schemas.router, rulesets.router,
-       plugins.router, screening.router, evaluations.router,
+       plugins.router, screening.router, evaluations.router, cases.router,
+       webhooks.router,
        exports.router, proofs.router, log.router, anchors.router, keys.router,
        apikeys.router, audit.router, health.router)

@@ -1,0 +1,258 @@
+"""Event delivery: the dispatcher turns outbox events into work, the sender does it.
+
+Dispatch (one process at a time, under the `dispatch` lease): for each undispatched event,
+in write order, an evaluation event opens or joins cases; a notification event becomes
+e-mail deliveries (its template rendered in the sandbox) and, when it has a webhook
+channel, webhook deliveries; every event becomes a delivery to each active subscription
+of its type. Then the event is marked dispatched. Each step is idempotent (a delivery
+exists once per event and destination; a case links an evaluation once), so a dispatcher
+that dies midway is simply repeated: at-least-once, nothing lost, nothing doubled.
+
+Delivery (every process, in parallel): due deliveries are claimed with a lease, sent
+(webhooks signed as Standard Webhooks, e-mail over SMTP), and recorded: delivered,
+retrying after an exponential backoff with jitter, or dead after `max_attempts` (and at
+once for what cannot succeed: a refused URL, no SMTP server configured, a template error).
+An endpoint that keeps failing opens its circuit: its deliveries wait, unattempted, until
+the circuit closes. Receivers de-duplicate by `webhook-id` (the event id).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from arka.app.cases import Cases
+from arka.app.events import EventFactory
+from arka.base.errors import ArkaError, NotFound
+from arka.delivery import DeliveryPolicy, SmtpSettings
+from arka.delivery import email as mail
+from arka.delivery import retry, signing, targets, templates
+from arka.delivery.events import encode
+from arka.delivery.http import Outcome, Sender
+from arka.observability import metrics as M
+from arka.storage import Store
+
+log = logging.getLogger("arka.delivery")
+DISPATCH_LEASE = "dispatch"
+DISPATCH_BATCH = 200
+
+
+def _holder() -> str:
+    return f"{socket.gethostname()[:32]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def recipients(value: Any) -> list[str]:
+    """An e-mail channel's `to`: one address or a list of them."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, list) or not items:
+        raise ArkaError("an email channel needs `to`: an address or a list of addresses")
+    out = []
+    for item in items:
+        if not isinstance(item, str) or not mail.valid_address(item):
+            raise ArkaError(f"an email channel's `to` holds {item!r}, not an e-mail address")
+        out.append(item.strip())
+    return out
+
+
+class Delivery:
+    def __init__(self, store: Store, policy: DeliveryPolicy, smtp: SmtpSettings | None,
+                 cases: Cases, events: EventFactory, cases_enabled: bool = True):
+        self.store = store
+        self.outbox = store.outbox
+        self.webhooks = store.webhooks
+        self.policy = policy
+        self.smtp = smtp
+        self.cases = cases
+        self.cases_enabled = cases_enabled
+        self.events = events
+        self.holder = _holder()
+        self._sender: Sender | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._failing: dict[str, float] = {}  # event id -> when its failure was last logged
+
+    @property
+    def sender(self) -> Sender:
+        if self._sender is None:
+            self._sender = Sender()
+        return self._sender
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._sender is not None:
+            self._sender.close()
+            self._sender = None
+
+    def run_once(self) -> dict[str, int]:
+        """One round: dispatch what is new, then send what is due."""
+        return {"dispatched": self.dispatch_once(), "attempted": self.deliver_once()}
+
+    # ------------------------------------------------------------ dispatch
+    def dispatch_once(self, limit: int = DISPATCH_BATCH) -> int:
+        if not self.outbox.lease(DISPATCH_LEASE, self.holder, self.policy.lease):
+            return 0  # another replica dispatches
+        pending = self.outbox.pending(limit)
+        done: list[str] = []
+        for tenant, event in pending:
+            try:
+                self._dispatch(tenant, event)
+            except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
+                last = self._failing.get(event["id"], 0.0)
+                if time.monotonic() - last > 60:
+                    self._failing[event["id"]] = time.monotonic()
+                    log.error("could not dispatch event %s (%s) of tenant %s: %s; retrying",
+                              event["id"], event["type"], tenant, exc)
+                continue
+            self._failing.pop(event["id"], None)
+            done.append(event["id"])
+        self.outbox.mark_dispatched(done)
+        M.OUTBOX_PENDING.set(self.outbox.pending_count())
+        return len(done)
+
+    def _dispatch(self, tenant: str, event: dict[str, Any]) -> None:
+        kind = event["type"]
+        deliveries: list[dict[str, Any]] = []
+        if kind.startswith("arka.evaluation.") and self.cases_enabled:
+            try:
+                record = self.store.evaluations.get(tenant, event["data"]["evaluation_id"])
+            except NotFound:
+                record = None  # cannot happen (written together); nothing to open then
+            if record is not None:
+                self.cases.from_evaluation(tenant, record)
+        if kind == "arka.notification":
+            deliveries += self._notification(tenant, event)
+        else:
+            hooks = self.webhooks.subscribed(tenant, kind)
+            if kind == "arka.webhook.test":
+                hooks = [h for h in self._one(tenant, event["data"].get("webhook_id"))]
+            deliveries += [self._to_webhook(tenant, event, h) for h in hooks]
+        self.webhooks.add_deliveries(deliveries)
+
+    def _one(self, tenant: str, webhook_id: str | None) -> list[dict[str, Any]]:
+        if not webhook_id:
+            return []
+        try:
+            return [self.webhooks.get(tenant, webhook_id)]
+        except NotFound:
+            return []
+
+    def _to_webhook(self, tenant: str, event: dict[str, Any], hook: dict[str, Any]
+                    ) -> dict[str, Any]:
+        return {"tenant": tenant, "event_id": event["id"], "event_type": event["type"],
+                "channel": "webhook", "webhook_id": hook["id"], "target": hook["url"],
+                "payload": event}
+
+    def _notification(self, tenant: str, event: dict[str, Any]) -> list[dict[str, Any]]:
+        data = event["data"]
+        out: list[dict[str, Any]] = []
+        variables = dict(data.get("data") or {})
+        variables.update({"evaluation_id": data.get("evaluation_id"),
+                          "decision": data.get("decision"), "rule_id": data.get("rule_id"),
+                          "rule_version": data.get("rule_version"),
+                          "data": data.get("data") or {}})
+        for index, channel in enumerate(data.get("channels") or []):
+            kind = channel.get("type") if isinstance(channel, dict) else None
+            if kind == "webhook":
+                wanted = channel.get("webhook_id")
+                hooks = self.webhooks.subscribed(tenant, "arka.notification")
+                if wanted:
+                    hooks = [h for h in hooks if h["id"] == wanted]
+                out += [self._to_webhook(tenant, event, h) for h in hooks]
+            elif kind == "email":
+                out.append(self._email(tenant, event, index, channel, variables))
+        return out
+
+    def _email(self, tenant: str, event: dict[str, Any], index: int, channel: dict[str, Any],
+               variables: dict[str, Any]) -> dict[str, Any]:
+        base = {"tenant": tenant, "event_id": event["id"], "event_type": event["type"],
+                "channel": "email", "webhook_id": None}
+        to_text = channel.get("to")
+        try:
+            to = recipients(to_text)
+            subject = templates.render(str(channel.get("subject") or
+                                           "ARKA notification: {{ rule_id }}"), variables,
+                                       limit=998)
+            body = templates.render(str(event["data"].get("template") or ""), variables)
+        except ArkaError as exc:
+            return {**base, "target": f"channel {index}: {to_text!r}"[:1000],
+                    "payload": {"channel": index}, "status": "dead",
+                    "last_error": f"not sent: {exc.message}"}
+        return {**base, "target": ", ".join(to), "payload": {
+            "to": to, "subject": " ".join(subject.split()), "body": body, "channel": index}}
+
+    # ------------------------------------------------------------ delivery
+    def deliver_once(self) -> int:
+        claimed = self.webhooks.claim(self.holder, self.policy.concurrency * 4,
+                                      self.policy.lease)
+        if not claimed:
+            return 0
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self.policy.concurrency,
+                                            thread_name_prefix="arka-delivery")
+        list(self._pool.map(self._attempt, claimed))
+        return len(claimed)
+
+    def _attempt(self, delivery: dict[str, Any]) -> None:
+        try:
+            outcome, final = (self._send_webhook(delivery) if delivery["channel"] == "webhook"
+                              else self._send_email(delivery))
+        except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
+            outcome, final = Outcome(False, None, f"{type(exc).__name__}: {exc}", 0.0), False
+        attempt = delivery["attempts"] + 1
+        wait = retry.backoff(attempt, self.policy.backoff_base, self.policy.backoff_max)
+        at = datetime.now(UTC)
+        stored = self.webhooks.record(
+            delivery["id"], self.holder, ok=outcome.ok, status=outcome.status,
+            error=outcome.error, duration=outcome.duration,
+            next_attempt=at + timedelta(seconds=wait), dead=final,
+            max_attempts=self.policy.max_attempts, circuit=self._circuit)
+        if stored is not None:
+            M.DELIVERIES.labels(delivery["channel"], stored["status"]).inc()
+            M.DELIVERY_DURATION.labels(delivery["channel"]).observe(outcome.duration)
+            if stored["status"] == "dead":
+                log.warning("delivery %s of event %s to %s is dead after %d attempt(s): %s",
+                            delivery["id"], delivery["event_id"], delivery["target"],
+                            stored["attempts"], outcome.error)
+
+    def _circuit(self, failures: int) -> datetime | None:
+        return retry.Circuit.after_failure(failures, self.policy.circuit_failures,
+                                           self.policy.circuit_seconds, datetime.now(UTC))
+
+    def _send_webhook(self, delivery: dict[str, Any]) -> tuple[Outcome, bool]:
+        tenant = delivery["tenant"]
+        try:
+            hook = self.webhooks.get(tenant, delivery["webhook_id"])
+        except NotFound:
+            return Outcome(False, None, "the webhook was deleted", 0.0), True
+        if hook["status"] != "active":
+            return Outcome(False, None, "the webhook is disabled; enable it and redeliver",
+                           0.0), True
+        try:
+            targets.check_url(hook["url"], self.policy.allow_private)
+        except targets.TargetError as exc:
+            return Outcome(False, None, exc.message, 0.0), True
+        secrets = [s["secret"] for s in self.webhooks.secrets(tenant, hook["id"])]
+        body = encode(delivery["payload"])
+        headers = signing.headers(secrets, delivery["event_id"], int(time.time()), body)
+        return self.sender.post(hook["url"], body, headers, self.policy.timeout,
+                                self.policy.allow_private), False
+
+    def _send_email(self, delivery: dict[str, Any]) -> tuple[Outcome, bool]:
+        payload = delivery["payload"]
+        if self.smtp is None:
+            return Outcome(False, None, "no SMTP server is configured (notifications.smtp)",
+                           0.0), True
+        if "to" not in payload:
+            return Outcome(False, None, delivery.get("last_error") or "not deliverable",
+                           0.0), True
+        outcome = mail.send(self.smtp, payload["to"], payload["subject"], payload["body"],
+                            f"{delivery['event_id']}.{payload.get('channel', 0)}",
+                            {"X-Arka-Event-Id": delivery["event_id"]})
+        return outcome, False

@@ -1,0 +1,238 @@
+"""Rendering notification texts with a sandboxed Jinja2: templates written by tenants run
+in `ImmutableSandboxedEnvironment` (no private attributes, no mutating built-in
+objects), plain text (no autoescape), a missing variable is an error, and the work a
+template may do is bounded: output size, string and list repetition and concatenation,
+format widths, loop iterations and calls, wall-clock time."""
+
+from __future__ import annotations
+
+import re
+import string
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import jinja2
+from jinja2 import nodes
+from jinja2.compiler import CodeGenerator, Frame
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from arka.base.errors import ArkaError
+from arka.base.lru import LRUCache
+
+LIMIT = 100_000  # characters of output by default
+STEPS = 1_000_000  # loop iterations plus calls per render
+SECONDS = 2.0  # wall-clock time per render
+CACHE = 256  # compiled templates kept
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
+_WIDTHS = re.compile(r"\d+")
+_LOOP_GUARD = "_arka_loop_guard"
+
+
+class TemplateError(ArkaError):
+    """A notification template that does not compile or render."""
+
+    code = "E_TEMPLATE"
+
+
+class _Budget(threading.local):
+    """The limits of the render running on this thread."""
+
+    limit = LIMIT
+    steps = 0
+    deadline = float("inf")
+
+
+_budget = _Budget()
+
+
+def _refuse(reason: str) -> SecurityError:
+    return SecurityError(reason)
+
+
+def _step() -> None:
+    _budget.steps += 1
+    if _budget.steps > STEPS:
+        raise _refuse(f"the template ran more than {STEPS} loop iterations and calls")
+    if _budget.steps % 1024 == 0 and time.monotonic() > _budget.deadline:
+        raise _refuse(f"the template ran longer than {SECONDS:g} s")
+
+
+def _size(value: Any) -> int:
+    return len(value) if isinstance(value, str | bytes | list | tuple) else 0
+
+
+def _check_size(size: int, what: str) -> None:
+    if size > _budget.limit:
+        raise _refuse(f"{what} would make {size} characters or items, more than the limit "
+                      f"of {_budget.limit}")
+
+
+def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    for item in iterable:
+        _step()
+        yield item
+
+
+def _check_widths(fmt: str, what: str) -> None:
+    for match in _PERCENT_SPEC.finditer(fmt):
+        for width in match.groups():
+            if width == "*" or (width and int(width) > _budget.limit):
+                raise _refuse(f"{what}: a field width or precision above {_budget.limit} "
+                              f"(or '*')")
+
+
+def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter whose numeric arguments and estimated result stay within the limit."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        _step()
+        values = list(args) + list(kwargs.values())
+        for value in values:
+            if isinstance(value, int) and not isinstance(value, bool) and (
+                    abs(value) > _budget.limit):
+                raise _refuse(f"filter {name!r}: the number {value} is above the limit of "
+                              f"{_budget.limit}")
+        if name == "join" and args and isinstance(args[-1] if len(args) > 1 else "", str):
+            items = args[1] if len(args) > 1 else None
+            sep = args[2] if len(args) > 2 else kwargs.get("d", "")
+            if isinstance(items, list | tuple) and isinstance(sep, str):
+                _check_size(len(sep) * len(items) + sum(_size(i) for i in items), "join")
+        if name == "replace" and len(args) >= 4 and all(isinstance(a, str) for a in args[1:4]):
+            _check_size(len(args[1]) + args[1].count(args[2]) * len(args[3]), "replace")
+        if name == "indent" and len(args) >= 2 and isinstance(args[1], str):
+            width = args[2] if len(args) > 2 else kwargs.get("width", 4)
+            pad = len(width) if isinstance(width, str) else int(width)
+            _check_size(len(args[1]) + (args[1].count("\n") + 1) * pad, "indent")
+        if name == "format" and len(args) >= 2 and isinstance(args[1], str):
+            _check_widths(args[1], "format")
+        result = func(*args, **kwargs)
+        _check_size(_size(result), f"filter {name!r}")
+        return result
+
+    run.__name__ = getattr(func, "__name__", name)
+    for attribute in ("jinja_pass_arg",):
+        if hasattr(func, attribute):
+            setattr(run, attribute, getattr(func, attribute))
+    return run
+
+
+class _Generator(CodeGenerator):
+    """Compiles `a ~ b` and `{% for %}` so both stay within the budget."""
+
+    def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
+        self.write("environment.bounded_join((")
+        for arg in node.nodes:
+            self.visit(arg, frame)
+            self.write(", ")
+        self.write("))")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox with bounded operators, calls, loops, formats and filters."""
+
+    code_generator_class = _Generator
+    intercepted_binops = frozenset(["*", "**", "+", "%", "//"])
+
+    def __init__(self) -> None:
+        super().__init__(autoescape=False, undefined=jinja2.StrictUndefined,
+                         keep_trailing_newline=True, cache_size=0)
+        self.filters = {name: _bounded_filter(name, func)
+                        for name, func in self.filters.items()}
+        self.globals[_LOOP_GUARD] = _loop_guard
+
+    def bounded_join(self, parts: Iterable[Any]) -> str:
+        texts = [str(p) for p in parts]
+        _check_size(sum(len(t) for t in texts), "joining with '~'")
+        return "".join(texts)
+
+    def call_binop(self, context: jinja2.runtime.Context, operator: str, left: Any,
+                   right: Any) -> Any:
+        _step()
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if _size(seq) and isinstance(times, int):
+                    _check_size(_size(seq) * times, "repeating a string or list")
+        elif operator == "+":
+            if _size(left) or _size(right):
+                _check_size(_size(left) + _size(right), "concatenating")
+        elif operator == "**":
+            if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and (
+                    right * max(abs(left).bit_length(), 1) > 256):
+                raise _refuse(f"{left} ** {right} is larger than the template limit "
+                              f"(results up to 2**256)")
+        elif operator == "%" and isinstance(left, str):
+            _check_widths(left, "'%' formatting")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: jinja2.runtime.Context, __obj: Any,  # noqa: N805
+             *args: Any, **kwargs: Any) -> Any:
+        _step()
+        return super().call(__context, __obj, *args, **kwargs)
+
+    def format_string(self, s: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                      format_func: Callable[..., Any] | None = None) -> str:
+        for _, field, spec, _ in string.Formatter().parse(s):
+            if spec and ("{" in spec or any(int(n) > _budget.limit
+                                           for n in _WIDTHS.findall(spec))):
+                raise _refuse(f"str.format: field {field!r} has a width above "
+                              f"{_budget.limit} or a nested width")
+        return super().format_string(s, args, kwargs, format_func)  # type: ignore[no-any-return]
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
+        tree = super()._parse(source, name, filename)
+        for loop in tree.find_all(nodes.For):
+            guard = nodes.Name(_LOOP_GUARD, "load", lineno=loop.lineno)
+            loop.iter = nodes.Call(guard, [loop.iter], [], None, None, lineno=loop.lineno)
+        tree.set_environment(self)
+        return tree
+
+
+_env = _Sandbox()
+_cache: LRUCache[jinja2.Template] = LRUCache(CACHE)
+
+
+def _compile(template: str) -> jinja2.Template:
+    try:
+        return _env.from_string(template)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"template syntax error on line {exc.lineno}: {exc.message}; "
+                            f"see the Jinja2 template syntax") from None
+
+
+def render(template: str, data: dict[str, Any], *, limit: int = LIMIT) -> str:
+    """`template` rendered with `data` as its variables. Raises TemplateError naming the
+    problem: a syntax error (with its line), an undefined name, a sandbox violation, or
+    output (or an intermediate value) longer than `limit` characters."""
+    if not isinstance(template, str):
+        raise TemplateError(f"a template is text, not {type(template).__name__}")
+    if len(template) > limit:
+        raise TemplateError(f"the template is {len(template)} characters long, more than "
+                            f"the limit of {limit}")
+    compiled = _cache.get_or_build(template, lambda: _compile(template))
+    _budget.limit, _budget.steps = limit, 0
+    _budget.deadline = time.monotonic() + SECONDS
+    out: list[str] = []
+    size = 0
+    try:
+        for piece in compiled.generate(**data):
+            size += len(piece)
+            if size > limit:
+                raise TemplateError(f"the rendered text is longer than the limit of {limit} "
+                                    f"characters")
+            out.append(piece)
+    except TemplateError:
+        raise
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"template: {exc.message}; the variables are: "
+                            f"{', '.join(sorted(data)) or '(none)'}") from None
+    except SecurityError as exc:
+        raise TemplateError(f"template refused by the sandbox: {exc}") from None
+    except jinja2.TemplateError as exc:
+        raise TemplateError(f"template error: {exc.message}") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+        raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        _budget.limit, _budget.steps, _budget.deadline = LIMIT, 0, float("inf")
+    return "".join(out)
