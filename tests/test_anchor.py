@@ -264,3 +264,37 @@ def test_embedded_development_chain_through_the_settings(tmp_path: Path) -> None
     client = api_client(core, sth_interval=0)
     chains = client.get("/api/v1/anchors").json()["chains"]
     assert chains[0]["chain"] == "devchain-settings" and chains[0]["healthy"] is True
+
+
+def test_a_confirmed_anchor_is_an_event_for_every_tenants_subscribers(core: Core,
+                                                                      chain: Any) -> None:
+    import dataclasses
+
+    from arka.delivery import DeliveryPolicy
+    from tests.webhook_receiver import Receiver
+    provider, config = chain
+    core.settings = dataclasses.replace(core.settings, webhooks=DeliveryPolicy(
+        allow_private=("127.0.0.1/32",)))
+    core.webhooks.policy = core.delivery.policy = core.settings.webhooks
+    evaluate_body(core, "default", {"context": CTX, "input": CASH})
+    svc = AnchorService(core.store, core.transparency.sth, [config],
+                        AnchorPolicy(batch_entries=1),
+                        {config.name: ChainAdapter(config, provider)}, Clock(),
+                        events=core.events)
+    with Receiver() as rx1, Receiver() as rx2:
+        hooks = [api_client(core, tenant=t).post("/api/v1/webhooks", json={
+            "url": rx.url, "events": ["arka.anchor.confirmed"]}).json()
+            for t, rx in (("t1", rx1), ("t2", rx2))]
+        rx1.secrets, rx2.secrets = [hooks[0]["secret"]], [hooks[1]["secret"]]
+        svc.run_once()
+        svc.run_once()
+        ChainAdapter(config, provider).w3.testing.mine(3)
+        svc.run_once()
+        svc.run_once()  # confirmed already: no second event
+        (a,) = rx1.wait(1, step=core.delivery.run_once)
+        (b,) = rx2.wait(1, step=core.delivery.run_once)
+    assert a["type"] == b["type"] == "arka.anchor.confirmed" and a["id"] == b["id"]
+    assert a["data"]["chain"] == "dev" and a["data"]["tree_size"] == 1
+    assert a["source"] == "/arka/_system" and rx1.bad == rx2.bad == []
+    (anchor,) = core.store.anchors.of_chain("dev", ("confirmed",))
+    assert a["data"]["block_number"] == anchor["block_number"]

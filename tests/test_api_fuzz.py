@@ -62,6 +62,10 @@ EXCLUDED: dict[str, list[Any]] = {
     "GET /api/v1/log/consistency": [positive_data_acceptance],
     # expires_at must lie in the future, relative to the clock at the request.
     "POST /api/v1/apikeys": [positive_data_acceptance],
+    # A webhook URL must resolve, and only to public addresses (SSRF): DNS and network
+    # state, not schema; a given secret must be base64 of at least 24 bytes.
+    "POST /api/v1/webhooks": [positive_data_acceptance],
+    "POST /api/v1/webhooks/{webhook_id}/rotate": [positive_data_acceptance],
 }
 
 APP, KEY = _app()

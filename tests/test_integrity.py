@@ -5,6 +5,7 @@ in a sealing store are integrity faults, never data; the backup refuses a damage
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import subprocess
@@ -26,6 +27,7 @@ from arka.base.errors import ArkaError
 from arka.security.crypto import KeyError_, RecordCipher
 from arka.security.sealing import IntegrityFault
 from arka.settings import Settings
+from arka.settings.cases import CasePolicy
 from arka.storage import Store
 from arka.storage.objects import open_objects
 from arka.storage.sql import schema as S
@@ -53,7 +55,10 @@ class Base:
 def _fill(url: str, data: Path) -> list[tuple[int, str]]:
     store = Store(url)
     store.migrate()
-    core = Core(Settings(url, data / "keys"), store)
+    # every flag opens a case here, so that case events exist to attack
+    core = Core(dataclasses.replace(Settings(url, data / "keys"), cases=CasePolicy(
+        open_on=("escalation", "block", "flag:critical", "flag:high", "flag:medium",
+                 "flag:low"))), store)
     rule = (EXAMPLES / "rules" / "ctr-threshold-flag.yaml").read_text()
     for tenant in ("t1", "t2"):
         core.registry.deploy_rule(tenant, rule, "yaml")
@@ -64,6 +69,7 @@ def _fill(url: str, data: Path) -> list[tuple[int, str]]:
         if i % 4 == 3:
             core.transparency.sth()
     core.transparency.sth()
+    core.delivery.dispatch_once()  # opens the cases
     core.audit.record_config("sha256:x", "test")
     with store.engine.connect() as conn:
         leaves = [(int(i), e) for i, e in conn.execute(sa.text(
@@ -131,6 +137,7 @@ CHANGE = {
     "log_heads": ("tree_size", "root_hash", {"sqlite": "'00'", "postgresql": "'00'"}),
     "audit_events": ("seq", "outcome", {"sqlite": "'forged'", "postgresql": "'forged'"}),
     "store_marks": ("name", "value", {"sqlite": "value + 1", "postgresql": "value + 1"}),
+    "case_events": ("seq", "action", {"sqlite": "'forged'", "postgresql": "'forged'"}),
 }
 
 

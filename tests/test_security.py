@@ -341,6 +341,23 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("GET", "/api/v1/deliveries", "webhooks:manage", None),
         ("GET", f"/api/v1/deliveries/dlv_{'0' * 32}", "webhooks:manage", None),
         ("POST", f"/api/v1/deliveries/dlv_{'0' * 32}/redeliver", "webhooks:manage", None),
+        ("GET", "/api/v1/cases", "cases:read", None),
+        ("POST", "/api/v1/cases", "cases:work",
+         {"queue": "q", "reason": "look at it", "evaluation_ids": [eval_id]}),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}", "cases:read", None),
+        ("POST", f"/api/v1/cases/case_{'0' * 32}/actions", "cases:work",
+         {"action": "comment", "text": "a note"}),
+        ("POST", f"/api/v1/cases/case_{'0' * 32}/actions", "cases:close",
+         {"action": "close", "disposition": "false_positive", "reason": "not a match"}),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}/events", "cases:read", None),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}/verify", "cases:read", None),
+        ("POST", f"/api/v1/cases/case_{'0' * 32}/attachments", "cases:work",
+         {"name": "a.txt", "media_type": "text/plain", "content_base64": "aGk="}),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}/attachments/att_{'0' * 32}", "cases:read",
+         None),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}/export", "cases:read", None),
+        ("GET", f"/api/v1/cases/case_{'0' * 32}/sar", "cases:read", None),
+        ("GET", "/api/v1/queues", "cases:read", None),
     ]
 
 
@@ -370,7 +387,9 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
                 .replace(f"exp_{'0' * 32}", "{export_id}")
                 .replace(f"alw_{'0' * 32}", "{entry_id}")
                 .replace(f"whk_{'0' * 32}", "{webhook_id}")
-                .replace(f"dlv_{'0' * 32}", "{delivery_id}")) for m, p in covered}
+                .replace(f"dlv_{'0' * 32}", "{delivery_id}")
+                .replace(f"case_{'0' * 32}", "{case_id}")
+                .replace(f"att_{'0' * 32}", "{attachment_id}")) for m, p in covered}
     assert documented - public <= generic, documented - public - generic
     assert {perm for _, _, perm, _ in endpoints} == set(PERMISSIONS)
     for role in ROLES:

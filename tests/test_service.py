@@ -453,7 +453,9 @@ def test_copy_sqlite_to_postgresql_then_replay_and_verify(tmp_path: Path) -> Non
         assert {k: v for k, v in counts.items() if not k.startswith("log_")} == {
             "rules": 3, "rulesets": 0, "reference_tables": 1, "schemas": 0, "evaluations": 4,
             "anchors": 0, "screening_allowlist": 0,
-                "api_keys": 1, "audit_events": 5}
+                "api_keys": 1, "audit_events": 5, "outbox": 3, "webhooks": 0,
+                "deliveries": 0, "cases": 0, "case_evaluations": 0, "case_events": 0,
+                "worker_leases": 0}
         assert counts["log_leaves"] == 4
         source_head = source_core.transparency.sth()
         assert Core(Settings(pg_url, tmp_path / "keys"), target).transparency.sth()["root_hash"] == \

@@ -311,3 +311,35 @@ def test_secrets_and_events_are_sealed_at_rest(tmp_path: Path) -> None:
         payload = conn.execute(sa.text("SELECT payload FROM deliveries")).scalar_one()
     assert hook["secret"] not in sealed
     assert "CTR" not in events and "CTR" not in payload
+
+
+def test_several_replicas_dispatch_and_send_each_delivery_once(db: str, tmp_path: Path
+                                                               ) -> None:
+    import threading
+    first = make_core(db, tmp_path)
+    second = Core(first.settings, Store(db))  # another replica on the same database
+    client = api_client(first)
+    client.post("/api/v1/rules", content=RULE, headers=YAML)
+    with Receiver() as rx:
+        hook = client.post("/api/v1/webhooks", json={
+            "url": rx.url, "events": ["arka.evaluation.non_compliant"]}).json()
+        rx.secrets = [hook["secret"]]
+        client.post("/api/v1/evaluate/batch", json={"context": CTX, "inputs": [
+            {"id": str(i), "input": {"transaction": {"id": f"t{i}", "amount": 20000 + i}}}
+            for i in range(40)]})
+        stop = time.monotonic() + 20
+
+        def work(core: Core) -> None:
+            while len(rx.order) < 40 and time.monotonic() < stop:
+                core.delivery.run_once()
+
+        threads = [threading.Thread(target=work, args=(c,)) for c in (first, second)] * 1
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert len(rx.order) == 40 and rx.bad == []
+        assert len(rx.requests) == 40  # not just de-duplicated: each sent once
+    assert rows(first, "deliveries") == 40
+    first.close()
+    second.close()

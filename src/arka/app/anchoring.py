@@ -19,7 +19,9 @@ from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
+from arka.app.events import EventFactory
 from arka.observability import metrics as M
+from arka.security.principal import SYSTEM_TENANT
 from arka.storage import Store
 from arka.trust.chain import DEV_CHAIN, AnchorPolicy, ChainAdapter, ChainConfig, ChainError
 
@@ -34,8 +36,10 @@ class AnchorService:
     def __init__(self, store: Store, tree_head: Callable[[], dict[str, Any]],
                  chains: list[ChainConfig], policy: AnchorPolicy | None = None,
                  adapters: dict[str, ChainAdapter] | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time,
+                 events: EventFactory | None = None):
         self.store = store
+        self.events = events  # `arka.anchor.confirmed` to every tenant's subscribers
         self.tree_head = tree_head
         self.chains = [c for c in chains if c.enabled]
         self.policy = policy or AnchorPolicy()
@@ -139,9 +143,18 @@ class AnchorService:
             return
         confirmations = adapter.head() - receipt["block_number"] + 1
         status = "confirmed" if confirmations >= chain.confirmation_blocks else "submitted"
+        events = []
         if status == "confirmed":
             M.PROOFS_ANCHORED.labels(chain.name, "confirmed").inc()
-        self.store.anchors.update(anchor["id"], status=status, confirmations=confirmations,
+            if self.events is not None:
+                events.append(self.events.make(SYSTEM_TENANT, "arka.anchor.confirmed", {
+                    "anchor_id": anchor["id"], "chain": chain.name,
+                    "tree_size": anchor["tree_size"], "root_hash": anchor["root_hash"],
+                    "tx_hash": anchor.get("tx_hash"), "block_number": receipt["block_number"],
+                    "block_hash": receipt["block_hash"], "confirmations": confirmations},
+                    subject=f"{chain.name}/{anchor['tree_size']}"))
+        self.store.anchors.update(anchor["id"], events, status=status,
+                                 confirmations=confirmations,
                                  block_number=receipt["block_number"],
                                  block_hash=receipt["block_hash"], attempts=0, last_error=None)
 

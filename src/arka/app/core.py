@@ -98,15 +98,15 @@ class Core:
         self.integrity = Integrity(self.store.evaluations, self.store.log,
                                    self.keys.public_keys, sample=settings.integrity_sample,
                                    interval=settings.integrity_interval)
+        self.events = EventFactory(settings.webhooks.source)
         self.anchoring = AnchorService(self.store, self.transparency.sth,
-                                       list(settings.chains), settings.anchor_policy
-                                       ) if settings.chains else None
+                                       list(settings.chains), settings.anchor_policy,
+                                       events=self.events) if settings.chains else None
         self.anchors = Anchors(self.store, list(settings.chains), self.anchoring)
         self.idempotency = Idempotency(settings.redis_url,
                                        max_connections=settings.redis_max_connections)
         self.screening = Screening(self.store.allowlist, self.plugins, self.apikeys,
                                    settings.require_approval)
-        self.events = EventFactory(settings.webhooks.source)
         self.evaluations = Evaluations(self.store.evaluations, self.registry, self.executor,
                                        self.keys, self.vault, self.idempotency, self.anchors,
                                        settings.max_batch, transparency=self.transparency,

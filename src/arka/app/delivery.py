@@ -30,12 +30,12 @@ from typing import Any
 from arka.app.cases import Cases
 from arka.app.events import EventFactory
 from arka.base.errors import ArkaError, NotFound
-from arka.delivery import DeliveryPolicy, SmtpSettings
+from arka.delivery import DeliveryPolicy, SmtpSettings, retry, signing, targets, templates
 from arka.delivery import email as mail
-from arka.delivery import retry, signing, targets, templates
 from arka.delivery.events import encode
 from arka.delivery.http import Outcome, Sender
 from arka.observability import metrics as M
+from arka.security.principal import SYSTEM_TENANT
 from arka.storage import Store
 
 log = logging.getLogger("arka.delivery")
@@ -129,7 +129,7 @@ class Delivery:
         if kind == "arka.notification":
             deliveries += self._notification(tenant, event)
         else:
-            hooks = self.webhooks.subscribed(tenant, kind)
+            hooks = self.webhooks.subscribed(None if tenant == SYSTEM_TENANT else tenant, kind)
             if kind == "arka.webhook.test":
                 hooks = [h for h in self._one(tenant, event["data"].get("webhook_id"))]
             deliveries += [self._to_webhook(tenant, event, h) for h in hooks]
@@ -145,9 +145,9 @@ class Delivery:
 
     def _to_webhook(self, tenant: str, event: dict[str, Any], hook: dict[str, Any]
                     ) -> dict[str, Any]:
-        return {"tenant": tenant, "event_id": event["id"], "event_type": event["type"],
-                "channel": "webhook", "webhook_id": hook["id"], "target": hook["url"],
-                "payload": event}
+        return {"tenant": hook.get("tenant", tenant), "event_id": event["id"],
+                "event_type": event["type"], "channel": "webhook", "webhook_id": hook["id"],
+                "target": hook["url"], "payload": event}
 
     def _notification(self, tenant: str, event: dict[str, Any]) -> list[dict[str, Any]]:
         data = event["data"]

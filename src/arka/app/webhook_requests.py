@@ -3,14 +3,24 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
-from pydantic import Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints
 
 from arka.app.events import EVENT_TYPES
 from arka.app.requests import NO_NUL, _Request
 
-EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
+
+
+def _known(kind: str) -> str:
+    if kind not in EVENT_TYPES:
+        raise ValueError(f"{kind!r} is not an event type; known: {', '.join(EVENT_TYPES)}")
+    return kind
+
+
+EventType = Annotated[str, StringConstraints(max_length=128),
+                      Field(json_schema_extra={"enum": list(EVENT_TYPES)}),
+                      AfterValidator(_known)]
 Url = Annotated[str, StringConstraints(min_length=8, max_length=2048,
                                        pattern=r"^[^\x00-\x20\x7f]+$")]
 Secret = Annotated[str, StringConstraints(min_length=10, max_length=200,

@@ -25,12 +25,13 @@ _ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 
 
 def valid_address(text: str) -> bool:
-    """Whether `text` is one bare e-mail address `local@domain` (surrounding spaces
-    ignored): a dot-atom ASCII local part, a domain of host-name labels (IDNA for
-    internationalized ones), no display name, no CR/LF or other control characters."""
-    if not isinstance(text, str):
+    """Whether `text` is one bare e-mail address `local@domain`: a dot-atom ASCII local
+    part, a domain of host-name labels (IDNA for internationalized ones), no display name,
+    no control characters; surrounding spaces and tabs are ignored, CR or LF anywhere
+    refuses it."""
+    if not isinstance(text, str) or "\r" in text or "\n" in text:
         return False
-    text = text.strip()
+    text = text.strip(" \t")
     if not text or len(text) > MAX_ADDRESS or text.count("@") != 1:
         return False
     if any(not c.isprintable() or c.isspace() for c in text):

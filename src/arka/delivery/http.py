@@ -5,6 +5,7 @@ part of the answer. Every result, refusals included, is an `Outcome`."""
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -51,7 +52,8 @@ def _pinned(url: str, address: str) -> tuple[str, str, str]:
 class Sender:
     """One shared `httpx.Client` for all webhook posts; safe to use from many threads."""
 
-    def __init__(self, *, verify: bool | str = True) -> None:
+    def __init__(self, *, verify: bool | ssl.SSLContext = True) -> None:
+        """`verify`: how TLS certificates are checked (the system's CAs by default)."""
         # No kept-alive connections: a pooled connection is keyed by the address only, so
         # it could carry a request for another host name than the one its TLS verified.
         self._client = httpx.Client(follow_redirects=False, trust_env=False, verify=verify,

@@ -124,7 +124,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance: int 
     timestamp = int(stamp)
     clock = int(time.time()) if now is None else now
     if abs(clock - timestamp) > tolerance:
-        direction = "old" if timestamp < clock else "far in the future"
+        direction = "old" if timestamp <= clock else "far in the future"
         raise SignatureError(f"webhook-timestamp {timestamp} is {abs(clock - timestamp)} s "
                              f"{direction} (tolerance {tolerance} s): a replay, or a clock "
                              f"out of sync; check NTP on both sides")
@@ -133,7 +133,7 @@ def verify(secret: str, headers: Mapping[str, str], body: bytes, tolerance: int 
         key = secret_bytes(secret)
     except ValueError as exc:
         raise SignatureError(str(exc)) from None
-    expected = base64.b64encode(_digest(key, msg_id, timestamp, body)).encode()
+    expected = base64.b64encode(_digest(key, msg_id, timestamp, body))
     found = False
     for item in lower["webhook-signature"].split():
         version, _, value = item.partition(",")

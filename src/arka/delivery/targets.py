@@ -246,6 +246,9 @@ def _check(url: str, allow: tuple[str, ...], resolve: bool) -> tuple[str, list[s
     effective_port = port or DEFAULT_PORTS[scheme]
     nets = _networks(allow)
     by_name = literal is None and host in allow
+    if not by_name and literal is None and (host == "localhost"
+                                            or host.endswith(".localhost")):
+        raise _refuse(shown, f"{host!r} is this machine", f"to allow it, add it to `{SETTING}`")
     if literal is not None:
         addresses: list[IPAddress] = [literal]
     elif resolve:
@@ -253,9 +256,6 @@ def _check(url: str, allow: tuple[str, ...], resolve: bool) -> tuple[str, list[s
     else:
         addresses = []
     if not by_name:
-        if literal is None and (host == "localhost" or host.endswith(".localhost")):
-            raise _refuse(shown, f"{host!r} is this machine",
-                          f"to allow it, add it to `{SETTING}`")
         for addr in addresses:
             judged = _canonical(addr)
             why = _not_public(judged)

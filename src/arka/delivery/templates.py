@@ -6,6 +6,7 @@ format widths, loop iterations and calls, wall-clock time."""
 
 from __future__ import annotations
 
+import math
 import re
 import string
 import threading
@@ -16,6 +17,7 @@ from typing import Any
 import jinja2
 from jinja2 import nodes
 from jinja2.compiler import CodeGenerator, Frame
+from jinja2.filters import make_attrgetter
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from arka.base.errors import ArkaError
@@ -23,11 +25,12 @@ from arka.base.lru import LRUCache
 
 LIMIT = 100_000  # characters of output by default
 STEPS = 1_000_000  # loop iterations plus calls per render
+BUILT = 20  # times the output limit: characters all intermediate values may total
+INT_BITS = 4096  # the largest integer a product or power may make
 SECONDS = 2.0  # wall-clock time per render
 CACHE = 256  # compiled templates kept
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
 _WIDTHS = re.compile(r"\d+")
-_LOOP_GUARD = "_arka_loop_guard"
 
 
 class TemplateError(ArkaError):
@@ -41,6 +44,7 @@ class _Budget(threading.local):
 
     limit = LIMIT
     steps = 0
+    built = 0
     deadline = float("inf")
 
 
@@ -64,9 +68,15 @@ def _size(value: Any) -> int:
 
 
 def _check_size(size: int, what: str) -> None:
+    """Refuse a value of `size` characters or items above the limit, and count it against
+    the total a render may build."""
     if size > _budget.limit:
         raise _refuse(f"{what} would make {size} characters or items, more than the limit "
                       f"of {_budget.limit}")
+    _budget.built += size
+    if _budget.built > _budget.limit * BUILT:
+        raise _refuse(f"the template built more than {_budget.limit * BUILT} characters in "
+                      f"intermediate values")
 
 
 def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
@@ -83,38 +93,52 @@ def _check_widths(fmt: str, what: str) -> None:
                               f"(or '*')")
 
 
+def _join(environment: jinja2.Environment, value: Iterable[Any], d: str = "",
+          attribute: str | int | None = None) -> str:
+    """The `join` filter, refusing a result above the limit before building it."""
+    items = list(_loop_guard(value))
+    if attribute is not None:
+        getter = make_attrgetter(environment, attribute)
+        items = [getter(item) for item in items]
+    texts = [str(item) for item in items]
+    sep = str(d)
+    _check_size(sum(len(t) for t in texts) + len(sep) * max(len(texts) - 1, 0),
+                "filter 'join'")
+    return sep.join(texts)
+
+
 def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    """A filter whose numeric arguments and estimated result stay within the limit."""
+    """A filter whose parameters (not the value it filters) stay within the limit as
+    numbers, and whose result, estimated before it is built where it can grow much,
+    stays within the limit."""
+    passes = hasattr(func, "jinja_pass_arg")
 
     def run(*args: Any, **kwargs: Any) -> Any:
         _step()
-        values = list(args) + list(kwargs.values())
-        for value in values:
+        plain = args[1:] if passes else args
+        for value in list(plain[1:]) + list(kwargs.values()):
             if isinstance(value, int) and not isinstance(value, bool) and (
                     abs(value) > _budget.limit):
                 raise _refuse(f"filter {name!r}: the number {value} is above the limit of "
                               f"{_budget.limit}")
-        if name == "join" and args and isinstance(args[-1] if len(args) > 1 else "", str):
-            items = args[1] if len(args) > 1 else None
-            sep = args[2] if len(args) > 2 else kwargs.get("d", "")
-            if isinstance(items, list | tuple) and isinstance(sep, str):
-                _check_size(len(sep) * len(items) + sum(_size(i) for i in items), "join")
-        if name == "replace" and len(args) >= 4 and all(isinstance(a, str) for a in args[1:4]):
-            _check_size(len(args[1]) + args[1].count(args[2]) * len(args[3]), "replace")
-        if name == "indent" and len(args) >= 2 and isinstance(args[1], str):
-            width = args[2] if len(args) > 2 else kwargs.get("width", 4)
+        text = plain[0] if plain and isinstance(plain[0], str) else None
+        if text is not None and name == "replace" and len(plain) >= 3 and isinstance(
+                plain[1], str) and isinstance(plain[2], str):
+            _check_size(len(text) + text.count(plain[1]) * len(plain[2]) if plain[1]
+                        else (len(text) + 1) * (len(plain[2]) + 1), "filter 'replace'")
+        if text is not None and name == "indent":
+            width = plain[1] if len(plain) > 1 else kwargs.get("width", 4)
             pad = len(width) if isinstance(width, str) else int(width)
-            _check_size(len(args[1]) + (args[1].count("\n") + 1) * pad, "indent")
-        if name == "format" and len(args) >= 2 and isinstance(args[1], str):
-            _check_widths(args[1], "format")
+            _check_size(len(text) + (text.count("\n") + 1) * pad, "filter 'indent'")
+        if text is not None and name == "format":
+            _check_widths(text, "filter 'format'")
         result = func(*args, **kwargs)
         _check_size(_size(result), f"filter {name!r}")
         return result
 
     run.__name__ = getattr(func, "__name__", name)
-    for attribute in ("jinja_pass_arg",):
-        if hasattr(func, attribute):
-            setattr(run, attribute, getattr(func, attribute))
+    if passes:
+        run.jinja_pass_arg = func.jinja_pass_arg  # type: ignore[attr-defined]
     return run
 
 
@@ -138,9 +162,13 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def __init__(self) -> None:
         super().__init__(autoescape=False, undefined=jinja2.StrictUndefined,
                          keep_trailing_newline=True, cache_size=0)
-        self.filters = {name: _bounded_filter(name, func)
-                        for name, func in self.filters.items()}
-        self.globals[_LOOP_GUARD] = _loop_guard
+        filters = {**self.filters, "join": jinja2.pass_environment(_join)}
+        self.filters = {name: _bounded_filter(name, func) for name, func in filters.items()}
+        self.globals.pop("lipsum", None)  # lipsum(n) writes n paragraphs
+
+    @staticmethod
+    def loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+        return _loop_guard(iterable)
 
     def bounded_join(self, parts: Iterable[Any]) -> str:
         texts = [str(p) for p in parts]
@@ -151,6 +179,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                    right: Any) -> Any:
         _step()
         if operator == "*":
+            if isinstance(left, int) and isinstance(right, int) and (
+                    left.bit_length() + right.bit_length() > INT_BITS):
+                raise _refuse(f"a product larger than 2**{INT_BITS}")
             for seq, times in ((left, right), (right, left)):
                 if _size(seq) and isinstance(times, int):
                     _check_size(_size(seq) * times, "repeating a string or list")
@@ -159,9 +190,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 _check_size(_size(left) + _size(right), "concatenating")
         elif operator == "**":
             if isinstance(left, int) and isinstance(right, int) and abs(left) > 1 and (
-                    right * max(abs(left).bit_length(), 1) > 256):
-                raise _refuse(f"{left} ** {right} is larger than the template limit "
-                              f"(results up to 2**256)")
+                    right * math.log2(abs(left)) > INT_BITS):
+                raise _refuse(f"{left} ** {right} is larger than 2**{INT_BITS}")
         elif operator == "%" and isinstance(left, str):
             _check_widths(left, "'%' formatting")
         return super().call_binop(context, operator, left, right)
@@ -171,19 +201,26 @@ class _Sandbox(ImmutableSandboxedEnvironment):
         _step()
         return super().call(__context, __obj, *args, **kwargs)
 
-    def format_string(self, s: str, args: tuple[Any, ...], kwargs: dict[str, Any],
-                      format_func: Callable[..., Any] | None = None) -> str:
-        for _, field, spec, _ in string.Formatter().parse(s):
-            if spec and ("{" in spec or any(int(n) > _budget.limit
-                                           for n in _WIDTHS.findall(spec))):
-                raise _refuse(f"str.format: field {field!r} has a width above "
-                              f"{_budget.limit} or a nested width")
-        return super().format_string(s, args, kwargs, format_func)  # type: ignore[no-any-return]
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        wrapped = super().wrap_str_format(value)
+        if wrapped is None:
+            return None
+        fmt: str = value.__self__
+
+        def checked(*args: Any, **kwargs: Any) -> str:
+            for _, field, spec, _ in string.Formatter().parse(fmt):
+                if spec and ("{" in spec or any(int(n) > _budget.limit
+                                               for n in _WIDTHS.findall(spec))):
+                    raise _refuse(f"str.format: field {field!r} has a width above "
+                                  f"{_budget.limit} or a nested width")
+            return wrapped(*args, **kwargs)
+
+        return checked
 
     def _parse(self, source: str, name: str | None, filename: str | None) -> nodes.Template:
         tree = super()._parse(source, name, filename)
         for loop in tree.find_all(nodes.For):
-            guard = nodes.Name(_LOOP_GUARD, "load", lineno=loop.lineno)
+            guard = nodes.EnvironmentAttribute("loop_guard", lineno=loop.lineno)
             loop.iter = nodes.Call(guard, [loop.iter], [], None, None, lineno=loop.lineno)
         tree.set_environment(self)
         return tree
@@ -211,7 +248,7 @@ def render(template: str, data: dict[str, Any], *, limit: int = LIMIT) -> str:
         raise TemplateError(f"the template is {len(template)} characters long, more than "
                             f"the limit of {limit}")
     compiled = _cache.get_or_build(template, lambda: _compile(template))
-    _budget.limit, _budget.steps = limit, 0
+    _budget.limit, _budget.steps, _budget.built = limit, 0, 0
     _budget.deadline = time.monotonic() + SECONDS
     out: list[str] = []
     size = 0
@@ -231,8 +268,11 @@ def render(template: str, data: dict[str, Any], *, limit: int = LIMIT) -> str:
         raise TemplateError(f"template refused by the sandbox: {exc}") from None
     except jinja2.TemplateError as exc:
         raise TemplateError(f"template error: {exc.message}") from None
-    except (ArithmeticError, TypeError, ValueError, LookupError, RecursionError) as exc:
+    except RecursionError:
+        raise TemplateError("template failed: macros call themselves too deeply") from None
+    except (ArithmeticError, TypeError, ValueError, LookupError) as exc:
         raise TemplateError(f"template failed: {type(exc).__name__}: {exc}") from None
     finally:
-        _budget.limit, _budget.steps, _budget.deadline = LIMIT, 0, float("inf")
+        _budget.limit, _budget.steps, _budget.built = LIMIT, 0, 0
+        _budget.deadline = float("inf")
     return "".join(out)

@@ -11,7 +11,8 @@ the `RecordSealer` it was given.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -165,3 +166,46 @@ class AnchorStore(Protocol):
     def list(self, page: int, per_page: int, chain: str | None = None,
              status: str | None = None) -> tuple[list[dict[str, Any]], int]: ...
     def covering(self, log_index: int) -> builtins.list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
+class CaseChange:
+    """One change of a case, decided above storage: the event appended to the case's hash
+    chain (`action`, `actor`, `details`; the store links it: idx, prev_hash, hash), the
+    columns it sets, the case's new sealed details (None: unchanged), evaluations it links,
+    and the audit event and outbox events written in the same transaction."""
+
+    action: str
+    actor: str
+    event: dict[str, Any]
+    values: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] | None = None
+    evaluation_ids: tuple[str, ...] = ()
+    audit: dict[str, Any] | None = None
+    outbox: tuple[dict[str, Any], ...] = ()
+
+
+class CaseStore(Protocol):
+    """Cases of a tenant, their linked evaluations and their per-case hash chain of events
+    (append-only). A case is a dict: the columns (id, tenant, queue, status, priority,
+    due_at, entity_id, grouping_key, assignee, assignee_group, disposition, opened_at,
+    updated_at, closed_at as datetimes, version = event count, head_hash), `details`
+    (the sealed JSON the events built up) and `evaluation_ids` (in linking order)."""
+
+    def open_or_join(self, tenant: str, *, source: str, evaluation_id: str,
+                     grouping_key: str | None,
+                     new: Callable[[], tuple[dict[str, Any], CaseChange]],
+                     join: Callable[[dict[str, Any]], CaseChange]
+                     ) -> tuple[dict[str, Any], bool] | None: ...
+    def create(self, tenant: str, case: dict[str, Any], change: CaseChange
+               ) -> dict[str, Any]: ...
+    def update(self, tenant: str, case_id: str,
+               decide: Callable[[dict[str, Any]], CaseChange]) -> dict[str, Any]: ...
+    def get(self, tenant: str, case_id: str) -> dict[str, Any]: ...
+    def list(self, tenant: str, *, status: str | None = None, queue: str | None = None,
+             assignee: str | None = None, entity_id: str | None = None,
+             start: datetime | None = None, end: datetime | None = None, page: int = 1,
+             per_page: int = 20) -> tuple[builtins.list[dict[str, Any]], int]: ...
+    def events(self, tenant: str, case_id: str) -> builtins.list[dict[str, Any]]: ...
+    def queues(self, tenant: str, at: datetime) -> builtins.list[dict[str, Any]]: ...
+    def open_by_queue(self, at: datetime) -> dict[str, tuple[int, int]]: ...

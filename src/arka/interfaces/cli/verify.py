@@ -1,5 +1,6 @@
 """`arka-cli verify`: an evaluation record's trust proof offline, with its log inclusion and
-its anchor on chain.
+its anchor on chain; or a case bundle (`GET /api/v1/cases/{id}/export`): its signature,
+the case's event chain, every record's proof and inclusion under the bundle's tree head.
 
 Exit status: 0 nothing failed and everything the record's signature covers was checked
 (its place in the log and its anchors need --inclusion / --anchor and are listed as NOT
@@ -96,10 +97,39 @@ def _anchor_check(inclusion: Any, read: Any) -> Check:
     return Check("anchor", True, f"root anchored in block {block} with tree size {size}")
 
 
+def _verify_bundle(bundle: Any, key_source: str | None, as_json: bool) -> None:
+    """A case bundle: exit 0 when every check passed, 1 when one failed."""
+    from arka.app.case_bundle import verify_bundle
+    from arka.trust.proofs import SigningKeyError, load_public_keys
+    keys = None
+    if key_source is not None:
+        try:
+            keys = load_public_keys(_key_data(key_source))
+        except SigningKeyError as exc:
+            fail(exc.message, 2)
+    checks = verify_bundle(bundle, keys)
+    failed = [c.name for c in checks if not c.ok]
+    if as_json:
+        click.echo(json.dumps({"valid": not failed, "failed": failed,
+                               "checks": [{"check": c.name, "ok": c.ok, "detail": c.detail}
+                                          for c in checks]}, indent=2))
+        sys.exit(1 if failed else 0)
+    for check in checks:
+        click.echo(f"{MARK['ok' if check.ok else 'failed']} {check.name}: {check.detail}")
+    case_id = bundle.get("case", {}).get("id") if isinstance(bundle.get("case"), dict) else None
+    click.echo(f"INVALID: failed {', '.join(failed)}" if failed else
+               f"VALID: case {case_id}" + ("" if keys is not None else
+                                           " (signed by the key the bundle carries; give "
+                                           "--key to check it is the service's)"))
+    sys.exit(1 if failed else 0)
+
+
 @click.command("verify")
 @click.argument("evaluation_file")
-@click.option("--key", "key_source", required=True,
-              help="Public key: a JWKS/JWK/PEM file or an http(s) URL of /api/v1/keys.")
+@click.option("--key", "key_source",
+              help="Public key: a JWKS/JWK/PEM file or an http(s) URL of /api/v1/keys. "
+                   "Required for an evaluation record; for a case bundle, without it the "
+                   "key the bundle carries is used.")
 @click.option("--inclusion", "inclusion_file",
               help="Inclusion proof JSON (from `arka-cli log inclusion`): check the record's "
                    "log_index and that its proof is in the log under a signed tree head. "
@@ -114,11 +144,15 @@ def _anchor_check(inclusion: Any, read: Any) -> Check:
               help="Exit 3 unless every check ran, including the log and anchor checks "
                    "that need --inclusion / --anchor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None,
+def verify_cmd(evaluation_file: str, key_source: str | None, inclusion_file: str | None,
                check_anchor: bool, rpc_url: str | None, contract_address: str | None,
                tenant: str | None, require_complete: bool, as_json: bool) -> None:
     """Verify an evaluation record offline: every field against its trust proof, the
     signature, and with --inclusion its place in the log (and with --anchor on chain).
+    Given a case bundle (from GET /api/v1/cases/{id}/export), verify it instead: the
+    bundle's signature, the case's event chain, each record's proof, each inclusion proof
+    against the bundle's signed tree head, and that they all name the same evaluations
+    (exit 0 valid, 1 invalid).
 
     Prints each check (ok, FAIL, NOT CHECKED), then each field of the record with the
     checks that covered it, then VALID, INVALID or INCOMPLETE. Exit 0 valid (log_index
@@ -128,8 +162,14 @@ def verify_cmd(evaluation_file: str, key_source: str, inclusion_file: str | None
     if check_anchor and not (inclusion_file and rpc_url and contract_address):
         fail("--anchor needs --inclusion (for the anchored tree size), --rpc-url and "
              "--contract", 2)
+    from arka.app.case_bundle import is_bundle
     from arka.trust.proofs import SigningKeyError, load_public_keys, verify_record
     record = _read_json_file(evaluation_file, "evaluation record")
+    if is_bundle(record):
+        _verify_bundle(record, key_source, as_json)
+    if key_source is None:
+        fail("--key is required to verify an evaluation record (a JWKS/JWK/PEM file or "
+             "the URL of /api/v1/keys)", 2)
     try:
         keys = load_public_keys(_key_data(key_source))
     except SigningKeyError as exc:

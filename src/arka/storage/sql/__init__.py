@@ -39,9 +39,9 @@ class Store(Database):
         self.log = SqlLog(self)
         self.evaluations = SqlEvaluations(self, self.log, self.sealer)
         self.keys = SqlKeys(self, self.audit)
-        self.anchors = SqlAnchors(self)
         self.allowlist = SqlAllowlist(self, self.audit)
         self.outbox = SqlOutbox(self, self.sealer)
+        self.anchors = SqlAnchors(self, self.outbox)
         self.evaluations.outbox = self.outbox
         self.webhooks = SqlWebhooks(self, self.audit, self.sealer)
         self.cases = SqlCases(self, self.audit, self.outbox, self.sealer)

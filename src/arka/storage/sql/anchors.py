@@ -9,13 +9,16 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.base.errors import NotFound
+from arka.security.principal import SYSTEM_TENANT
 from arka.storage.sql import schema as S
 from arka.storage.sql.database import Database, now
+from arka.storage.sql.outbox import SqlOutbox
 
 
 class SqlAnchors:
-    def __init__(self, db: Database):
+    def __init__(self, db: Database, outbox: SqlOutbox | None = None):
         self.db = db
+        self.outbox = outbox
 
     def create(self, chain: str, tree_size: int, root_hash: str) -> dict[str, Any] | None:
         """A pending anchor; None when this chain already has one for that tree size."""
@@ -30,10 +33,16 @@ class SqlAnchors:
             return None
         return self.find(chain, tree_size)
 
-    def update(self, anchor_id: int, **values: Any) -> dict[str, Any]:
+    def update(self, anchor_id: int, events: list[dict[str, Any]] | None = None,
+               **values: Any) -> dict[str, Any]:
+        """Change an anchor; `events` (CloudEvents) go to the outbox in the same
+        transaction (under the tenant `_system`: anchors cover every tenant)."""
         with self.db.write() as conn:
             conn.execute(S.anchors.update().where(S.anchors.c.id == anchor_id)
                          .values(updated_at=now(), **values))
+            if events:
+                assert self.outbox is not None
+                self.outbox.add_in(conn, SYSTEM_TENANT, events)
         return self.get(anchor_id)
 
     def claim(self, anchor_id: int, expected_status: str, **values: Any) -> bool:

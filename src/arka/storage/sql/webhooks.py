@@ -120,8 +120,9 @@ class SqlWebhooks:
             if row is None:
                 raise NotFound(f"webhook {webhook_id} not found")
             old = _live(self._open_secrets(row.secrets, row.key_id, row.id), at)
-            until = ts(at + timedelta(seconds=grace))
-            kept = [{**s, "expires_at": min(s["expires_at"] or until, until)} for s in old]
+            until = str(ts(at + timedelta(seconds=grace)))
+            kept = [{**s, "expires_at": min(str(s["expires_at"] or until), until)}
+                    for s in old]
             text, key_id = self.sealer.seal_object(webhook_id, [
                 {"secret": secret, "created_at": ts(at), "expires_at": None}, *kept])
             conn.execute(update(S.webhooks).where(w.id == webhook_id)
@@ -130,13 +131,15 @@ class SqlWebhooks:
                 self.audit.append_in(conn, audit)
         return self.get(tenant, webhook_id)
 
-    def subscribed(self, tenant: str, event_type: str) -> builtins.list[dict[str, Any]]:
-        """The tenant's active subscriptions to `event_type`."""
+    def subscribed(self, tenant: str | None, event_type: str) -> builtins.list[dict[str, Any]]:
+        """The active subscriptions to `event_type` of the tenant (None: of every tenant,
+        for events about them all, e.g. anchors), each with its `tenant`."""
         w = S.webhooks.c
-        with self.db.read(tenant) as conn:
-            rows = conn.execute(select(S.webhooks).where(
-                w.tenant == tenant, w.status == "active")).all()
-        return [x for x in (_webhook(r) for r in rows) if event_type in x["events"]]
+        cond = [w.status == "active"] + ([w.tenant == tenant] if tenant is not None else [])
+        with self.db.read(tenant or SYSTEM) as conn:
+            rows = conn.execute(select(S.webhooks).where(*cond)).all()
+        return [{**x, "tenant": r.tenant} for r in rows
+                if event_type in (x := _webhook(r))["events"]]
 
     # ------------------------------------------------------------ deliveries
     def add_deliveries(self, deliveries: builtins.list[dict[str, Any]]) -> int:
