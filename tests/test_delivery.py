@@ -546,6 +546,8 @@ def test_render_fills_variables_as_plain_text() -> None:
     assert templates.render("{% for i in range(3) %}{{ loop.index }}{% endfor %}", {}) == "123"
     assert templates.render("{{ '{:,}'.format(1234567) }} {{ 'x' * 3 }} {{ 2 ** 10 }}",
                             {}) == "1,234,567 xxx 1024"
+    assert templates.render("{{ d }} {{ [1, 'a']|string }} {{ [1, 2]|sum }}",
+                            {"d": {"a": [1]}}) == "{'a': [1]} [1, 'a'] 3"
     assert templates.render("{{ 2 ** 4000 > 0 }} {{ 7 // 2 }} {{ 7 % 3 }} {{ '%05.1f' % 2.25 }}",
                             {}) == "True 3 1 002.2"
 
@@ -583,7 +585,19 @@ def test_compiled_templates_are_cached() -> None:
     ("{% set ns = namespace(n=2 ** 4000) %}{% for i in range(30) %}{% set ns.n = ns.n * ns.n %}"
      "{% endfor %}", "product larger"),
     ("{% set big = ['x' * 100000] * 100000 %}{{ big|map('upper')|list|length }}",
+     "repeating"),
+    ("{% set s = 'x' * 90000 %}{% for i in range(1000) %}{% set t = s|upper %}{% endfor %}",
      "intermediate values"),
+    ("{% set big = ['x' * 100000] * 100000 %}{{ big }}", "repeating"),
+    ("{% set s = 'x' * 50000 %}{% set a = [s, s, s, s, s, s, s, s, s, s] %}"
+     "{% set b = [a, a, a, a, a, a, a, a, a, a] %}{% set c = [b, b, b, b, b, b, b, b] %}"
+     "{{ c }}", "value written"),
+    ("{% set s = 'x' * 50000 %}{% set a = [s, s, s] %}{{ a|string }}", "string"),
+    ("{% set s = 'x' * 50000 %}{% set a = [s, s, s] %}{{ 'v' ~ a }}", "joining"),
+    ("{% set s = 'x' * 50000 %}{% set a = [s, s, s] %}{{ '%s' % (a,) }}", "formatting"),
+    ("{% set s = 'x' * 50000 %}{% set a = [s, s, s] %}{{ '{}'.format(a) }}", "str.format"),
+    ("{{ [[1] * 50000] * 3|sum(start=[]) }}", "sum|repeating"),
+    ("{{ ('x' * 100000)|wordwrap(1, wrapstring='y' * 1000) }}", "wordwrap"),
     ("{% set _arka_loop_guard = range %}{% for a in range(100000) %}{% for b in range(100000)"
      " %}{% endfor %}{% endfor %}", "loop iterations"),
     ("{{ 'x' * 60000 ~ 'y' * 60000 }}", "joining"),
@@ -628,10 +642,12 @@ def test_render_stops_a_template_that_runs_too_long(monkeypatch: pytest.MonkeyPa
 
 def test_render_limits_are_per_call() -> None:
     assert len(templates.render("{{ 'x' * 500 }}", {}, limit=500)) == 500
+    assert templates.render("{{ text|replace('a', 'b')|truncate(9) }}", {"text": "a" * 5000},
+                            limit=10) == "bbbbbb..."
     with pytest.raises(templates.TemplateError, match="limit of 499"):
         templates.render("{{ 'x' * 500 }}", {}, limit=499)
-    with pytest.raises(templates.TemplateError, match="template is 11 characters"):
-        templates.render("hello world", {}, limit=10)
+    with pytest.raises(templates.TemplateError, match="template is 100001 characters"):
+        templates.render("x" * 100_001, {})
     with pytest.raises(templates.TemplateError, match="text"):
         templates.render(None, {})  # type: ignore[arg-type]
     assert templates.render("{{ 'x' * 60000 }}", {}) == "x" * 60000  # back to the default

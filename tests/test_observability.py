@@ -119,7 +119,8 @@ def test_shipped_alerts_are_the_guides() -> None:
     shipped = yaml.safe_load(ALERTS.read_text())["groups"]
     # the guide's groups first, unchanged; ARKA's own groups after them
     assert shipped[:len(seed_rule["spec"]["groups"])] == seed_rule["spec"]["groups"]
-    assert [g["name"] for g in shipped[len(seed_rule["spec"]["groups"]):]] == ["arka.outages"]
+    assert [g["name"] for g in shipped[len(seed_rule["spec"]["groups"]):]] == [
+        "arka.outages", "arka.delivery"]
 
 
 def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
@@ -166,7 +167,8 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
                 break
         assert set(states) == {"ARKAHighErrorRate", "ARKAHighLatency",
                                "ARKADatabaseConnectionsLow",
-                               "ARKARateLimiterRedisUnavailable"}, states
+                               "ARKARateLimiterRedisUnavailable", "ARKADeliveriesDead",
+                               "ARKAOutboxBacklog", "ARKACaseSLABreached"}, states
         for name, rule in states.items():
             assert rule["health"] == "ok" and not rule.get("lastError"), (name, rule)
         # the error-rate alert sees our errors (pending: its `for` is 5 minutes)
@@ -177,7 +179,9 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
                      "histogram_quantile(0.99, sum(rate("
                      "pact_evaluation_duration_seconds_bucket[5m])) by (le))",
                      "pact_database_connections_available",
-                     "sum(rate(pact_rate_limit_backend_errors_total[5m]))"):
+                     "sum(rate(pact_rate_limit_backend_errors_total[5m]))",
+                     'sum(increase(pact_deliveries_total{outcome="dead"}[15m]))',
+                     "max(pact_outbox_pending)"):
             result = httpx.get(f"{api}/query", params={"query": expr}, timeout=5).json()
             assert result["status"] == "success" and result["data"]["result"], expr
             value = float(result["data"]["result"][0]["value"][1])
@@ -187,6 +191,8 @@ def test_guide_alerts_evaluate_in_prometheus(core_server: dict[str, Any],
         assert states["ARKADatabaseConnectionsLow"]["state"] == "inactive"
         # no Redis outage here (tests/test_outages.py fires it): quiet
         assert states["ARKARateLimiterRedisUnavailable"]["state"] == "inactive"
+        for quiet in ("ARKADeliveriesDead", "ARKAOutboxBacklog", "ARKACaseSLABreached"):
+            assert states[quiet]["state"] == "inactive", (quiet, states[quiet])
     finally:
         stop.set()
         sender.join(10)

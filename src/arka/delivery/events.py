@@ -12,10 +12,12 @@ ID_PREFIX = "msg_"  # Standard Webhooks message ids; the same id is the CloudEve
 
 
 def new_id() -> str:
+    """A fresh event id, `msg_` + 32 hex digits (no '.', as signatures require)."""
     return ID_PREFIX + uuid.uuid4().hex
 
 
 def rfc3339(at: datetime) -> str:
+    """`at` in UTC as RFC 3339 with microseconds and a `Z`."""
     text = at.astimezone(UTC).isoformat(timespec="microseconds")
     return text.replace("+00:00", "Z")
 

@@ -116,9 +116,12 @@ def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
 
 
 def _embedded_ipv4(addr: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, translated, NAT64, 6to4,
+    IPv4-compatible), or None. `::` and `::1` stay IPv6."""
+    if int(addr) <= 1:
+        return None
     for net in _EMBEDDING:
-        if addr in net and not (net.prefixlen == 96 and int(addr) >> 32 == 0
-                                and int(addr) <= 1):
+        if addr in net:
             return ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)
     if addr in _SIX_TO_FOUR:
         return addr.sixtofour

@@ -31,6 +31,11 @@ SECONDS = 2.0  # wall-clock time per render
 CACHE = 256  # compiled templates kept
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
 _WIDTHS = re.compile(r"\d+")
+# filters that turn their value (and arguments) into text
+_TEXT_FILTERS = frozenset(["string", "format", "pprint", "tojson", "center", "indent",
+                           "wordwrap", "truncate", "upper", "lower", "title", "capitalize",
+                           "trim", "replace", "striptags", "urlize", "wordcount", "escape",
+                           "e", "forceescape", "urlencode", "safe", "sum"])
 
 
 class TemplateError(ArkaError):
@@ -64,7 +69,29 @@ def _step() -> None:
 
 
 def _size(value: Any) -> int:
-    return len(value) if isinstance(value, str | bytes | list | tuple) else 0
+    """About how many characters a string, or a list, tuple, set or dict (with everything
+    inside it) makes as text, counted only up to just past the limit; 0 for other
+    values."""
+    if isinstance(value, str | bytes):
+        return len(value)
+    if not isinstance(value, list | tuple | set | frozenset | dict):
+        return 0
+    cap, total, stack = _budget.limit + 1, 0, [value]
+    while stack and total < cap:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += 2 + 4 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple | set | frozenset):
+            total += 2 + 2 * len(item)
+            if total < cap:
+                stack.extend(item)
+        else:
+            total += 1
+    return total
 
 
 def _check_size(size: int, what: str) -> None:
@@ -80,6 +107,7 @@ def _check_size(size: int, what: str) -> None:
 
 
 def _loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
+    """`iterable`, each item counted as a step."""
     for item in iterable:
         _step()
         yield item
@@ -100,8 +128,10 @@ def _join(environment: jinja2.Environment, value: Iterable[Any], d: str = "",
     if attribute is not None:
         getter = make_attrgetter(environment, attribute)
         items = [getter(item) for item in items]
-    texts = [str(item) for item in items]
     sep = str(d)
+    _check_size(sum(_size(item) for item in items) + len(sep) * max(len(items) - 1, 0),
+                "filter 'join'")
+    texts = [str(item) for item in items]
     _check_size(sum(len(t) for t in texts) + len(sep) * max(len(texts) - 1, 0),
                 "filter 'join'")
     return sep.join(texts)
@@ -116,11 +146,23 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     def run(*args: Any, **kwargs: Any) -> Any:
         _step()
         plain = args[1:] if passes else args
-        for value in list(plain[1:]) + list(kwargs.values()):
+        values = list(plain) + list(kwargs.values())
+        for value in values[1:]:
             if isinstance(value, int) and not isinstance(value, bool) and (
                     abs(value) > _budget.limit):
                 raise _refuse(f"filter {name!r}: the number {value} is above the limit of "
                               f"{_budget.limit}")
+        if name in _TEXT_FILTERS:
+            _check_size(sum(_size(v) for v in values), f"filter {name!r}")
+        if name == "sum" and not isinstance(kwargs.get("start", plain[2] if len(plain) > 2
+                                                       else 0), int | float):
+            raise _refuse("filter 'sum' adds numbers only (start must be a number)")
+        if name == "wordwrap" and plain and isinstance(plain[0], str):
+            width = plain[1] if len(plain) > 1 else kwargs.get("width", 79)
+            wrap = kwargs.get("wrapstring", plain[3] if len(plain) > 3 else None) or "\n"
+            if isinstance(width, int) and isinstance(wrap, str):
+                _check_size(len(plain[0]) + (len(plain[0]) // max(width, 1) + 1) * len(wrap),
+                            "filter 'wordwrap'")
         text = plain[0] if plain and isinstance(plain[0], str) else None
         if text is not None and name == "replace" and len(plain) >= 3 and isinstance(
                 plain[1], str) and isinstance(plain[2], str):
@@ -143,7 +185,7 @@ def _bounded_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _Generator(CodeGenerator):
-    """Compiles `a ~ b` and `{% for %}` so both stay within the budget."""
+    """Compiles `a ~ b` to `environment.bounded_join`, which checks the size first."""
 
     def visit_Concat(self, node: nodes.Concat, frame: Frame) -> None:
         self.write("environment.bounded_join((")
@@ -161,17 +203,25 @@ class _Sandbox(ImmutableSandboxedEnvironment):
 
     def __init__(self) -> None:
         super().__init__(autoescape=False, undefined=jinja2.StrictUndefined,
-                         keep_trailing_newline=True, cache_size=0)
+                         keep_trailing_newline=True, cache_size=0, finalize=self._output)
         filters = {**self.filters, "join": jinja2.pass_environment(_join)}
         self.filters = {name: _bounded_filter(name, func) for name, func in filters.items()}
         self.globals.pop("lipsum", None)  # lipsum(n) writes n paragraphs
+
+    @staticmethod
+    def _output(value: Any) -> Any:
+        """Every `{{ ... }}` value, checked before it is turned into text."""
+        _check_size(_size(value), "the value written")
+        return value
 
     @staticmethod
     def loop_guard(iterable: Iterable[Any]) -> Iterator[Any]:
         return _loop_guard(iterable)
 
     def bounded_join(self, parts: Iterable[Any]) -> str:
-        texts = [str(p) for p in parts]
+        items = list(parts)
+        _check_size(sum(_size(p) for p in items), "joining with '~'")
+        texts = [str(p) for p in items]
         _check_size(sum(len(t) for t in texts), "joining with '~'")
         return "".join(texts)
 
@@ -194,6 +244,7 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                 raise _refuse(f"{left} ** {right} is larger than 2**{INT_BITS}")
         elif operator == "%" and isinstance(left, str):
             _check_widths(left, "'%' formatting")
+            _check_size(len(left) + _size(right), "'%' formatting")
         return super().call_binop(context, operator, left, right)
 
     def call(__self, __context: jinja2.runtime.Context, __obj: Any,  # noqa: N805
@@ -213,6 +264,8 @@ class _Sandbox(ImmutableSandboxedEnvironment):
                                                for n in _WIDTHS.findall(spec))):
                     raise _refuse(f"str.format: field {field!r} has a width above "
                                   f"{_budget.limit} or a nested width")
+            _check_size(len(fmt) + sum(_size(a) for a in [*args, *kwargs.values()]),
+                        "str.format")
             return wrapped(*args, **kwargs)
 
         return checked
@@ -240,15 +293,18 @@ def _compile(template: str) -> jinja2.Template:
 
 def render(template: str, data: dict[str, Any], *, limit: int = LIMIT) -> str:
     """`template` rendered with `data` as its variables. Raises TemplateError naming the
-    problem: a syntax error (with its line), an undefined name, a sandbox violation, or
-    output (or an intermediate value) longer than `limit` characters."""
+    problem: a syntax error (with its line), an undefined name, a sandbox violation,
+    output longer than `limit` characters, or a template or intermediate value longer
+    than `limit` or `LIMIT`, whichever is larger."""
     if not isinstance(template, str):
         raise TemplateError(f"a template is text, not {type(template).__name__}")
-    if len(template) > limit:
+    if len(template) > max(limit, LIMIT):
         raise TemplateError(f"the template is {len(template)} characters long, more than "
-                            f"the limit of {limit}")
+                            f"the limit of {max(limit, LIMIT)}")
     compiled = _cache.get_or_build(template, lambda: _compile(template))
-    _budget.limit, _budget.steps, _budget.built = limit, 0, 0
+    # intermediate values may be as large as the default limit even when the output may
+    # not (a subject line can still shorten a long text)
+    _budget.limit, _budget.steps, _budget.built = max(limit, LIMIT), 0, 0
     _budget.deadline = time.monotonic() + SECONDS
     out: list[str] = []
     size = 0

@@ -82,6 +82,9 @@ DELIVERY_DURATION = Histogram(
     "pact_delivery_duration_seconds", "Time of one delivery attempt, by channel", ["channel"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
     registry=REGISTRY)
+for _channel in ("webhook", "email"):  # every series exists from the start, at 0
+    for _outcome in ("delivered", "retrying", "dead"):
+        DELIVERIES.labels(_channel, _outcome)
 OUTBOX_PENDING = Gauge("pact_outbox_pending", "Events written but not yet dispatched",
                        registry=REGISTRY, multiprocess_mode="livemax")
 DB_CONNECTIONS = Gauge("pact_database_connections_available",
