@@ -343,3 +343,49 @@ def test_several_replicas_dispatch_and_send_each_delivery_once(db: str, tmp_path
     assert rows(first, "deliveries") == 40
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"webhooks": {"allow_private": ["not a host!"]}}, "webhooks.allow_private"),
+    ({"webhooks": {"allow_private": ["10.0.0.0/33"]}}, "webhooks.allow_private"),
+    ({"webhooks": {"max_attempts": 0}}, "webhooks.max_attempts"),
+    ({"webhooks": {"backoff_base": "soon"}}, "webhooks.backoff_base"),
+    ({"webhooks": {"retries": 3}}, "webhooks.retries: unknown key"),
+    ({"notifications": {"smtp": {"port": 25}}}, "notifications.smtp.host"),
+    ({"notifications": {"smtp": {"host": "mail", "security": "ssl"}}},
+     "notifications.smtp.security"),
+    ({"notifications": {"smtp": {"host": "mail", "from_address": "nobody"}}},
+     "notifications.smtp.from_address"),
+    ({"notifications": {"smtp": {"host": "mail", "password": "x"}}},
+     "notifications.smtp.password: unknown key"),
+    ({"cases": {"open_on": ["flag:urgent"]}}, "cases.open_on"),
+    ({"cases": {"group_by": "customer"}}, "cases.group_by"),
+    ({"cases": {"dispositions": []}}, "cases.dispositions"),
+    ({"cases": {"entity_paths": ["customer..id"]}}, "cases.entity_paths"),
+])
+def test_malformed_delivery_and_case_settings_name_the_key(doc: dict[str, Any], message: str
+                                                           ) -> None:
+    from arka.base.errors import ArkaError
+    from arka.settings.file import parse_config
+    with pytest.raises(ArkaError) as err:
+        Settings.from_config(parse_config(doc, {}), {})
+    assert message in err.value.message
+
+
+def test_delivery_settings_from_a_file() -> None:
+    from arka.settings.file import parse_config
+    settings = Settings.from_config(parse_config({
+        "webhooks": {"allow_private": ["127.0.0.1", "Siem.Internal", "10.0.0.0/8"],
+                     "max_attempts": 4, "backoff_base": "2s", "rotation_grace": "1h"},
+        "notifications": {"smtp": {"host": "mail.example.com", "port": 465,
+                                   "security": "tls", "username": "arka"}},
+        "cases": {"open_on": ["escalation", "block"], "group_by": "entity",
+                  "rulesets": {"us-aml": {"open_on": ["flag:high"]}}},
+    }, {}), {"ARKA_SMTP_PASSWORD": "pw"})
+    assert settings.webhooks.max_attempts == 4 and settings.webhooks.backoff_base == 2
+    assert settings.webhooks.rotation_grace == 3600
+    assert "siem.internal" in settings.webhooks.allow_private
+    assert settings.smtp is not None and settings.smtp.password == "pw"
+    assert settings.smtp.security == "tls" and settings.smtp.port == 465
+    assert settings.cases.triggers("us-aml") == ("flag:high",)
+    assert settings.cases.triggers(None) == ("escalation", "block")

@@ -75,6 +75,9 @@ class Delivery:
         self._sender: Sender | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._failing: dict[str, float] = {}  # event id -> when its failure was last logged
+        self._subscribed: dict[tuple[str | None, str], list[dict[str, Any]]] = {}
+        # this round's webhooks and their signing secrets, by webhook id
+        self._round: dict[str, tuple[dict[str, Any] | None, list[str]]] = {}
 
     @property
     def sender(self) -> Sender:
@@ -83,6 +86,12 @@ class Delivery:
         return self._sender
 
     def close(self) -> None:
+        """Stop sending; hand the dispatch lease back so another replica (or this one,
+        restarted) takes over at once instead of waiting for the lease to run out."""
+        try:
+            self.outbox.release(DISPATCH_LEASE, self.holder)
+        except Exception:  # noqa: BLE001 - e.g. the database is gone; the lease expires
+            log.debug("could not release the dispatch lease", exc_info=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -100,9 +109,11 @@ class Delivery:
             return 0  # another replica dispatches
         pending = self.outbox.pending(limit)
         done: list[str] = []
+        deliveries: list[dict[str, Any]] = []
+        self._subscribed = {}
         for tenant, event in pending:
             try:
-                self._dispatch(tenant, event)
+                deliveries += self._dispatch(tenant, event)
             except Exception as exc:  # noqa: BLE001 - one bad event must not stop the others
                 last = self._failing.get(event["id"], 0.0)
                 if time.monotonic() - last > 60:
@@ -112,11 +123,20 @@ class Delivery:
                 continue
             self._failing.pop(event["id"], None)
             done.append(event["id"])
+        self.webhooks.add_deliveries(deliveries)  # before the events count as dispatched
         self.outbox.mark_dispatched(done)
         M.OUTBOX_PENDING.set(self.outbox.pending_count())
         return len(done)
 
-    def _dispatch(self, tenant: str, event: dict[str, Any]) -> None:
+    def _hooks(self, tenant: str | None, kind: str) -> list[dict[str, Any]]:
+        """The subscriptions to `kind`, read once per dispatch round."""
+        key = (tenant, kind)
+        if key not in self._subscribed:
+            self._subscribed[key] = self.webhooks.subscribed(tenant, kind)
+        return self._subscribed[key]
+
+    def _dispatch(self, tenant: str, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """The deliveries of one event (cases are opened or joined here, at once)."""
         kind = event["type"]
         deliveries: list[dict[str, Any]] = []
         if kind.startswith("arka.evaluation.") and self.cases_enabled:
@@ -129,11 +149,11 @@ class Delivery:
         if kind == "arka.notification":
             deliveries += self._notification(tenant, event)
         else:
-            hooks = self.webhooks.subscribed(None if tenant == SYSTEM_TENANT else tenant, kind)
+            hooks = self._hooks(None if tenant == SYSTEM_TENANT else tenant, kind)
             if kind == "arka.webhook.test":
-                hooks = [h for h in self._one(tenant, event["data"].get("webhook_id"))]
+                hooks = self._one(tenant, event["data"].get("webhook_id"))
             deliveries += [self._to_webhook(tenant, event, h) for h in hooks]
-        self.webhooks.add_deliveries(deliveries)
+        return deliveries
 
     def _one(self, tenant: str, webhook_id: str | None) -> list[dict[str, Any]]:
         if not webhook_id:
@@ -161,7 +181,7 @@ class Delivery:
             kind = channel.get("type") if isinstance(channel, dict) else None
             if kind == "webhook":
                 wanted = channel.get("webhook_id")
-                hooks = self.webhooks.subscribed(tenant, "arka.notification")
+                hooks = self._hooks(tenant, "arka.notification")
                 if wanted:
                     hooks = [h for h in hooks if h["id"] == wanted]
                 out += [self._to_webhook(tenant, event, h) for h in hooks]
@@ -189,6 +209,8 @@ class Delivery:
 
     # ------------------------------------------------------------ delivery
     def deliver_once(self) -> int:
+        """Claim due deliveries, send them (up to `concurrency` at once), record every
+        outcome in one transaction. Returns how many were attempted."""
         claimed = self.webhooks.claim(self.holder, self.policy.concurrency * 4,
                                       self.policy.lease)
         if not claimed:
@@ -196,40 +218,49 @@ class Delivery:
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self.policy.concurrency,
                                             thread_name_prefix="arka-delivery")
-        list(self._pool.map(self._attempt, claimed))
+        self._round = {}
+        for d in claimed:  # each webhook and its secrets read once per round
+            key = d["webhook_id"]
+            if d["channel"] == "webhook" and key not in self._round:
+                try:
+                    hook = self.webhooks.get(d["tenant"], key)
+                    self._round[key] = (hook, [s["secret"] for s in self.webhooks.secrets(
+                        d["tenant"], key)])
+                except NotFound:
+                    self._round[key] = (None, [])
+        outcomes = list(self._pool.map(self._attempt, claimed))
+        by_id = {d["id"]: d for d in claimed}
+        for stored in self.webhooks.record(outcomes, self.policy.max_attempts,
+                                           circuit=self._circuit):
+            d = by_id[stored["id"]]
+            M.DELIVERIES.labels(d["channel"], stored["status"]).inc()
+            if stored["status"] == "dead":
+                log.warning("delivery %s of event %s to %s is dead after %d attempt(s): %s",
+                            stored["id"], stored["event_id"], stored["target"],
+                            stored["attempts"], stored["last_error"])
         return len(claimed)
 
-    def _attempt(self, delivery: dict[str, Any]) -> None:
+    def _attempt(self, delivery: dict[str, Any]) -> dict[str, Any]:
         try:
             outcome, final = (self._send_webhook(delivery) if delivery["channel"] == "webhook"
                               else self._send_email(delivery))
         except Exception as exc:  # noqa: BLE001 - recorded as a failed attempt, retried
             outcome, final = Outcome(False, None, f"{type(exc).__name__}: {exc}", 0.0), False
-        attempt = delivery["attempts"] + 1
-        wait = retry.backoff(attempt, self.policy.backoff_base, self.policy.backoff_max)
-        at = datetime.now(UTC)
-        stored = self.webhooks.record(
-            delivery["id"], self.holder, ok=outcome.ok, status=outcome.status,
-            error=outcome.error, duration=outcome.duration,
-            next_attempt=at + timedelta(seconds=wait), dead=final,
-            max_attempts=self.policy.max_attempts, circuit=self._circuit)
-        if stored is not None:
-            M.DELIVERIES.labels(delivery["channel"], stored["status"]).inc()
-            M.DELIVERY_DURATION.labels(delivery["channel"]).observe(outcome.duration)
-            if stored["status"] == "dead":
-                log.warning("delivery %s of event %s to %s is dead after %d attempt(s): %s",
-                            delivery["id"], delivery["event_id"], delivery["target"],
-                            stored["attempts"], outcome.error)
+        M.DELIVERY_DURATION.labels(delivery["channel"]).observe(outcome.duration)
+        wait = retry.backoff(delivery["attempts"] + 1, self.policy.backoff_base,
+                             self.policy.backoff_max)
+        return {"id": delivery["id"], "claim": delivery["claim"], "ok": outcome.ok,
+                "status": outcome.status, "error": outcome.error,
+                "duration": outcome.duration, "dead": final,
+                "next_attempt": datetime.now(UTC) + timedelta(seconds=wait)}
 
     def _circuit(self, failures: int) -> datetime | None:
         return retry.Circuit.after_failure(failures, self.policy.circuit_failures,
                                            self.policy.circuit_seconds, datetime.now(UTC))
 
     def _send_webhook(self, delivery: dict[str, Any]) -> tuple[Outcome, bool]:
-        tenant = delivery["tenant"]
-        try:
-            hook = self.webhooks.get(tenant, delivery["webhook_id"])
-        except NotFound:
+        hook, secrets = self._round[delivery["webhook_id"]]
+        if hook is None:
             return Outcome(False, None, "the webhook was deleted", 0.0), True
         if hook["status"] != "active":
             return Outcome(False, None, "the webhook is disabled; enable it and redeliver",
@@ -238,7 +269,6 @@ class Delivery:
             targets.check_url(hook["url"], self.policy.allow_private)
         except targets.TargetError as exc:
             return Outcome(False, None, exc.message, 0.0), True
-        secrets = [s["secret"] for s in self.webhooks.secrets(tenant, hook["id"])]
         body = encode(delivery["payload"])
         headers = signing.headers(secrets, delivery["event_id"], int(time.time()), body)
         return self.sender.post(hook["url"], body, headers, self.policy.timeout,

@@ -18,8 +18,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from arka.base.errors import NotFound
 from arka.security.sealing import RecordSealer
@@ -144,104 +145,117 @@ class SqlWebhooks:
     # ------------------------------------------------------------ deliveries
     def add_deliveries(self, deliveries: builtins.list[dict[str, Any]]) -> int:
         """Create deliveries (each: tenant, event_id, event_type, channel, webhook_id,
-        target, payload (a JSON-able value, sealed here), status, last_error); one that
-        exists for the same event and destination is skipped. Returns how many are new."""
-        created = 0
+        target, payload (a JSON-able value, sealed here), status, last_error) in one
+        transaction; one that exists for the same event and destination is skipped.
+        Returns how many are new."""
+        if not deliveries:
+            return 0
+        at = now()
+        rows = []
         for d in deliveries:
             dedupe = hashlib.sha256("\x1f".join([
                 d["event_id"], d["channel"], d.get("webhook_id") or "", d["target"]]
             ).encode("utf-8")).hexdigest()
             delivery_id = "dlv_" + uuid.uuid4().hex
             text, key_id = self.sealer.seal_object(delivery_id, d["payload"])
-            at = now()
-            try:
-                with self.db.write(d["tenant"]) as conn:
-                    conn.execute(insert(S.deliveries), {
-                        "id": delivery_id, "tenant": d["tenant"], "dedupe": dedupe,
-                        "event_id": d["event_id"], "event_type": d["event_type"],
-                        "channel": d["channel"], "webhook_id": d.get("webhook_id"),
-                        "target": d["target"], "payload": text, "key_id": key_id,
-                        "status": d.get("status", "pending"), "attempts": 0,
-                        "next_attempt_at": at, "last_error": d.get("last_error"),
-                        "history": "[]", "created_at": at})
-                created += 1
-            except IntegrityError:
-                continue  # made by an earlier dispatch of the same event
-        return created
+            rows.append({
+                "id": delivery_id, "tenant": d["tenant"], "dedupe": dedupe,
+                "event_id": d["event_id"], "event_type": d["event_type"],
+                "channel": d["channel"], "webhook_id": d.get("webhook_id"),
+                "target": d["target"], "payload": text, "key_id": key_id,
+                "status": d.get("status", "pending"), "attempts": 0,
+                "next_attempt_at": at, "last_error": d.get("last_error"),
+                "history": "[]", "created_at": at})
+        tenants = {r["tenant"] for r in rows}
+        scope = tenants.pop() if len(tenants) == 1 else SYSTEM
+        with self.db.write(scope) as conn:
+            ins = (pg_insert if self.db.postgres else sqlite_insert)(S.deliveries)
+            done = conn.execute(ins.on_conflict_do_nothing(index_elements=["dedupe"]), rows)
+            return int(done.rowcount) if done.rowcount is not None else len(rows)
 
     def claim(self, holder: str, limit: int, lease: float) -> builtins.list[dict[str, Any]]:
         """Up to `limit` due deliveries (any tenant), claimed by `holder` for `lease`
-        seconds; deliveries to a webhook whose circuit is open wait."""
+        seconds in one transaction; deliveries to a webhook whose circuit is open wait.
+        A delivery another worker claimed meanwhile is not among them."""
         d = S.deliveries.c
         w = S.webhooks.c
         at = now()
         due = and_(d.status.in_(("pending", "retrying")), d.next_attempt_at <= at,
                    or_(d.claimed_until.is_(None), d.claimed_until < at))
-        with self.db.read(SYSTEM) as conn:
+        until = at + timedelta(seconds=lease)
+        with self.db.write(SYSTEM) as conn:
             ids = [r.id for r in conn.execute(
                 select(d.id).select_from(S.deliveries.outerjoin(
                     S.webhooks, w.id == d.webhook_id))
                 .where(due, or_(d.webhook_id.is_(None), w.circuit_open_until.is_(None),
                                 w.circuit_open_until < at))
                 .order_by(d.next_attempt_at).limit(limit)).all()]
-        claimed: builtins.list[dict[str, Any]] = []
-        until = at + timedelta(seconds=lease)
-        for delivery_id in ids:
-            with self.db.write(SYSTEM) as conn:
-                got = conn.execute(update(S.deliveries).where(d.id == delivery_id, due)
-                                   .values(claimed_until=until, claimed_by=holder)).rowcount
-                if got:
-                    row = conn.execute(select(S.deliveries).where(d.id == delivery_id)).one()
-                    claimed.append(self._delivery(row, with_payload=True))
-        return claimed
+            if not ids:
+                return []
+            token = f"{holder}/{uuid.uuid4().hex[:8]}"  # this claim, not an earlier one
+            conn.execute(update(S.deliveries).where(d.id.in_(ids), due)
+                         .values(claimed_until=until, claimed_by=token))
+            rows = conn.execute(select(S.deliveries).where(d.id.in_(ids),
+                                                           d.claimed_by == token)).all()
+        return [{**self._delivery(r, with_payload=True), "claim": r.claimed_by} for r in rows]
 
-    def record(self, delivery_id: str, holder: str, *, ok: bool, status: int | None,
-               error: str | None, duration: float, next_attempt: datetime | None,
-               dead: bool, max_attempts: int, circuit: Any = None) -> dict[str, Any] | None:
-        """The outcome of an attempt by the holder of the claim: delivered, retrying at
-        `next_attempt`, or dead. The webhook's consecutive-failure count follows, and
-        `circuit(failures) -> open-until or None` decides whether its circuit opens.
-        None when the claim was lost (another worker took it after the lease ran out)."""
+    def record(self, outcomes: builtins.list[dict[str, Any]], max_attempts: int,
+               circuit: Any = None) -> builtins.list[dict[str, Any]]:
+        """The outcomes of attempts, in one transaction. Each: `id`, `claim` (as `claim`
+        returned it), `ok`, `status`, `error`, `duration` (s), `next_attempt` (when to try
+        again), `dead` (do not retry). The delivery becomes delivered, retrying or dead
+        (after `max_attempts`); the webhook's consecutive-failure count follows, and
+        `circuit(failures) -> open-until or None` decides whether its circuit opens. A
+        delivery whose claim was lost (its lease ran out and another worker took it) is
+        left alone. Returns the deliveries recorded."""
         d = S.deliveries.c
         w = S.webhooks.c
         at = now()
+        by_id = {o["id"]: o for o in outcomes}
         with self.db.write(SYSTEM) as conn:
-            row = conn.execute(select(S.deliveries).where(
-                d.id == delivery_id, d.claimed_by == holder)).first()
-            if row is None or row.status in ("delivered", "dead"):
-                return None
-            history = json.loads(row.history)[-(HISTORY - 1):]
-            attempt = row.attempts + 1
-            history.append({"attempt": attempt, "at": ts(at), "status": status,
-                            "error": error, "duration_ms": round(duration * 1000, 1)})
-            if ok:
-                values: dict[str, Any] = {"status": "delivered", "delivered_at": at}
-            elif dead or attempt >= max_attempts:
-                values = {"status": "dead"}
-            else:
-                values = {"status": "retrying", "next_attempt_at": next_attempt or at}
-            conn.execute(update(S.deliveries).where(d.id == delivery_id).values(
-                attempts=attempt, last_attempt_at=at, last_status=status, last_error=error,
-                history=json.dumps(history), claimed_until=None, claimed_by=None, **values))
-            if row.webhook_id is not None:
-                if ok:
-                    conn.execute(update(S.webhooks).where(w.id == row.webhook_id)
-                                 .values(failures=0, circuit_open_until=None))
-                else:
-                    failures = int(conn.execute(select(w.failures).where(
-                        w.id == row.webhook_id)).scalar_one_or_none() or 0) + 1
-                    opened = circuit(failures) if circuit is not None else None
-                    conn.execute(update(S.webhooks).where(w.id == row.webhook_id)
-                                 .values(failures=failures, circuit_open_until=opened))
-            out = conn.execute(select(S.deliveries).where(d.id == delivery_id)).one()
-            return self._delivery(out)
-
-    def release(self, delivery_id: str, holder: str) -> None:
-        """Give a claim back untried (e.g. the worker is stopping)."""
-        d = S.deliveries.c
-        with self.db.write(SYSTEM) as conn:
-            conn.execute(update(S.deliveries).where(d.id == delivery_id, d.claimed_by == holder)
-                         .values(claimed_until=None, claimed_by=None))
+            rows = [r for r in conn.execute(select(S.deliveries).where(
+                d.id.in_(list(by_id)))).all()
+                if r.claimed_by == by_id[r.id]["claim"] and r.status not in (
+                    "delivered", "dead")]
+            changes = []
+            hooks: dict[str, list[bool]] = {}  # webhook id -> outcomes, in order
+            for row in rows:
+                o = by_id[row.id]
+                history = json.loads(row.history)[-(HISTORY - 1):]
+                attempt = row.attempts + 1
+                history.append({"attempt": attempt, "at": ts(at), "status": o["status"],
+                                "error": o["error"],
+                                "duration_ms": round(o["duration"] * 1000, 1)})
+                status, next_at, delivered = "retrying", o["next_attempt"], None
+                if o["ok"]:
+                    status, next_at, delivered = "delivered", row.next_attempt_at, at
+                elif o["dead"] or attempt >= max_attempts:
+                    status, next_at = "dead", row.next_attempt_at
+                changes.append({"b_id": row.id, "b_status": status, "b_attempts": attempt,
+                                "b_next": next_at, "b_delivered": delivered,
+                                "b_last_status": o["status"], "b_error": o["error"],
+                                "b_history": json.dumps(history)})
+                if row.webhook_id is not None:
+                    hooks.setdefault(row.webhook_id, []).append(bool(o["ok"]))
+            if changes:
+                conn.execute(update(S.deliveries).where(d.id == bindparam("b_id")).values(
+                    status=bindparam("b_status"), attempts=bindparam("b_attempts"),
+                    next_attempt_at=bindparam("b_next"),
+                    delivered_at=bindparam("b_delivered"), last_attempt_at=at,
+                    last_status=bindparam("b_last_status"), last_error=bindparam("b_error"),
+                    history=bindparam("b_history"), claimed_until=None, claimed_by=None),
+                    changes)
+            for webhook_id, results in hooks.items():
+                failures = int(conn.execute(select(w.failures).where(
+                    w.id == webhook_id)).scalar_one_or_none() or 0)
+                for ok in results:
+                    failures = 0 if ok else failures + 1
+                opened = circuit(failures) if failures and circuit is not None else None
+                conn.execute(update(S.webhooks).where(w.id == webhook_id)
+                             .values(failures=failures, circuit_open_until=opened))
+            done = conn.execute(select(S.deliveries).where(
+                d.id.in_([r.id for r in rows]))).all() if rows else []
+        return [self._delivery(r) for r in done]
 
     def deliveries(self, tenant: str, *, webhook_id: str | None = None,
                    channel: str | None = None, status: str | None = None, page: int = 1,
