@@ -28,6 +28,9 @@ STEPS = 1_000_000  # loop iterations plus calls per render
 BUILT = 20  # times the output limit: characters all intermediate values may total
 INT_BITS = 4096  # the largest integer a product or power may make
 SECONDS = 2.0  # wall-clock time per render
+# nested calls (a macro calling itself): bounded here, not by Python's recursion limit,
+# which a library in the same process may have raised beyond what the C stack holds
+DEPTH = 64
 CACHE = 256  # compiled templates kept
 _PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?[a-zA-Z%]")
 _WIDTHS = re.compile(r"\d+")
@@ -50,6 +53,7 @@ class _Budget(threading.local):
     limit = LIMIT
     steps = 0
     built = 0
+    depth = 0
     deadline = float("inf")
 
 
@@ -250,7 +254,14 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call(__self, __context: jinja2.runtime.Context, __obj: Any,  # noqa: N805
              *args: Any, **kwargs: Any) -> Any:
         _step()
-        return super().call(__context, __obj, *args, **kwargs)
+        if _budget.depth >= DEPTH:
+            raise _refuse(f"the template nests calls more than {DEPTH} deep (a macro "
+                          "that calls itself without end?)")
+        _budget.depth += 1
+        try:
+            return super().call(__context, __obj, *args, **kwargs)
+        finally:
+            _budget.depth -= 1
 
     def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
         wrapped = super().wrap_str_format(value)
@@ -305,6 +316,7 @@ def render(template: str, data: dict[str, Any], *, limit: int = LIMIT) -> str:
     # intermediate values may be as large as the default limit even when the output may
     # not (a subject line can still shorten a long text)
     _budget.limit, _budget.steps, _budget.built = max(limit, LIMIT), 0, 0
+    _budget.depth = 0
     _budget.deadline = time.monotonic() + SECONDS
     out: list[str] = []
     size = 0
