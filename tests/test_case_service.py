@@ -312,6 +312,8 @@ def test_four_eyes_closing(db: str, tmp_path: Path) -> None:
     assert c["pending_close"]["requested_by"] == "olga"
     with pytest.raises(Forbidden, match="another person must approve"):
         act(core, cid, Actor("jwt:olga", person="OLGA"), action="approve")
+    with pytest.raises(Forbidden, match="another person must approve"):
+        act(core, cid, OFFICER, action="reject", note="withdrawn")
     c = act(core, cid, OFFICER2, action="reject", note="needs the bank statements")
     assert c["status"] == "in_review" and c["pending_close"] is None
     act(core, cid, OFFICER, action="close", disposition="true_positive", reason="confirmed")
@@ -453,3 +455,51 @@ def test_metrics(core: Core) -> None:
     core.cases.refresh_metrics()
     assert M.REGISTRY.get_sample_value("pact_cases_open", {"queue": "aml-review"}) == 1
     assert M.REGISTRY.get_sample_value("pact_case_sla_breaches", {"queue": "aml-review"}) == 0
+
+
+def test_concurrent_actions_keep_one_chain(core: Core) -> None:
+    cid = _case(core)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            act(core, cid, ANALYST, action="comment", text=f"note {i}")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    report = core.cases.verify("default", cid)
+    assert report["valid"] and report["events"] == 9
+
+
+@pytest.mark.parametrize("hostile", [
+    None, [], {"type": "arka.case_bundle"},
+    {"type": "arka.case_bundle", "case": [], "events": {}, "evaluations": 1,
+     "inclusion_proofs": [], "sth": "x", "key_id": 5, "signature": None},
+    {"type": "arka.case_bundle", "case": {"id": 1, "evaluation_ids": "x"},
+     "events": [1, {"idx": "0"}], "evaluations": [1, {"evaluation_id": []}],
+     "inclusion_proofs": {"a": 1}, "sth": {}, "key_id": "k", "signature": "!!",
+     "public_key": {"kty": "OKP", "crv": "Ed25519", "x": "short"}},
+    {"type": "arka.case_bundle", "case": {"id": "c"}, "events": [], "evaluations": [],
+     "inclusion_proofs": {}, "sth": {}, "key_id": "k", "signature": "AA",
+     "public_key": {"kty": "OKP", "crv": "Ed25519", "x": "A" * 43}}])
+def test_a_malformed_bundle_fails_without_crashing(hostile: Any) -> None:
+    checks = verify_bundle(hostile)
+    assert checks and not all(c.ok for c in checks)
+
+
+def test_values_a_case_cannot_hold_fall_back_to_the_defaults(core: Core) -> None:
+    record = evaluate(core, 12000)
+    esc = dict(record["result"]["escalations"][0], queue="q" * 300, priority="p\n",
+               assignee_group="g" * 200, sla_hours="soon")
+    record = dict(record, result=dict(record["result"], escalations=[esc]),
+                  input={"customer": {"id": {"nested": 1}}})
+    (case,) = core.cases.from_evaluation("default", record)
+    assert case["queue"] == "review" and case["priority"] == "medium"
+    assert case["assignee_group"] is None and case["entity_id"] is None

@@ -106,13 +106,14 @@ def rank(priority: str) -> int:
     return PRIORITY_RANK.get(priority.lower(), 2)
 
 
-def _text_of(value: Any) -> str | None:
-    """An entity id as text: strings and numbers; anything else is no entity."""
+def _text_of(value: Any, limit: int = 256) -> str | None:
+    """A value as one line of text a case column can hold: strings and numbers of at
+    most `limit` characters; anything else is none (the default applies)."""
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | Decimal | float):
         value = str(value)
-    if not isinstance(value, str) or not value.strip() or len(value) > 256 or \
+    if not isinstance(value, str) or not value.strip() or len(value) > limit or \
             re.search(r"[\x00-\x1f\x7f]", value) or value != value.strip():
         return None
     return value
@@ -216,8 +217,8 @@ class Cases:
         plans: dict[str, dict[str, Any]] = {}
         if "escalation" in triggers:
             for esc in result.get("escalations") or []:
-                queue = _text_of(esc.get("queue")) or self.policy.default_queue
-                priority = _text_of(esc.get("priority")) or self.policy.default_priority
+                queue = _text_of(esc.get("queue"), 128) or self.policy.default_queue
+                priority = _text_of(esc.get("priority"), 32) or self.policy.default_priority
                 plan = plans.setdefault(queue, {
                     "priority": priority, "sla_hours": None,
                     "assignee_group": None, "triggers": [], "escalations": []})
@@ -227,7 +228,7 @@ class Cases:
                 plan["sla_hours"] = hours if plan["sla_hours"] is None else min(
                     plan["sla_hours"], hours)
                 plan["assignee_group"] = plan["assignee_group"] or _text_of(
-                    esc.get("assignee_group"))
+                    esc.get("assignee_group"), 128)
                 plan["triggers"].append("escalation")
                 plan["escalations"].append({
                     "evaluation_id": evaluation_id, "rule_id": esc.get("rule_id"),
@@ -523,20 +524,14 @@ class Cases:
                 values.update(self._closing(request.disposition))
         elif isinstance(request, Approve):
             pending = d.get("pending_close") or {}
-            if set(pending.get("parties", [])) & actor.parties or \
-                    pending.get("requested_by") in (actor.subject, actor.person):
-                raise Forbidden(
-                    f"case {case['id']}: the closing was requested by "
-                    f"{pending.get('requested_by')}; another person must approve or "
-                    "reject it (you cannot review it)", code="E_SAME_PERSON",
-                    details=[{"path": f"case:{case['id']}", "code": "E_SAME_PERSON",
-                              "message": f"requested by {pending.get('requested_by')}"}])
+            _other_person(case["id"], pending, actor)
             values.update(self._closing(pending["disposition"]))
             event.update(disposition=pending["disposition"], note=request.note,
                          requested_by=pending.get("requested_by"))
             d.pop("pending_close", None)
         elif isinstance(request, Reject):
             pending = d.pop("pending_close", None) or {}
+            _other_person(case["id"], pending, actor)
             values["status"] = "in_review"
             event.update(note=request.note, disposition=pending.get("disposition"),
                          requested_by=pending.get("requested_by"))
@@ -640,6 +635,18 @@ def safe_name(name: str) -> str:
     base = name.replace("\\", "/").rsplit("/", 1)[-1].strip()
     cleaned = _UNSAFE_NAME.sub("_", base).lstrip(".") or "attachment"
     return cleaned[:200]
+
+
+def _other_person(case_id: str, pending: dict[str, Any], actor: Actor) -> None:
+    """Four-eyes: who requested a closing cannot approve or reject it (people compared,
+    with every party of the request and of the credential)."""
+    by = pending.get("requested_by")
+    if set(pending.get("parties", [])) & actor.parties or by in (actor.subject, actor.person):
+        raise Forbidden(f"case {case_id}: the closing was requested by {by}; another person "
+                        "must approve or reject it (you cannot review it)",
+                        code="E_SAME_PERSON",
+                        details=[{"path": f"case:{case_id}", "code": "E_SAME_PERSON",
+                                  "message": f"requested by {by}"}])
 
 
 def _known(case_id: str) -> None:
