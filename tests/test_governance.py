@@ -353,6 +353,9 @@ def test_legacy_keys_get_their_creators_person(tmp_path: Path) -> None:
         conn.execute(sa.text("ALTER TABLE api_keys DROP COLUMN issued_by"))
         conn.execute(sa.text("DROP TABLE schemas"))  # made by 0009, which runs again too
         conn.execute(sa.text("DROP TABLE screening_allowlist"))  # made by 0010, likewise
+        for table in ("outbox", "webhooks", "deliveries", "worker_leases", "cases",
+                      "case_evaluations", "case_events"):  # made by 0011, likewise
+            conn.execute(sa.text(f"DROP TABLE {table}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0007'"))
     core.store.migrate()
     keys = {k["name"]: k for k in core.apikeys.list("default")["items"]}
