@@ -28,8 +28,8 @@ from arka.app.approvals import Approvals
 from arka.app.audit import AuditService
 from arka.app.cases import Cases
 from arka.app.delivery import Delivery
-from arka.app.events import EventFactory
 from arka.app.evaluations import Evaluations
+from arka.app.events import EventFactory
 from arka.app.exports import Exports
 from arka.app.idempotency import Idempotency
 from arka.app.integrity import Integrity

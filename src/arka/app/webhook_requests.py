@@ -11,7 +11,6 @@ from arka.app.events import EVENT_TYPES
 from arka.app.requests import NO_NUL, _Request
 
 
-
 def _known(kind: str) -> str:
     if kind not in EVENT_TYPES:
         raise ValueError(f"{kind!r} is not an event type; known: {', '.join(EVENT_TYPES)}")
