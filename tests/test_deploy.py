@@ -243,7 +243,7 @@ def test_promtool_accepts_the_alerts() -> None:
     out = subprocess.run([promtool, "check", "rules",
                           str(ROOT / "deploy" / "prometheus" / "alerts.yaml")],
                          capture_output=True, text=True)
-    assert out.returncode == 0 and "4 rules found" in out.stdout, out.stdout + out.stderr
+    assert out.returncode == 0 and "7 rules found" in out.stdout, out.stdout + out.stderr
 
 
 def test_container_files() -> None:

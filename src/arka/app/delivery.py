@@ -72,6 +72,7 @@ class Delivery:
         self.cases_enabled = cases_enabled
         self.events = events
         self.holder = _holder()
+        self._leased = False  # this process has held the dispatch lease
         self._sender: Sender | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._failing: dict[str, float] = {}  # event id -> when its failure was last logged
@@ -88,10 +89,12 @@ class Delivery:
     def close(self) -> None:
         """Stop sending; hand the dispatch lease back so another replica (or this one,
         restarted) takes over at once instead of waiting for the lease to run out."""
-        try:
-            self.outbox.release(DISPATCH_LEASE, self.holder)
-        except Exception:  # noqa: BLE001 - e.g. the database is gone; the lease expires
-            log.debug("could not release the dispatch lease", exc_info=True)
+        if self._leased:
+            self._leased = False
+            try:
+                self.outbox.release(DISPATCH_LEASE, self.holder)
+            except Exception:  # noqa: BLE001 - e.g. the database is gone; the lease expires
+                log.debug("could not release the dispatch lease", exc_info=True)
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
@@ -105,9 +108,16 @@ class Delivery:
 
     # ------------------------------------------------------------ dispatch
     def dispatch_once(self, limit: int = DISPATCH_BATCH) -> int:
+        """Dispatch up to `limit` events, if this process holds (or takes) the dispatch
+        lease. With nothing to dispatch it only reads: an idle worker writes nothing."""
+        pending = self.outbox.pending(limit)
+        if not pending:
+            if self._leased:
+                M.OUTBOX_PENDING.set(0)
+            return 0
         if not self.outbox.lease(DISPATCH_LEASE, self.holder, self.policy.lease):
             return 0  # another replica dispatches
-        pending = self.outbox.pending(limit)
+        self._leased = True
         done: list[str] = []
         deliveries: list[dict[str, Any]] = []
         self._subscribed = {}

@@ -183,13 +183,16 @@ class SqlWebhooks:
         due = and_(d.status.in_(("pending", "retrying")), d.next_attempt_at <= at,
                    or_(d.claimed_until.is_(None), d.claimed_until < at))
         until = at + timedelta(seconds=lease)
+        candidates = (select(d.id).select_from(S.deliveries.outerjoin(
+            S.webhooks, w.id == d.webhook_id))
+            .where(due, or_(d.webhook_id.is_(None), w.circuit_open_until.is_(None),
+                            w.circuit_open_until < at))
+            .order_by(d.next_attempt_at).limit(limit))
+        with self.db.read(SYSTEM) as conn:  # nothing due: no write (an idle worker)
+            if conn.execute(candidates).first() is None:
+                return []
         with self.db.write(SYSTEM) as conn:
-            ids = [r.id for r in conn.execute(
-                select(d.id).select_from(S.deliveries.outerjoin(
-                    S.webhooks, w.id == d.webhook_id))
-                .where(due, or_(d.webhook_id.is_(None), w.circuit_open_until.is_(None),
-                                w.circuit_open_until < at))
-                .order_by(d.next_attempt_at).limit(limit)).all()]
+            ids = [r.id for r in conn.execute(candidates).all()]
             if not ids:
                 return []
             token = f"{holder}/{uuid.uuid4().hex[:8]}"  # this claim, not an earlier one
