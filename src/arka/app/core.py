@@ -5,7 +5,8 @@ service per area:
     registry      rules, reference tables, named schemas, rulesets; version selection
     approvals     four-eyes review of new versions
     evaluations   evaluate (+ idempotency), batch, replay, verify, stored records
-    transparency  signed tree heads, inclusion and consistency proofs
+    transparency  signed tree heads and checkpoints, proofs, tiles, proof bundles
+    witnessing    checkpoints taken to the witnesses for cosigning (worker)
     anchors       anchoring of tree heads on chains (worker: `anchoring`)
     exports       evaluation exports to object storage
     apikeys       API keys
@@ -39,6 +40,7 @@ from arka.app.screening import Screening
 from arka.app.transparency import Transparency
 from arka.app.vault import Vault
 from arka.app.webhooks import Webhooks
+from arka.app.witnessing import Witnessing
 from arka.engine.executor import Executor, InProcessExecutor
 from arka.observability import metrics as M
 from arka.plugins import Host, LocalHost, discover
@@ -94,7 +96,12 @@ class Core:
         self.registry = Registry(self.store.registry, settings.require_approval,
                                  settings.strict_rules, plugins=self.plugins.catalog)
         self.approvals = Approvals(self.store.registry, self.registry, self.apikeys)
-        self.transparency = Transparency(self.store.log, self.keys)
+        t = settings.transparency
+        self.transparency = Transparency(
+            self.store.log, self.keys, t.origin, records=self.store.evaluations.by_ids,
+            witnesses=tuple(w.verifier for w in t.witnesses), quorum=t.required)
+        self.witnessing = Witnessing(self.transparency, self.store.log, t) \
+            if t.witnesses else None
         self.integrity = Integrity(self.store.evaluations, self.store.log,
                                    self.keys.public_keys, sample=settings.integrity_sample,
                                    interval=settings.integrity_interval)
@@ -127,6 +134,8 @@ class Core:
         delivery connections)."""
         self.delivery.close()
         self.plugin_host.close()
+        if self.witnessing is not None:
+            self.witnessing.close()
 
     @property
     def rules_loaded(self) -> bool:

@@ -22,7 +22,7 @@ from arka.app.anchoring import Anchors
 from arka.app.idempotency import Idempotency
 from arka.app.registry import Registry
 from arka.app.requests import BatchRequest, EvaluateRequest, batch_item
-from arka.app.transparency import Transparency, leaf_of
+from arka.app.transparency import Transparency, entry_of
 from arka.app.vault import Vault
 from arka.base import values as V
 from arka.base.errors import EvalError, InputError, NotFound
@@ -203,10 +203,10 @@ class Evaluations:
         full = record.pop("full_trace") if "full_trace_ref" in record else None
         events = self.events(tenant, record)
         if key is None or request_hash is None:  # group commit with concurrent requests
-            self.store.append(tenant, record, leaf_of(record), events)
+            self.store.append(tenant, record, entry_of(record), events)
             stored, created = record, True
         else:
-            stored, created = self.store.put_keyed(tenant, record, leaf_of(record), key,
+            stored, created = self.store.put_keyed(tenant, record, entry_of(record), key,
                                                    request_hash, events)
         if full is not None and created:
             stored["full_trace"] = full
@@ -250,7 +250,7 @@ class Evaluations:
                 items.append({"id": item_id, "status": 201, "evaluation": outcome})
         # all stored with their log leaves, in one transaction, before answering
         full = [r.pop("full_trace") if "full_trace_ref" in r else None for r in records]
-        self.store.put_many([tenant] * len(records), records, [leaf_of(r) for r in records],
+        self.store.put_many([tenant] * len(records), records, [entry_of(r) for r in records],
                             [self.events(tenant, r) for r in records])
         for r, f in zip(records, full, strict=True):
             if f is not None:

@@ -87,6 +87,15 @@ for _channel in ("webhook", "email"):  # every series exists from the start, at 
         DELIVERIES.labels(_channel, _outcome)
 OUTBOX_PENDING = Gauge("pact_outbox_pending", "Events written but not yet dispatched",
                        registry=REGISTRY, multiprocess_mode="livemax")
+# transparency-log witnesses
+WITNESS_SUBMISSIONS = Counter(
+    "pact_witness_submissions_total",
+    "Checkpoints taken to a witness, by witness and outcome (cosigned, conflict, refused, "
+    "unreachable)", ["witness", "outcome"], registry=REGISTRY)
+UNWITNESSED_LEAVES = Gauge(
+    "pact_log_unwitnessed_leaves",
+    "Leaves in the log beyond the newest checkpoint with its quorum of cosignatures",
+    registry=REGISTRY, multiprocess_mode="livemax")
 DB_CONNECTIONS = Gauge("pact_database_connections_available",
                        "Database connections available in the connection pools",
                        registry=REGISTRY, multiprocess_mode="livesum")

@@ -31,6 +31,7 @@ from arka.security.crypto import RecordCipher
 from arka.security.ratelimit import RateLimitSettings
 from arka.settings.cases import CasePolicy
 from arka.settings.file import Config, masked
+from arka.settings.transparency import TransparencySettings, WitnessConfig
 from arka.trust.chain import AnchorPolicy, ChainConfig
 
 WORKER_ENV = "ARKA_WORKER_SETTINGS"
@@ -82,6 +83,7 @@ class Settings:
     cases: CasePolicy = CasePolicy()
     webhooks: DeliveryPolicy = DeliveryPolicy()
     smtp: SmtpSettings | None = None  # None: e-mail notifications fail (dead) with the reason
+    transparency: TransparencySettings = TransparencySettings()
     log_level: str = "info"
     log_format: str = "text"
     log_output: str = "stdout"
@@ -182,7 +184,8 @@ class Settings:
             plugins_timeout=config.plugins.timeout, plugins_workers=config.plugins.workers,
             plugins_isolate_all=config.plugins.isolate_all,
             plugin_settings=config.plugins.plugin_settings(),
-            cases=_cases(config), webhooks=_webhooks(config), smtp=_smtp(config, env))
+            cases=_cases(config), webhooks=_webhooks(config), smtp=_smtp(config, env),
+            transparency=_transparency(config))
 
     def check(self) -> None:
         """Refuse settings that are unsafe in production."""
@@ -296,6 +299,18 @@ def _webhooks(config: Config) -> DeliveryPolicy:
                           circuit_seconds=w.circuit_seconds, rotation_grace=w.rotation_grace,
                           source=w.source, poll_interval=w.poll_interval,
                           concurrency=w.concurrency)
+
+
+def _transparency(config: Config) -> TransparencySettings:
+    from arka.trust.note import NoteError
+    t = config.transparency
+    try:
+        return TransparencySettings(
+            origin=t.origin, witnesses=tuple(WitnessConfig(w.url, w.key) for w in t.witnesses),
+            quorum=t.quorum, cosign_interval=t.cosign_interval,
+            witness_timeout=t.witness_timeout).validate()
+    except NoteError as exc:
+        raise ArkaError(exc.message) from None
 
 
 def _smtp(config: Config, env: Mapping[str, str]) -> SmtpSettings | None:

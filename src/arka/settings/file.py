@@ -25,6 +25,8 @@
                    poll_interval, concurrency                                 (ARKA addition)
     notifications: smtp {host, port, security, username, from_address, timeout,
                    ca_file}; the password from ARKA_SMTP_PASSWORD             (ARKA addition)
+    transparency:  origin, witnesses [{url, key}], quorum, cosign_interval,
+                   witness_timeout                                            (ARKA addition)
 
 `${VAR}` and `${VAR:-default}` are replaced from the environment before validation;
 `ARKA_ENVIRONMENT`, `ARKA_LOG_LEVEL` and `ARKA_LOG_FORMAT` override the file. Durations
@@ -312,6 +314,19 @@ class Notifications(_Model):
     smtp: Smtp | None = None
 
 
+class Witness(_Model):
+    url: Annotated[str, Field(pattern=r"^https?://[^\s]+$", max_length=2000)]
+    key: Annotated[str, Field(min_length=1, max_length=1000)]  # its cosigner vkey (type 04)
+
+
+class Transparency(_Model):
+    origin: Annotated[str, Field(pattern=r"^[^\s+]+$", max_length=200)] = "arka.local/log"
+    witnesses: list[Witness] = []
+    quorum: Annotated[int | None, Field(ge=0)] = None  # default: every witness
+    cosign_interval: Duration = 5
+    witness_timeout: Duration = 10
+
+
 class Config(_Model):
     environment: Literal["development", "test", "staging", "production"] = "development"
     log_level: LogLevel = "info"
@@ -329,6 +344,7 @@ class Config(_Model):
     cases: Cases = Cases()
     webhooks: Webhooks = Webhooks()
     notifications: Notifications = Notifications()
+    transparency: Transparency = Transparency()
 
     @property
     def production(self) -> bool:

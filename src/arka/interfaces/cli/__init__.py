@@ -30,6 +30,7 @@ from arka.interfaces.cli import (
     screen,
     serve,
     verify,
+    witness,
 )
 from arka.version import __version__
 
@@ -40,7 +41,7 @@ COMMANDS: tuple[click.Command, ...] = (
     rule.rule, rule.eval_cmd, serve.serve, db.db, log.log_group, rtvm.rtvm, anchor.anchor,
     keys.keys, apikey.apikey, audit.audit_group, config.config_group, backup.backup_cmd,
     backup.restore_cmd, verify.verify_cmd, health.health, plugin.plugin,
-    plugin_host.plugin_host, screen.screen_cmd, case.case)
+    plugin_host.plugin_host, screen.screen_cmd, case.case, witness.witness)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

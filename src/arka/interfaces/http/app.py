@@ -68,7 +68,8 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
                delivery: bool = True) -> FastAPI:
     """The ARKA Core app. A background task signs a new tree head every `sth_interval`
     seconds when the log has grown (0 disables it; heads are also made on demand), the
-    anchoring worker runs when chains are configured, and the delivery worker (outbox
+    witness cosigning every `transparency.cosign_interval` when witnesses are configured,
+    the anchoring worker runs when chains are configured, and the delivery worker (outbox
     dispatch, cases, webhooks, e-mail) every `webhooks.poll_interval` unless `delivery`
     is False. Every endpoint but health,
     metrics, the OpenAPI document and the public signing keys needs a credential with
@@ -80,6 +81,10 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
         if sth_interval > 0:
             tasks.append(asyncio.create_task(_every(sth_interval, core.transparency.sth,
                                                     "tree head")))
+        if core.witnessing is not None:
+            tasks.append(asyncio.create_task(_every(
+                core.settings.transparency.cosign_interval, core.witnessing.run_once,
+                "witness cosigning")))
         if core.anchoring is not None:
             tasks.append(asyncio.create_task(_every(core.settings.anchor_poll_seconds,
                                                     core.anchoring.run_once, "anchoring")))

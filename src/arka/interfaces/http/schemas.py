@@ -423,6 +423,20 @@ class TreeHead(BaseModel):
     signature: str
 
 
+class WitnessStatus(BaseModel):
+    name: str
+    url: str
+    key: str
+    size: int = Field(description="The tree size this witness last cosigned")
+    updated_at: str | None
+    last_error: str | None
+
+
+class WitnessList(BaseModel):
+    quorum: int = Field(description="Cosignatures a checkpoint needs to be served")
+    witnesses: list[WitnessStatus]
+
+
 class Inclusion(BaseModel):
     evaluation_id: str
     leaf_index: int

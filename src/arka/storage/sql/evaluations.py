@@ -95,7 +95,7 @@ class SqlEvaluations:
                 raise RuntimeError("evaluation events need the store's outbox")
             self.outbox.add_in(conn, tenant, events)
 
-    def put_keyed(self, tenant: str, record: dict[str, Any], leaf_hash: bytes,
+    def put_keyed(self, tenant: str, record: dict[str, Any], entry: bytes,
                   idempotency_key: str, request_hash: str, events: Events | None = None
                   ) -> tuple[dict[str, Any], bool]:
         """Append an evaluation under an idempotency key the caller has looked up and holds
@@ -105,7 +105,7 @@ class SqlEvaluations:
         try:
             with self.db.write(tenant) as conn:
                 record["log_index"] = self.log.append_in(
-                    conn, [(record["evaluation_id"], leaf_hash)])
+                    conn, [(record["evaluation_id"], entry)])
                 self._mark_in(conn)
                 conn.execute(S.evaluations.insert(),
                              self._row(tenant, record, idempotency_key, request_hash))
@@ -117,14 +117,14 @@ class SqlEvaluations:
             raise
         return record, True
 
-    def append(self, tenant: str, record: dict[str, Any], leaf_hash: bytes,
+    def append(self, tenant: str, record: dict[str, Any], entry: bytes,
                events: Events | None = None) -> None:
         """Append one evaluation (no idempotency key) and its outbox events, committed
         together with whatever
         other threads of this process are appending at the same moment (group commit):
         one transaction and one log append for the whole group. Returns once it is
         durable, with `log_index` set."""
-        self._group.submit((tenant, record, leaf_hash, events or []))
+        self._group.submit((tenant, record, entry, events or []))
 
     def _write_group(self, group: list[tuple[str, dict[str, Any], bytes, Events]]
                      ) -> list[None]:
@@ -133,15 +133,15 @@ class SqlEvaluations:
         return [None] * len(group)
 
     def put_many(self, tenants: list[str], records: list[dict[str, Any]],
-                 leaf_hashes: list[bytes], events: list[Events] | None = None) -> None:
+                 entries: list[bytes], events: list[Events] | None = None) -> None:
         """Append many evaluations (no idempotency keys; each of its tenant), their log
-        leaves and their outbox events, atomically."""
+        leaves (`entries`: each one's leaf bytes) and their outbox events, atomically."""
         if not records:
             return
         scope = tenants[0] if len(set(tenants)) == 1 else SYSTEM
         with self.db.write(scope) as conn:
-            first = self.log.append_in(conn, [(r["evaluation_id"], h) for r, h in
-                                              zip(records, leaf_hashes, strict=True)])
+            first = self.log.append_in(conn, [(r["evaluation_id"], b) for r, b in
+                                              zip(records, entries, strict=True)])
             for k, r in enumerate(records):
                 r["log_index"] = first + k
             self._mark_in(conn)

@@ -1,5 +1,6 @@
-"""The transparency log's storage: leaves, the subtree hashes each append completes
-(RFC 9162 hashing from `arka.trust.merkle`), and signed tree heads."""
+"""The transparency log's storage: leaves (their bytes and hashes), the subtree hashes
+each append completes (RFC 9162 hashing from `arka.trust.merkle`), signed tree heads,
+their C2SP checkpoints and witnesses' cosignatures."""
 
 from __future__ import annotations
 
@@ -28,8 +29,9 @@ class SqlLog:
         self.db = db
 
     def append_in(self, conn: Connection, items: list[tuple[str, bytes]]) -> int:
-        """Append leaves (evaluation id, leaf hash) in order within an open write
-        transaction; writes every subtree they complete. Returns the first index."""
+        """Append leaves (evaluation id, leaf bytes) in order within an open write
+        transaction; stores each leaf's bytes and hash and every subtree they complete.
+        Returns the first index."""
         if self.db.postgres:  # one appender at a time, across processes
             conn.exec_driver_sql("SELECT pg_advisory_xact_lock(6962)")
         start = int(conn.execute(select(func.coalesce(func.max(S.log_leaves.c.idx) + 1, 0)))
@@ -42,19 +44,20 @@ class SqlLog:
                     wanted.add((level, i - 1))
                 level, i = level + 1, i >> 1
         nodes = self._fetch_nodes(conn, wanted)
-        leaf_rows: list[tuple[int, str, bytes]] = []
+        leaf_rows: list[tuple[int, str, bytes, bytes]] = []
         node_rows: list[tuple[int, bytes]] = []
-        for k, (evaluation_id, leaf) in enumerate(items):
+        for k, (evaluation_id, entry) in enumerate(items):
             idx = start + k
-            leaf_rows.append((idx, evaluation_id, leaf))
+            leaf = merkle.leaf_hash(entry)
+            leaf_rows.append((idx, evaluation_id, leaf, entry))
             for key, h in merkle.nodes_completed_by_append(idx, leaf, nodes.__getitem__):
                 nodes[key] = h
                 node_rows.append((_node_key(key), h))
         # Plain DB-API executemany: the log is the hottest write path, and these two
         # statements need none of SQLAlchemy's per-row parameter processing.
         p = placeholder(conn)
-        conn.exec_driver_sql(f"INSERT INTO log_leaves (idx, evaluation_id, leaf_hash) "
-                             f"VALUES ({p}, {p}, {p})", leaf_rows)
+        conn.exec_driver_sql(f"INSERT INTO log_leaves (idx, evaluation_id, leaf_hash, entry) "
+                             f"VALUES ({p}, {p}, {p}, {p})", leaf_rows)
         conn.exec_driver_sql(f"INSERT INTO log_nodes (key, hash) VALUES ({p}, {p})",
                              node_rows)
         return start
@@ -180,3 +183,91 @@ class SqlLog:
             assert existing is not None
             return existing
         return head
+
+    # ------------------------------------------------------------------ C2SP
+
+    def entries(self, start: int, end: int) -> list[tuple[int, str, bytes, bytes | None]]:
+        """(index, evaluation id, leaf hash, leaf bytes or None if not stored) of leaves
+        [start, end), in index order."""
+        with self.db.read() as conn:
+            p = placeholder(conn)
+            return [(int(i), e, bytes(h), None if b is None else bytes(b))
+                    for i, e, h, b in conn.exec_driver_sql(
+                        f"SELECT idx, evaluation_id, leaf_hash, entry FROM log_leaves "
+                        f"WHERE idx >= {p} AND idx < {p} ORDER BY idx", (start, end))]
+
+    def checkpoint(self, tree_size: int | None = None) -> dict[str, Any] | None:
+        """The stored checkpoint of that size (default: the largest)."""
+        c = S.log_checkpoints.c
+        q = select(S.log_checkpoints)
+        q = q.where(c.tree_size == tree_size) if tree_size is not None else \
+            q.order_by(c.tree_size.desc()).limit(1)
+        with self.db.read() as conn:
+            row = conn.execute(q).mappings().first()
+        return dict(row) if row else None
+
+    def put_checkpoint(self, tree_size: int, note: str, key_id: str) -> dict[str, Any]:
+        """Store a checkpoint; if one of that size exists already, that one stands."""
+        row = {"tree_size": tree_size, "note": note, "key_id": key_id}
+        try:
+            with self.db.write() as conn:
+                conn.execute(S.log_checkpoints.insert(), row)
+        except IntegrityError:
+            existing = self.checkpoint(tree_size)
+            assert existing is not None
+            return existing
+        return row
+
+    def cosignatures(self, tree_size: int) -> list[dict[str, Any]]:
+        c = S.log_cosignatures.c
+        with self.db.read() as conn:
+            return [dict(r) for r in conn.execute(
+                select(S.log_cosignatures).where(c.tree_size == tree_size)
+                .order_by(c.witness)).mappings()]
+
+    def witnessed(self, quorum: int, witnesses: list[str]) -> int | None:
+        """The largest checkpoint size cosigned by at least `quorum` of `witnesses`."""
+        c = S.log_cosignatures.c
+        with self.db.read() as conn:
+            size = conn.execute(
+                select(c.tree_size).where(c.witness.in_(witnesses)).group_by(c.tree_size)
+                .having(func.count() >= quorum).order_by(c.tree_size.desc()).limit(1)
+            ).scalar()
+        return None if size is None else int(size)
+
+    def add_cosignature(self, tree_size: int, witness: str, signature: str, timestamp: int,
+                        at: str) -> None:
+        """Record a witness's cosignature (and that it has now seen `tree_size`)."""
+        with self.db.write() as conn:
+            exists = conn.execute(select(func.count()).select_from(S.log_cosignatures).where(
+                S.log_cosignatures.c.tree_size == tree_size,
+                S.log_cosignatures.c.witness == witness)).scalar_one()
+            if not exists:
+                conn.execute(S.log_cosignatures.insert(), {
+                    "tree_size": tree_size, "witness": witness, "signature": signature,
+                    "timestamp": timestamp, "at": at})
+            self._witness_in(conn, witness, tree_size, at, None)
+
+    def set_witness(self, witness: str, size: int | None, at: str, error: str | None) -> None:
+        """The size a witness says it has (None: unchanged) and the last error, if any."""
+        with self.db.write() as conn:
+            self._witness_in(conn, witness, size, at, error)
+
+    @staticmethod
+    def _witness_in(conn: Connection, witness: str, size: int | None, at: str,
+                    error: str | None) -> None:
+        w = S.log_witnesses.c
+        current = conn.execute(select(w.size).where(w.witness == witness)).scalar()
+        if current is None:
+            conn.execute(S.log_witnesses.insert(), {"witness": witness, "size": size or 0,
+                                                    "updated_at": at, "last_error": error})
+            return
+        values: dict[str, Any] = {"updated_at": at, "last_error": error}
+        if size is not None:
+            values["size"] = size
+        conn.execute(S.log_witnesses.update().where(w.witness == witness).values(**values))
+
+    def witnesses(self) -> dict[str, dict[str, Any]]:
+        with self.db.read() as conn:
+            return {r["witness"]: dict(r) for r in conn.execute(
+                select(S.log_witnesses)).mappings()}

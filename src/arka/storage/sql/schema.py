@@ -106,6 +106,7 @@ log_leaves = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("evaluation_id", String(64), nullable=False, unique=True),
     Column("leaf_hash", LargeBinary(32), nullable=False),
+    Column("entry", LargeBinary),  # the leaf's bytes (canonical proof); NULL before 0012
 )
 
 log_nodes = Table(  # key = level * 2**48 + index of the complete subtree
@@ -354,9 +355,33 @@ store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_f
     Column("at", String(40), nullable=False),
 )
 
+log_checkpoints = Table(  # append-only: the log-signed C2SP checkpoint of each tree head
+    "log_checkpoints", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("note", Text, nullable=False),
+    Column("key_id", String(64), nullable=False),
+)
+
+log_cosignatures = Table(  # append-only: witnesses' cosignatures of checkpoints
+    "log_cosignatures", metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("witness", String(256), primary_key=True),
+    Column("signature", Text, nullable=False),  # the note signature line
+    Column("timestamp", BigInteger, nullable=False),  # the cosignature's, POSIX seconds
+    Column("at", String(40), nullable=False),
+)
+
+log_witnesses = Table(  # the log's view of each witness: the size it last cosigned
+    "log_witnesses", metadata,
+    Column("witness", String(256), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+    Column("updated_at", String(40), nullable=False),
+    Column("last_error", Text),
+)
+
 # no statement changes or removes a row of these (database triggers; migration 0007)
 APPEND_ONLY = ("evaluations", "log_leaves", "log_nodes", "log_heads", "audit_events",
-               "store_marks", "case_events")
+               "store_marks", "case_events", "log_checkpoints", "log_cosignatures")
 
 TENANT_TABLES = (rules, rulesets, reference_tables, schemas, evaluations, api_keys,
                  audit_events, screening_allowlist, outbox, webhooks, deliveries, cases,

@@ -86,3 +86,18 @@ async def evaluation_trace(evaluation_id: PathText,
                            core: CoreDep) -> Response:
     return S.reply(await run_in_threadpool(core.evaluations.full_trace, p.tenant,
                                            evaluation_id))
+
+
+@router.get("/evaluations/{evaluation_id}/proof-bundle", response_model=None,
+            responses={200: {"content": {"text/plain": {}}, "description": "A "
+                             "c2sp.org/tlog-proof@v1 proof: leaf index, inclusion path, "
+                             "the (cosigned) checkpoint"}})
+async def evaluation_proof_bundle(evaluation_id: PathText,
+                                  p: Annotated[Principal, need("proofs:read")],
+                                  core: CoreDep) -> Response:
+    def bundle() -> str:
+        core.evaluations.store.get(p.tenant, evaluation_id)  # another tenant's: NOT_FOUND
+        return core.transparency.proof_bundle(evaluation_id).render()
+    return Response(await run_in_threadpool(bundle), media_type="text/plain; charset=utf-8",
+                    headers={"Content-Disposition":
+                             f'attachment; filename="{evaluation_id}.tlog-proof"'})
