@@ -29,7 +29,7 @@ from arka.trust.note import (
     parse_signature_lines,
 )
 from arka.trust.proofs import KeyRing, b64url, canonical, now_rfc3339
-from arka.trust.tiles import Tile, encode_entries
+from arka.trust.tiles import Tile, encode_entries, tiles_of
 
 HEAD_CACHE_SECONDS = 1.0
 HEAD_FIELDS = ("tree_size", "root_hash", "timestamp", "key_id", "signature")
@@ -82,12 +82,12 @@ class Transparency:
         """The stored checkpoint of a head, signed now if it has none yet (heads made
         before checkpoints existed)."""
         size = int(head["tree_size"])
-        row = self.log.checkpoint(size)
+        row = self.log.checkpoint(self.origin, size)
         if row is None:
             text = Checkpoint(self.origin, size, bytes.fromhex(head["root_hash"])).text()
             signer = self.signer()
             note = Note(text, (signer.sign(text),)).render()
-            row = self.log.put_checkpoint(size, note, self.keys.active_id)
+            row = self.log.put_checkpoint(self.origin, size, note, self.keys.active_id)
         return row
 
     def signer(self) -> NoteSigner:
@@ -119,20 +119,20 @@ class Transparency:
 
     def checkpoint_note(self, tree_size: int) -> Note:
         """The stored checkpoint of that size with every witness cosignature it has."""
-        row = self.log.checkpoint(tree_size)
+        row = self.log.checkpoint(self.origin, tree_size)
         if row is None:
             raise NotFound(f"no checkpoint for tree size {tree_size}")
         note = parse_note(row["note"])
-        lines = "".join(c["signature"] for c in self.log.cosignatures(tree_size))
+        lines = "".join(c["signature"] for c in self.log.cosignatures(self.origin, tree_size))
         return note.with_signatures(parse_signature_lines(lines) if lines else ())
 
     def witnessed_size(self) -> int | None:
         """The largest checkpoint with the required cosignatures; with no witnesses
         required, the newest checkpoint."""
         if not self.witnesses or self.quorum == 0:
-            row = self.log.checkpoint()
+            row = self.log.checkpoint(self.origin)
             return None if row is None else int(row["tree_size"])
-        return self.log.witnessed(self.quorum, [w.name for w in self.witnesses])
+        return self.log.witnessed(self.origin, self.quorum, [w.name for w in self.witnesses])
 
     def checkpoint(self) -> tuple[Note, bool]:
         """The log's checkpoint: the newest one cosigned by the quorum of witnesses, with
@@ -236,3 +236,23 @@ class Transparency:
         ranges = merkle.consistency_ranges(first, second)
         nodes = self.log.nodes(merkle.needed_nodes(ranges))
         return [merkle.range_hash(a, b, nodes) for a, b in ranges]
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, put: Callable[[str, bytes], None], exists: Callable[[str], bool]
+               ) -> dict[str, int]:
+        """Write the log's checkpoint and every tile and entry bundle it needs, as static
+        files (`put(path, bytes)`); full tiles `exists` says are there are kept. The
+        checkpoint goes last."""
+        note, _ = self.checkpoint()
+        size = Checkpoint.parse(note.text).size
+        written = kept = 0
+        for tile in tiles_of(size):
+            path = tile.path()
+            if tile.full and exists(path):
+                kept += 1
+                continue
+            put(path, self.entry_bundle(tile) if tile.level is None else self.tile(tile))
+            written += 1
+        put("checkpoint", note.render().encode())
+        return {"tree_size": size, "written": written + 1, "kept": kept}

@@ -11,7 +11,6 @@ again next round; evaluations never wait for witnesses.
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,21 +19,16 @@ from typing import Any
 import httpx
 
 from arka.app.transparency import Transparency
+from arka.base.errors import ArkaError
 from arka.observability.metrics import UNWITNESSED_LEAVES, WITNESS_SUBMISSIONS
 from arka.settings.transparency import TransparencySettings, WitnessConfig
 from arka.storage.ports import LogStore
-from arka.trust.note import NoteError, parse_signature_lines
 from arka.trust.proofs import now_rfc3339
+from arka.trust.witness import add_checkpoint_body, add_cosignatures, parse_conflict_size
 
 log = logging.getLogger("arka.witnessing")
 
 SIZE_TYPE = "text/x.tlog.size"
-
-
-def add_checkpoint_body(old: int, proof: list[bytes], note: str) -> bytes:
-    """An add-checkpoint request: the old size, the consistency proof, the checkpoint."""
-    lines = [f"old {old}"] + [base64.b64encode(h).decode() for h in proof]
-    return ("".join(line + "\n" for line in lines) + "\n" + note).encode()
 
 
 class Witnessing:
@@ -52,6 +46,10 @@ class Witnessing:
         return httpx.Client(timeout=self.settings.witness_timeout, follow_redirects=False,
                             trust_env=False, headers={"Content-Type": "text/plain"})
 
+    @property
+    def origin(self) -> str:
+        return self.transparency.origin
+
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self._client.close()
@@ -61,12 +59,11 @@ class Witnessing:
         size = int(self.transparency.sth()["tree_size"])
         outcomes: dict[str, str] = {}
         if size and self.settings.witnesses:
-            row = self.log.checkpoint(size)  # signed by the log alone; sth() made it
+            row = self.log.checkpoint(self.origin, size)  # signed by the log alone; sth() made it
             assert row is not None
             note = row["note"]
-            text = note[:note.rfind("\n\n") + 1]
-            states = self.log.witnesses()
-            futures = {w.name: self._pool.submit(self._cosign, w, note, text, size,
+            states = self.log.witnesses(self.origin)
+            futures = {w.name: self._pool.submit(self._cosign, w, note, size,
                                                  states.get(w.name))
                        for w in self.settings.witnesses}
             outcomes = {name: f.result() for name, f in futures.items()}
@@ -74,11 +71,11 @@ class Witnessing:
         UNWITNESSED_LEAVES.set(size - (witnessed or 0))
         return outcomes
 
-    def _cosign(self, w: WitnessConfig, note: str, text: str, size: int,
+    def _cosign(self, w: WitnessConfig, note: str, size: int,
                 state: dict[str, Any] | None) -> str:
         name = w.name
         old = int(state["size"]) if state else 0
-        have = {c["witness"] for c in self.log.cosignatures(size)}
+        have = {c["witness"] for c in self.log.cosignatures(self.origin, size)}
         if old == size and name in have:
             return "current"
         try:
@@ -93,43 +90,41 @@ class Witnessing:
                                       content=add_checkpoint_body(old, proof, note))
                 if r.status_code == 409 and r.headers.get("content-type", "").startswith(
                         SIZE_TYPE):
-                    old = int(r.text.strip())
-                    self.log.set_witness(name, old, now_rfc3339(), None)
+                    old = parse_conflict_size(r.content)
+                    self.log.set_witness(self.origin, name, old, now_rfc3339(), None)
                     WITNESS_SUBMISSIONS.labels(name, "conflict").inc()
                     continue
                 if r.status_code != 200:
                     return self._failed(name, "refused", f"HTTP {r.status_code}: "
                                         f"{r.text.strip()[:300]}")
-                return self._keep(w, text, size, r.text)
+                return self._keep(w, note, size, r.content)
             return self._failed(name, "refused", "the witness's size kept changing")
         except httpx.HTTPError as exc:
             return self._failed(name, "unreachable", f"{type(exc).__name__}: {exc}")
-        except (NoteError, ValueError) as exc:
+        except (ArkaError, ValueError) as exc:
             return self._failed(name, "refused", f"unusable answer: {exc}")
 
-    def _keep(self, w: WitnessConfig, text: str, size: int, body: str) -> str:
+    def _keep(self, w: WitnessConfig, note: str, size: int, body: bytes) -> str:
+        """Store the witness's cosignature from a 200 answer, once it verifies."""
         verifier = w.verifier
-        for sig in parse_signature_lines(body):
+        cosigned = add_cosignatures(note, body, [verifier])
+        for sig in cosigned.signatures:
             if verifier.matches(sig):
-                timestamp = verifier.verify(text, sig)
-                if timestamp is None:
-                    raise NoteError(f"the cosignature of {w.name} does not verify with its "
-                                    "configured key")
-                self.log.add_cosignature(size, w.name, sig.line(), timestamp, now_rfc3339())
-                WITNESS_SUBMISSIONS.labels(w.name, "cosigned").inc()
-                return "cosigned"
-        raise NoteError(f"no cosignature by {w.name} (key {verifier.key_id.hex()}) in the "
-                        "answer")
+                timestamp = verifier.verify(cosigned.text, sig)
+                assert timestamp is not None  # add_cosignatures verified it
+                self.log.add_cosignature(self.origin, size, w.name, sig.line(), timestamp, now_rfc3339())
+        WITNESS_SUBMISSIONS.labels(w.name, "cosigned").inc()
+        return "cosigned"
 
     def _failed(self, name: str, outcome: str, error: str) -> str:
         log.warning("witness %s: %s", name, error)
         WITNESS_SUBMISSIONS.labels(name, outcome).inc()
-        self.log.set_witness(name, None, now_rfc3339(), error)
+        self.log.set_witness(self.origin, name, None, now_rfc3339(), error)
         return outcome
 
     def status(self) -> list[dict[str, Any]]:
         """Each configured witness: its key, the size it last cosigned, the last error."""
-        states = self.log.witnesses()
+        states = self.log.witnesses(self.origin)
         out = []
         for w in self.settings.witnesses:
             s = states.get(w.name) or {}

@@ -135,6 +135,8 @@ def root_from_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: list
 
 def verify_inclusion(leaf_index: int, tree_size: int, leaf: bytes, path: list[bytes],
                      root: bytes) -> bool:
+    if len(leaf) != 32 or len(root) != 32 or any(len(p) != 32 for p in path):
+        return False  # only SHA-256 hashes lead anywhere
     return root_from_inclusion(leaf_index, tree_size, leaf, path) == root
 
 

@@ -44,10 +44,15 @@ class NoteError(ArkaError):
 
 
 def _b64decode(text: str, what: str) -> bytes:
+    """Standard base64 in its one canonical spelling (padding bits zero), so that no two
+    texts decode to the same hash or signature."""
     try:
-        return base64.b64decode(text, validate=True)
+        raw = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
         raise NoteError(f"{what} is not standard base64: {text[:60]!r}") from None
+    if _b64(raw) != text:
+        raise NoteError(f"{what} is not canonical base64: {text[:60]!r}")
+    return raw
 
 
 def _b64(data: bytes) -> str:
@@ -135,6 +140,8 @@ def parse_note(data: bytes | str, limit: int = MAX_SIGNATURES) -> Note:
             data = data.decode("utf-8")
         except UnicodeDecodeError:
             raise NoteError("note is not valid UTF-8") from None
+    elif len(data) > MAX_NOTE_BYTES:
+        raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
     if any(ord(c) < 0x20 and c != "\n" for c in data):
         raise NoteError("note contains a control character other than newline")
     split = data.rfind("\n\n")
@@ -223,6 +230,8 @@ class Verifier:
     @classmethod
     def of(cls, name: str, sig_type: int, public: Ed25519PublicKey | bytes) -> Verifier:
         raw = public if isinstance(public, bytes) else _raw(public)
+        if len(raw) != 32:
+            raise NoteError("an Ed25519 public key is 32 bytes")
         return cls(_check_name(name), key_id(name, sig_type, raw), sig_type, raw)
 
     @property
@@ -336,6 +345,8 @@ class TlogProof:
     extra: bytes | None = None
 
     def render(self) -> str:
+        if len(self.path) > MAX_PROOF_LINES or any(len(h) != 32 for h in self.path):
+            raise NoteError(f"a proof is at most {MAX_PROOF_LINES} hashes of 32 bytes")
         lines = [PROOF_HEADER]
         if self.extra is not None:
             lines.append("extra " + _b64(self.extra))

@@ -160,8 +160,11 @@ class TileReader:
     """Subtree hashes, roots and proofs of a tree of `size` leaves, from its tiles.
 
     `fetch(path)` returns a tile's bytes (e.g. over HTTP, or from an exported
-    directory). Tiles are cached for the reader's life; a tile of the wrong length is
-    an error naming it."""
+    directory), raising LookupError (e.g. FileNotFoundError) when there is none; a
+    missing partial tile is read as the prefix of its full tile. Tiles are cached for
+    the reader's life; a tile of the wrong length is an error naming it. Hashes are not
+    authenticated here: the proofs and roots computed from them are, by whoever checks
+    them against a signed checkpoint."""
 
     def __init__(self, fetch: Callable[[str], bytes], size: int):
         self.fetch = fetch
@@ -174,7 +177,13 @@ class TileReader:
             tile = tile_for(level, index, self.size)
             if tile is None:
                 raise NoteError(f"tile {level}/{index} is empty in a tree of size {self.size}")
-            data = self.fetch(tile.path())
+            try:
+                data = self.fetch(tile.path())
+            except (LookupError, FileNotFoundError):
+                if tile.full:
+                    raise
+                # a partial tile may be gone once its full tile exists: take its prefix
+                data = self.fetch(Tile(level, index, WIDTH).path())[:tile.width * HASH]
             if len(data) != tile.width * HASH:
                 raise NoteError(f"{tile.path()}: {len(data)} bytes, expected "
                                 f"{tile.width * HASH}")
@@ -184,6 +193,8 @@ class TileReader:
     def node(self, key: NodeKey) -> bytes:
         """The hash of the complete subtree (level, index)."""
         level, index = key
+        if (index + 1) << level > self.size:
+            raise NoteError(f"subtree {key} is not complete in a tree of size {self.size}")
         t, r = divmod(level, HEIGHT)
         first = index << r  # the subtree's first hash at tile level t
         hashes = [self._tile(t, (first + i) // WIDTH)[(first + i) % WIDTH]

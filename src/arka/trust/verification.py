@@ -11,7 +11,8 @@ checks naming what is wrong.
 Version 1 (ARKA 0.1.0) signed input, context, result, basic trace and rule versions only;
 such records still verify under the version 1 rules, which report the fields they leave
 uncovered. `log_index` is the leaf index in the transparency log; its only signed witness
-is the log, so it is checked against an inclusion proof under a signed tree head, and
+is the log, so it is checked against an inclusion proof under a signed tree head (ARKA's
+JSON form, or a `c2sp.org/tlog-proof@v1` bundle with its checkpoint and cosignatures), and
 reported as not checked without one.
 """
 
@@ -28,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from arka.base.errors import ArkaError
 from arka.trust import merkle
 from arka.trust.canonical import MAX_DEPTH, b64url_decode, canonical, depth_exceeds, digest
+from arka.trust.note import NoteError, TlogProof, Verifier, cosigners, open_checkpoint
 
 #: The proof format new records are signed with.
 PROOF_VERSION = 2
@@ -241,10 +243,12 @@ def _same(a: Any, b: Any) -> bool:
 def verify_record(record: Any, keys: dict[str, Ed25519PublicKey], *,
                   inclusion: Any = None, tenant: str | None = None,
                   evaluation_id: str | None = None,
-                  anchor_reader: Callable[[str], tuple[int, int]] | None = None) -> Verification:
+                  anchor_reader: Callable[[str], tuple[int, int]] | None = None,
+                  bundle: ProofBundle | None = None) -> Verification:
     """Check an evaluation record against its trust proof, offline.
 
-    `inclusion` (an inclusion proof with its signed tree head) checks `log_index`;
+    `inclusion` (an inclusion proof with its signed tree head) or `bundle` (a tlog-proof
+    with the log's and witnesses' keys) checks `log_index`;
     `tenant` / `evaluation_id` are what the caller expects the record to be;
     `anchor_reader(root_hex) -> (block, tree_size)` checks the anchors the record lists."""
     if type(record) is not dict:
@@ -335,7 +339,8 @@ def verify_record(record: Any, keys: dict[str, Ed25519PublicKey], *,
                                    f"{', '.join(fmt.uncovered)}; present here and unchecked: "
                                    f"{', '.join(present) or 'none'}"))
     checks.append(_signature_check(proof, keys))
-    checks += _log_checks(record, proof, fmt, inclusion, keys)
+    checks += _log_checks(record, proof, fmt, bundle if bundle is not None else inclusion,
+                          keys)
     if "anchors" in record:
         checks.append(_anchors_check(record["anchors"], record.get("log_index"),
                                      anchor_reader))
@@ -379,6 +384,8 @@ def _log_checks(record: dict[str, Any], proof: dict[str, Any], fmt: ProofFormat,
     if "log_index" not in record:
         if "log_index" in fmt.record_required:
             return [Check("log_index", False, "the record has no log_index")]
+        if isinstance(inclusion, ProofBundle):
+            return verify_proof_bundle(record, inclusion)[0]
         return verify_inclusion_proof(record, inclusion, keys) if inclusion is not None else []
     index = record["log_index"]
     if not _is_int(index) or index < 0:
@@ -387,9 +394,12 @@ def _log_checks(record: dict[str, Any], proof: dict[str, Any], fmt: ProofFormat,
     if inclusion is None:
         return [_not_checked("log_index", "not checked: its only signed witness is the log; "
                              "give an inclusion proof (arka-cli log inclusion ID, then verify "
-                             "--inclusion FILE)")]
-    checks = verify_inclusion_proof(record, inclusion, keys)
-    leaf_index = inclusion.get("leaf_index") if type(inclusion) is dict else None
+                             "--inclusion FILE) or a proof bundle (--bundle)")]
+    if isinstance(inclusion, ProofBundle):
+        checks, leaf_index = verify_proof_bundle(record, inclusion)
+    else:
+        checks = verify_inclusion_proof(record, inclusion, keys)
+        leaf_index = inclusion.get("leaf_index") if type(inclusion) is dict else None
     ok = _is_int(leaf_index) and leaf_index == index
     checks.append(Check("log_index", ok, f"log_index {index} is the leaf the inclusion proof "
                         "proves" if ok else f"the record says log_index {index}, the "
@@ -502,3 +512,57 @@ def verify_inclusion_proof(record: dict[str, Any], inclusion: Any,
     checks.append(Check("inclusion", ok, f"leaf {index} is in the tree of size {size}" if ok else
                         "the audit path does not lead to the tree head's root"))
     return checks
+
+
+@dataclass(frozen=True)
+class ProofBundle:
+    """A `c2sp.org/tlog-proof@v1` proof and the policy it is checked under: the log's
+    verifier keys (named by its origin), witnesses' cosigner keys and how many of them
+    must have cosigned the checkpoint."""
+
+    text: bytes | str
+    log_keys: tuple[Verifier, ...]
+    witness_keys: tuple[Verifier, ...] = ()
+    quorum: int = 0
+
+
+def verify_proof_bundle(record: dict[str, Any], bundle: ProofBundle
+                        ) -> tuple[list[Check], int | None]:
+    """The checkpoint's log signature, its cosignatures against the quorum, and the
+    inclusion of the record's proof under its root; with the leaf index the bundle names."""
+    try:
+        proof = TlogProof.parse(bundle.text)
+    except NoteError as exc:
+        return [Check("checkpoint", False, f"malformed proof bundle: {exc.message}")], None
+    origins = {v.name for v in bundle.log_keys}
+    try:
+        checkpoint, note = open_checkpoint(proof.checkpoint, bundle.log_keys)
+        if checkpoint.origin not in origins:
+            raise NoteError(f"the checkpoint's origin {checkpoint.origin!r} is not the log "
+                            f"key's name ({', '.join(sorted(origins))})")
+    except NoteError as exc:
+        return [Check("checkpoint", False, f"the checkpoint does not verify: {exc.message}")], \
+            proof.index
+    checks = [Check("checkpoint", True, f"checkpoint of {checkpoint.origin} at tree size "
+                    f"{checkpoint.size} signed by the log key")]
+    if bundle.witness_keys or bundle.quorum:
+        try:
+            got = cosigners(note, bundle.witness_keys)
+            ok = len(got) >= bundle.quorum
+            detail = (f"{len(got)} of {len(bundle.witness_keys)} known witnesses cosigned"
+                      + (f" ({', '.join(sorted(got))})" if got else "")
+                      + f"; {bundle.quorum} required")
+        except NoteError as exc:
+            ok, detail = False, f"a witness cosignature does not verify: {exc.message}"
+        checks.append(Check("cosignatures", ok, detail))
+    try:
+        leaf = merkle.leaf_hash(canonical(record["trust_proof"]))
+    except (ArkaError, KeyError) as exc:
+        checks.append(Check("inclusion", False, f"the record's proof has no leaf: {exc}"))
+        return checks, proof.index
+    ok = merkle.verify_inclusion(proof.index, checkpoint.size, leaf, list(proof.path),
+                                 checkpoint.root)
+    checks.append(Check("inclusion", ok, f"leaf {proof.index} is in the checkpoint's tree of "
+                        f"size {checkpoint.size}" if ok else "the inclusion path does not lead "
+                        "to the checkpoint's root"))
+    return checks, proof.index

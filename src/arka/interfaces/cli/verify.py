@@ -3,7 +3,7 @@ its anchor on chain; or a case bundle (`GET /api/v1/cases/{id}/export`): its sig
 the case's event chain, every record's proof and inclusion under the bundle's tree head.
 
 Exit status: 0 nothing failed and everything the record's signature covers was checked
-(its place in the log and its anchors need --inclusion / --anchor and are listed as NOT
+(its place in the log and its anchors need --inclusion or --bundle, and --anchor, and are listed as NOT
 CHECKED without them); 1 a check failed (INVALID); 2 the record, inclusion proof or key
 could not be read, or the options are wrong; 3 nothing failed but part of the record is not
 covered by its proof (a proof version 1 record), or, with --require-complete, any check
@@ -29,7 +29,7 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 EXIT = {"valid": 0, "invalid": 1, "incomplete": 3}
 #: Checks that need evidence from outside the record (the log, the chain): without it they
 #: are NOT CHECKED but do not make the exit status 3 unless --require-complete.
-EXTERNAL = {"log_index": "--inclusion", "anchors": "--inclusion and --anchor"}
+EXTERNAL = {"log_index": "--inclusion or --bundle", "anchors": "--inclusion and --anchor"}
 MARK = {"ok": "ok  ", "failed": "FAIL", "not_checked": "NOT CHECKED"}
 
 
@@ -124,6 +124,60 @@ def _verify_bundle(bundle: Any, key_source: str | None, as_json: bool) -> None:
     sys.exit(1 if failed else 0)
 
 
+def _verifier_keys(values: tuple[str, ...], what: str) -> tuple[Any, ...]:
+    """Verifier keys given inline or as files (one or more per file, one per line)."""
+    from arka.trust.note import NoteError, Verifier
+    out = []
+    for value in values:
+        texts = [value]
+        if "+" not in value or Path(value).is_file():
+            try:
+                texts = [t for t in Path(value).read_text(encoding="utf-8").splitlines()
+                         if t.strip()]
+            except (OSError, UnicodeDecodeError) as exc:
+                fail(f"{what} {value!r} is neither a verifier key (name+id+key) nor a "
+                     f"readable file: {getattr(exc, 'strerror', None) or exc}", 2)
+        for text in texts:
+            try:
+                out.append(Verifier.parse(text))
+            except NoteError as exc:
+                fail(f"{what}: {exc.message}", 2)
+    return tuple(out)
+
+
+def _proof_bundle(bundle_file: str | None, log_keys: tuple[str, ...],
+                  witness_keys: tuple[str, ...], quorum: int | None,
+                  inclusion_file: str | None) -> Any:
+    if bundle_file is None:
+        if log_keys or witness_keys or quorum is not None:
+            fail("--log-key, --witness-key and --quorum go with --bundle", 2)
+        return None
+    from arka.trust.note import COSIGNATURE_V1, ED25519
+    from arka.trust.verification import ProofBundle
+    if inclusion_file is not None:
+        fail("give --inclusion or --bundle, not both", 2)
+    logs = _verifier_keys(log_keys, "--log-key")
+    if not logs:
+        fail("--bundle needs --log-key (the log's verifier key, GET /api/v1/log/key)", 2)
+    if any(v.sig_type != ED25519 for v in logs):
+        fail("--log-key must be a log key (type 01), not a witness's cosigner key", 2)
+    witnesses = _verifier_keys(witness_keys, "--witness-key")
+    if any(v.sig_type != COSIGNATURE_V1 for v in witnesses):
+        fail("--witness-key must be a cosigner key (type 04)", 2)
+    need = len(witnesses) if quorum is None else quorum
+    if need > len(witnesses):
+        fail(f"--quorum {need} is more than the {len(witnesses)} --witness-key given", 2)
+    try:
+        size = Path(bundle_file).stat().st_size
+        if size > MAX_FILE_BYTES:
+            fail(f"proof bundle {bundle_file} is {size} bytes; at most {MAX_FILE_BYTES} are "
+                 "read", 2)
+        text = Path(bundle_file).read_bytes()
+    except OSError as exc:
+        fail(f"cannot read proof bundle {bundle_file}: {exc.strerror}", 2)
+    return ProofBundle(text, logs, witnesses, need)
+
+
 @click.command("verify")
 @click.argument("evaluation_file")
 @click.option("--key", "key_source",
@@ -134,6 +188,18 @@ def _verify_bundle(bundle: Any, key_source: str | None, as_json: bool) -> None:
               help="Inclusion proof JSON (from `arka-cli log inclusion`): check the record's "
                    "log_index and that its proof is in the log under a signed tree head. "
                    "Without it log_index is NOT CHECKED.")
+@click.option("--bundle", "bundle_file",
+              help="Proof bundle (c2sp.org/tlog-proof@v1, from `arka-cli log bundle`): check "
+                   "the record's log_index and its inclusion under the bundle's checkpoint, "
+                   "signed by --log-key and cosigned by --quorum of the --witness-key "
+                   "witnesses.")
+@click.option("--log-key", "log_keys", multiple=True,
+              help="The log's verifier key (name+id+key, from GET /api/v1/log/key), or a "
+                   "file holding it; repeatable. Needed with --bundle.")
+@click.option("--witness-key", "witness_keys", multiple=True,
+              help="A witness's cosigner verifier key, or a file holding it; repeatable.")
+@click.option("--quorum", type=click.IntRange(0), default=None,
+              help="Witness cosignatures the checkpoint needs (default: every --witness-key).")
 @click.option("--anchor", "check_anchor", is_flag=True,
               help="Also read the tree head's root, and every anchor the record lists, from "
                    "the anchor contract over RPC (needs --inclusion, --rpc-url, --contract).")
@@ -145,7 +211,8 @@ def _verify_bundle(bundle: Any, key_source: str | None, as_json: bool) -> None:
                    "that need --inclusion / --anchor.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify_cmd(evaluation_file: str, key_source: str | None, inclusion_file: str | None,
-               check_anchor: bool, rpc_url: str | None, contract_address: str | None,
+               bundle_file: str | None, log_keys: tuple[str, ...],
+               witness_keys: tuple[str, ...], quorum: int | None, check_anchor: bool, rpc_url: str | None, contract_address: str | None,
                tenant: str | None, require_complete: bool, as_json: bool) -> None:
     """Verify an evaluation record offline: every field against its trust proof, the
     signature, and with --inclusion its place in the log (and with --anchor on chain).
@@ -156,7 +223,7 @@ def verify_cmd(evaluation_file: str, key_source: str | None, inclusion_file: str
 
     Prints each check (ok, FAIL, NOT CHECKED), then each field of the record with the
     checks that covered it, then VALID, INVALID or INCOMPLETE. Exit 0 valid (log_index
-    and anchors are NOT CHECKED without --inclusion / --anchor), 1 invalid, 2 unreadable
+    and anchors are NOT CHECKED without --inclusion or --bundle / --anchor), 1 invalid, 2 unreadable
     input or bad options, 3 incomplete (part of the record is not covered by its proof,
     as in a proof version 1 record; with --require-complete, any check that did not run)."""
     if check_anchor and not (inclusion_file and rpc_url and contract_address):
@@ -177,9 +244,10 @@ def verify_cmd(evaluation_file: str, key_source: str | None, inclusion_file: str
     inclusion = None
     if inclusion_file is not None:
         inclusion = _read_json_file(inclusion_file, "inclusion proof")
+    bundle = _proof_bundle(bundle_file, log_keys, witness_keys, quorum, inclusion_file)
     reader = _anchor_reader(str(rpc_url), str(contract_address)) if check_anchor else None
     report = verify_record(record, keys, inclusion=inclusion, tenant=tenant,
-                           anchor_reader=reader)
+                           anchor_reader=reader, bundle=bundle)
     if reader is not None and report.checks and report.checks[0].name != "record":
         report.checks.append(_anchor_check(inclusion, reader))
     unchecked = [c.name for c in report.checks if c.status == "not_checked"]

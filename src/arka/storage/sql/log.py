@@ -196,78 +196,86 @@ class SqlLog:
                         f"SELECT idx, evaluation_id, leaf_hash, entry FROM log_leaves "
                         f"WHERE idx >= {p} AND idx < {p} ORDER BY idx", (start, end))]
 
-    def checkpoint(self, tree_size: int | None = None) -> dict[str, Any] | None:
-        """The stored checkpoint of that size (default: the largest)."""
+    def checkpoint(self, origin: str, tree_size: int | None = None) -> dict[str, Any] | None:
+        """The stored checkpoint of the log `origin` of that size (default: the largest)."""
         c = S.log_checkpoints.c
-        q = select(S.log_checkpoints)
+        q = select(S.log_checkpoints).where(c.origin == origin)
         q = q.where(c.tree_size == tree_size) if tree_size is not None else \
             q.order_by(c.tree_size.desc()).limit(1)
         with self.db.read() as conn:
             row = conn.execute(q).mappings().first()
         return dict(row) if row else None
 
-    def put_checkpoint(self, tree_size: int, note: str, key_id: str) -> dict[str, Any]:
-        """Store a checkpoint; if one of that size exists already, that one stands."""
-        row = {"tree_size": tree_size, "note": note, "key_id": key_id}
+    def put_checkpoint(self, origin: str, tree_size: int, note: str, key_id: str
+                       ) -> dict[str, Any]:
+        """Store a checkpoint; if one of that origin and size exists already, that one
+        stands."""
+        row = {"origin": origin, "tree_size": tree_size, "note": note, "key_id": key_id}
         try:
             with self.db.write() as conn:
                 conn.execute(S.log_checkpoints.insert(), row)
         except IntegrityError:
-            existing = self.checkpoint(tree_size)
+            existing = self.checkpoint(origin, tree_size)
             assert existing is not None
             return existing
         return row
 
-    def cosignatures(self, tree_size: int) -> list[dict[str, Any]]:
+    def cosignatures(self, origin: str, tree_size: int) -> list[dict[str, Any]]:
         c = S.log_cosignatures.c
         with self.db.read() as conn:
             return [dict(r) for r in conn.execute(
-                select(S.log_cosignatures).where(c.tree_size == tree_size)
+                select(S.log_cosignatures).where(c.origin == origin, c.tree_size == tree_size)
                 .order_by(c.witness)).mappings()]
 
-    def witnessed(self, quorum: int, witnesses: list[str]) -> int | None:
+    def witnessed(self, origin: str, quorum: int, witnesses: list[str]) -> int | None:
         """The largest checkpoint size cosigned by at least `quorum` of `witnesses`."""
         c = S.log_cosignatures.c
         with self.db.read() as conn:
             size = conn.execute(
-                select(c.tree_size).where(c.witness.in_(witnesses)).group_by(c.tree_size)
-                .having(func.count() >= quorum).order_by(c.tree_size.desc()).limit(1)
-            ).scalar()
+                select(c.tree_size).where(c.origin == origin, c.witness.in_(witnesses))
+                .group_by(c.tree_size).having(func.count() >= quorum)
+                .order_by(c.tree_size.desc()).limit(1)).scalar()
         return None if size is None else int(size)
 
-    def add_cosignature(self, tree_size: int, witness: str, signature: str, timestamp: int,
-                        at: str) -> None:
+    def add_cosignature(self, origin: str, tree_size: int, witness: str, signature: str,
+                        timestamp: int, at: str) -> None:
         """Record a witness's cosignature (and that it has now seen `tree_size`)."""
+        c = S.log_cosignatures.c
         with self.db.write() as conn:
             exists = conn.execute(select(func.count()).select_from(S.log_cosignatures).where(
-                S.log_cosignatures.c.tree_size == tree_size,
-                S.log_cosignatures.c.witness == witness)).scalar_one()
+                c.origin == origin, c.tree_size == tree_size, c.witness == witness)
+            ).scalar_one()
             if not exists:
                 conn.execute(S.log_cosignatures.insert(), {
-                    "tree_size": tree_size, "witness": witness, "signature": signature,
-                    "timestamp": timestamp, "at": at})
-            self._witness_in(conn, witness, tree_size, at, None)
+                    "origin": origin, "tree_size": tree_size, "witness": witness,
+                    "signature": signature, "timestamp": timestamp, "at": at})
+            self._witness_in(conn, origin, witness, tree_size, at, None)
 
-    def set_witness(self, witness: str, size: int | None, at: str, error: str | None) -> None:
+    def set_witness(self, origin: str, witness: str, size: int | None, at: str,
+                    error: str | None) -> None:
         """The size a witness says it has (None: unchanged) and the last error, if any."""
         with self.db.write() as conn:
-            self._witness_in(conn, witness, size, at, error)
+            self._witness_in(conn, origin, witness, size, at, error)
 
     @staticmethod
-    def _witness_in(conn: Connection, witness: str, size: int | None, at: str,
+    def _witness_in(conn: Connection, origin: str, witness: str, size: int | None, at: str,
                     error: str | None) -> None:
         w = S.log_witnesses.c
-        current = conn.execute(select(w.size).where(w.witness == witness)).scalar()
+        which = (w.origin == origin, w.witness == witness)
+        current = conn.execute(select(w.size).where(*which)).scalar()
         if current is None:
-            conn.execute(S.log_witnesses.insert(), {"witness": witness, "size": size or 0,
-                                                    "updated_at": at, "last_error": error})
+            conn.execute(S.log_witnesses.insert(), {
+                "origin": origin, "witness": witness, "size": size or 0, "updated_at": at,
+                "last_error": error})
             return
         values: dict[str, Any] = {"updated_at": at, "last_error": error}
         if size is not None:
             values["size"] = size
-        conn.execute(S.log_witnesses.update().where(w.witness == witness).values(**values))
+        conn.execute(S.log_witnesses.update().where(*which).values(**values))
 
-    def witnesses(self) -> dict[str, dict[str, Any]]:
+    def witnesses(self, origin: str) -> dict[str, dict[str, Any]]:
+        """The log's view of each witness of `origin`: {name: {size, updated_at, ...}}."""
+        w = S.log_witnesses.c
         with self.db.read() as conn:
             return {r["witness"]: dict(r) for r in conn.execute(
-                select(S.log_witnesses)).mappings()}
+                select(S.log_witnesses).where(w.origin == origin)).mappings()}

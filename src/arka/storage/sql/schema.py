@@ -357,6 +357,7 @@ store_marks = Table(  # facts written once (append-only), e.g. "records_sealed_f
 
 log_checkpoints = Table(  # append-only: the log-signed C2SP checkpoint of each tree head
     "log_checkpoints", metadata,
+    Column("origin", String(200), primary_key=True),
     Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
     Column("note", Text, nullable=False),
     Column("key_id", String(64), nullable=False),
@@ -364,6 +365,7 @@ log_checkpoints = Table(  # append-only: the log-signed C2SP checkpoint of each 
 
 log_cosignatures = Table(  # append-only: witnesses' cosignatures of checkpoints
     "log_cosignatures", metadata,
+    Column("origin", String(200), primary_key=True),
     Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
     Column("witness", String(256), primary_key=True),
     Column("signature", Text, nullable=False),  # the note signature line
@@ -373,6 +375,7 @@ log_cosignatures = Table(  # append-only: witnesses' cosignatures of checkpoints
 
 log_witnesses = Table(  # the log's view of each witness: the size it last cosigned
     "log_witnesses", metadata,
+    Column("origin", String(200), primary_key=True),
     Column("witness", String(256), primary_key=True),
     Column("size", BigInteger, nullable=False),
     Column("updated_at", String(40), nullable=False),

@@ -1,6 +1,7 @@
 """The log as a C2SP transparency log: each leaf's bytes (served as entry bundles), the
 log-signed checkpoint of each tree head, witnesses' cosignatures (both append-only), and
-the size each witness last cosigned.
+the size each witness last cosigned; all three by the log's origin (its name in the
+checkpoints), so that a log renamed by its configuration starts its own checkpoints.
 
 Leaves appended before this revision have no stored bytes; the service reads them from
 their evaluation records (and checks them against the leaf hash) when it serves them.
@@ -17,20 +18,23 @@ down_revision = "0011"
 branch_labels = None
 depends_on = None
 
-APPEND_ONLY = {"log_checkpoints": ("tree_size = NEW.tree_size",),
-               "log_cosignatures": ("tree_size = NEW.tree_size AND witness = NEW.witness",)}
+APPEND_ONLY = {"log_checkpoints": ("origin = NEW.origin AND tree_size = NEW.tree_size",),
+               "log_cosignatures": ("origin = NEW.origin AND tree_size = NEW.tree_size "
+                                    "AND witness = NEW.witness",)}
 
 
 def upgrade() -> None:
     op.add_column("log_leaves", sa.Column("entry", sa.LargeBinary))
     op.create_table(
         "log_checkpoints",
+        sa.Column("origin", sa.String(200), primary_key=True),
         sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("note", sa.Text, nullable=False),
         sa.Column("key_id", sa.String(64), nullable=False),
     )
     op.create_table(
         "log_cosignatures",
+        sa.Column("origin", sa.String(200), primary_key=True),
         sa.Column("tree_size", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("witness", sa.String(256), primary_key=True),
         sa.Column("signature", sa.Text, nullable=False),
@@ -39,6 +43,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "log_witnesses",
+        sa.Column("origin", sa.String(200), primary_key=True),
         sa.Column("witness", sa.String(256), primary_key=True),
         sa.Column("size", sa.BigInteger, nullable=False),
         sa.Column("updated_at", sa.String(40), nullable=False),
