@@ -310,6 +310,12 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("GET", "/api/v1/log/sth", "log:read", None),
         ("GET", f"/api/v1/log/inclusion?evaluation_id={eval_id}", "proofs:read", None),
         ("GET", "/api/v1/log/consistency?first=1&second=1", "log:read", None),
+        ("GET", "/api/v1/log/checkpoint", "log:read", None),
+        ("GET", "/api/v1/log/key", "log:read", None),
+        ("GET", "/api/v1/log/witnesses", "log:read", None),
+        ("GET", "/api/v1/log/tile/0/000.p/1", "log:read", None),
+        ("GET", "/api/v1/log/tile/entries/000.p/1", "log:entries", None),
+        ("GET", f"/api/v1/evaluations/{eval_id}/proof-bundle", "proofs:read", None),
         ("GET", "/api/v1/anchors", "log:read", None),
         ("GET", "/api/v1/anchors/1", "log:read", None),
         ("POST", "/api/v1/apikeys", "keys:manage", {"name": "k", "roles": ["viewer"]}),
@@ -384,6 +390,8 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
     generic = {(m, p.replace("ctr-threshold-flag", "{name}").replace("fx-rates", "{name}")
                 .replace("/x", "/{name}").replace("1.0.0", "{version}")
                 .replace("/anchors/1", "/anchors/{anchor_id}")
+                .replace("/tile/entries/000.p/1", "/tile/entries/{path}")
+                .replace("/tile/0/000.p/1", "/tile/{path}")
                 .replace(f"exp_{'0' * 32}", "{export_id}")
                 .replace(f"alw_{'0' * 32}", "{entry_id}")
                 .replace(f"whk_{'0' * 32}", "{webhook_id}")
