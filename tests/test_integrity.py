@@ -68,7 +68,10 @@ def _fill(url: str, data: Path) -> list[tuple[int, str]]:
                       {"context": CTX, "input": _tx(9000 + 1000 * i), "options": options})
         if i % 4 == 3:
             core.transparency.sth()
-    core.transparency.sth()
+    size = core.transparency.sth()["tree_size"]
+    # a witness's cosignature row to attack (its signature need not verify for that)
+    core.store.log.add_cosignature(core.transparency.origin, size, "w.example/w",
+                                   "\u2014 w.example/w AAAAAAA=\n", 1, "2026-01-01T00:00:00Z")
     core.delivery.dispatch_once()  # opens the cases
     core.audit.record_config("sha256:x", "test")
     with store.engine.connect() as conn:
@@ -138,12 +141,19 @@ CHANGE = {
     "audit_events": ("seq", "outcome", {"sqlite": "'forged'", "postgresql": "'forged'"}),
     "store_marks": ("name", "value", {"sqlite": "value + 1", "postgresql": "value + 1"}),
     "case_events": ("seq", "action", {"sqlite": "'forged'", "postgresql": "'forged'"}),
+    # (..., the columns of the key an ON CONFLICT names, when it has several)
+    "log_checkpoints": ("tree_size", "note", {"sqlite": "'forged'", "postgresql": "'forged'"},
+                        "origin, tree_size"),
+    "log_cosignatures": ("tree_size", "signature", {"sqlite": "'forged'",
+                                                    "postgresql": "'forged'"},
+                         "origin, tree_size, witness"),
 }
 
 
 def _attempts(kind: str, table: str) -> list[tuple[str, bool]]:
     """(statement, must it fail): every way SQL has of changing or removing a row."""
-    key, col, value = CHANGE[table]
+    key, col, value, *composite = CHANGE[table]
+    conflict = composite[0] if composite else key
     value = value[kind]
     cols = [c.name for c in S.metadata.tables[table].columns]
     changed = ", ".join(value if c == col else c for c in cols)
@@ -154,7 +164,7 @@ def _attempts(kind: str, table: str) -> list[tuple[str, bool]]:
         (f"DELETE FROM {table}", True),
         (f"DELETE FROM {table} WHERE {key} = (SELECT MIN({key}) FROM {table})", True),
         (f"INSERT INTO {table} ({names}) SELECT * FROM ({one}) AS x WHERE true "
-         f"ON CONFLICT ({key}) DO UPDATE SET {col} = excluded.{col}", True),
+         f"ON CONFLICT ({conflict}) DO UPDATE SET {col} = excluded.{col}", True),
     ]
     if kind == "sqlite":
         return common + [

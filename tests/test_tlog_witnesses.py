@@ -1,6 +1,7 @@
 """Witnessing end to end with real processes: two `arka-cli witness serve` witnesses and
-ARKA Core (`arka-cli serve`, see tests/live_server.py) configured to take its checkpoints
-to both with quorum 2 every 200 ms. The scenarios share one server and witness pair:
+ARKA Core (`arka-cli serve`, as tests/live_server.py starts it) configured to take its
+checkpoints to both with quorum 2 every 200 ms. The scenarios share one witness pair, one
+server and its fork (started at once, the fork's log empty until scenario 3):
 
 1. the log's checkpoint gets both cosignatures; a proof bundle fetched with
    `arka-cli log bundle` verifies offline with `arka-cli verify --quorum 2`;
@@ -23,7 +24,8 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable, Iterator
-from contextlib import ExitStack
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +36,15 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from arka.app.transparency import entry_of
-from arka.trust.note import ED25519, Checkpoint, Verifier, cosigners, open_checkpoint
-from tests.live_server import CLI, LiveServer, free_port, live_server
+from arka.trust.note import (
+    ED25519,
+    Checkpoint,
+    CosignatureSigner,
+    Verifier,
+    cosigners,
+    open_checkpoint,
+)
+from tests.live_server import CLI, LiveServer, _drain, _wait_started, free_port
 from tests.tlog_fixtures import run_tlogcheck, tlogcheck_or_skip
 
 ORIGIN = "arka.example.com/log"
@@ -148,6 +157,43 @@ class WitnessProc:
         return checkpoint
 
 
+# ------------------------------------------------------------------ ARKA Core processes
+
+@contextmanager
+def admin_server(tmp_path: Path, config: Path, env: dict[str, str]) -> Iterator[LiveServer]:
+    """`tests.live_server.live_server` with one API key (t1 admin) instead of twelve: the
+    same migrate, `arka-cli serve` and teardown, but ~25 s of CLI start-ups fewer per
+    server, which keeps this module within its time budget."""
+    data = tmp_path / "live"
+    data.mkdir(parents=True, exist_ok=True)
+    url_db = f"sqlite:///{data / 'pact.db'}"
+    store_args = ["--data-dir", str(data), "--database-url", url_db, "--config", str(config)]
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ARKA_")}
+    child_env.update(env)
+    subprocess.run([CLI, "db", "migrate", "--confirm", *store_args], check=True,
+                   capture_output=True, env=child_env, timeout=120)
+    done = subprocess.run([CLI, "apikey", "create", "--name", "t1-admin", "--role", "admin",
+                           "--tenant", "t1", "--key-only", *store_args], capture_output=True,
+                          text=True, env=child_env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    port = free_port()
+    proc = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port),
+                             "--workers", "1", *store_args], env=child_env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        _wait_started(proc)
+        _drain(proc)
+        yield LiveServer(f"http://127.0.0.1:{port}", proc, url_db, store_args,
+                         {("t1", "admin"): done.stdout.strip()})
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
 # ------------------------------------------------------------------ the world
 
 @dataclass
@@ -168,13 +214,26 @@ class World:
     def witness_verifiers(self) -> list[Verifier]:
         return [w.verifier for w in self.witnesses]
 
-    def start_server(self, label: str) -> LiveServer:
-        srv = self.stack.enter_context(live_server(self.tmp / label, config=self.config,
-                                                   env={"ARKA_SIGNING_KEY": self.pem}))
-        r = srv.client().post("/api/v1/rules", content=RULE, headers=YAML)
-        assert r.status_code == 201, r.text
-        self.servers[label] = srv
-        return srv
+    def start_servers(self, *labels: str) -> None:
+        """A live server per label, started in parallel, each with the rule deployed."""
+        managers = {label: admin_server(self.tmp / label, config=self.config,
+                                        env={"ARKA_SIGNING_KEY": self.pem})
+                    for label in labels}
+        with ThreadPoolExecutor(len(labels)) as pool:
+            futures = {label: pool.submit(cm.__enter__) for label, cm in managers.items()}
+            errors = []
+            for label, future in futures.items():
+                try:
+                    self.servers[label] = future.result()
+                    self.stack.push(managers[label])
+                except BaseException as exc:  # noqa: BLE001 - re-raised below
+                    errors.append(exc)
+        if errors:
+            raise errors[0]
+        for srv in self.servers.values():
+            with srv.client() as client:
+                r = client.post("/api/v1/rules", content=RULE, headers=YAML)
+            assert r.status_code == 201, r.text
 
 
 @pytest.fixture(scope="module")
@@ -198,7 +257,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         lines += ["  quorum: 2", "  cosign_interval: 200ms", "  witness_timeout: 2s"]
         config.write_text("\n".join(lines) + "\n")
         world = World(tmp, pem, vkey, witnesses, config, stack)
-        world.start_server("main")
+        # both ARKA Cores start at once (each setup runs ~14 CLI processes); the fork's
+        # log stays empty, so it submits nothing, until test 3 gives it a history
+        world.start_servers("main", "fork")
         yield world
 
 
@@ -305,10 +366,7 @@ def test_checkpoint_is_cosigned_by_both_witnesses_and_the_bundle_verifies(
     assert done.returncode == 0, out
     assert "2 of 2 known witnesses cosigned" in out and "VALID" in out, out
     # a witness key the checkpoint lacks cannot make up the quorum
-    stranger = Verifier.parse(world.witnesses[0].vkey)
-    other = subprocess.run([CLI, "witness", "keygen", "--name", stranger.name, "--out",
-                            str(tmp / "stranger.pem")], capture_output=True, text=True,
-                           timeout=60).stdout.strip()
+    other = CosignatureSigner(WITNESS_NAMES[0], Ed25519PrivateKey.generate()).vkey
     bad = subprocess.run([CLI, "verify", str(tmp / "record.json"), "--key",
                           str(tmp / "keys.json"), "--bundle", str(bundle), "--log-key",
                           world.vkey, "--witness-key", other, "--witness-key",
@@ -370,7 +428,8 @@ def test_a_forked_log_is_refused_and_the_monitor_sees_the_split_view(
     first = main_srv
     size = log_size(first)
     first_cp = wait_witnessed(world, first, size)
-    fork = world.start_server("fork")  # the same key and origin, another database
+    fork = world.servers["fork"]  # the same key, origin and witnesses, another database
+    assert log_size(fork) == 0
     evaluate(fork, size + 3, start=5000)  # other leaves, a larger tree
     fork_size = size + 3
     assert log_size(fork) == fork_size

@@ -36,7 +36,8 @@ MANIFEST = "manifest.json"
 COUNTED = ("rules", "rulesets", "reference_tables", "schemas", "evaluations", "log_leaves",
            "log_nodes", "log_heads", "anchors", "api_keys", "audit_events",
            "screening_allowlist", "outbox", "webhooks", "deliveries", "cases",
-           "case_evaluations", "case_events")
+           "case_evaluations", "case_events", "log_checkpoints", "log_cosignatures",
+           "log_witnesses")
 
 
 def _sha256(path: Path) -> str:

@@ -22,7 +22,8 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
                       S.log_leaves, S.log_nodes, S.log_heads, S.anchors, S.api_keys,
                       S.audit_events, S.screening_allowlist, S.outbox, S.webhooks,
                       S.deliveries, S.cases, S.case_evaluations, S.case_events,
-                      S.worker_leases):
+                      S.worker_leases, S.log_checkpoints, S.log_cosignatures,
+                      S.log_witnesses):
             if dst.execute(select(func.count()).select_from(table)).scalar_one():
                 raise StoreError(f"the target already holds {table.name}; copy into an empty "
                                  "database")
@@ -30,7 +31,10 @@ def copy_store(source: Database, target: Database, batch: int = 1000) -> dict[st
                         "log_nodes": ("key",), "log_heads": ("tree_size",),
                         "outbox": ("seq",), "case_events": ("seq",),
                         "case_evaluations": ("case_id", "evaluation_id"),
-                        "worker_leases": ("name",)}
+                        "worker_leases": ("name",),
+                        "log_checkpoints": ("origin", "tree_size"),
+                        "log_cosignatures": ("origin", "tree_size", "witness"),
+                        "log_witnesses": ("origin", "witness")}
             order = [table.c[name] for name in order_by.get(table.name, ("id",))]
             counts[table.name] = 0
             result = src.execute(select(table).order_by(*order)).mappings()
