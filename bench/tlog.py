@@ -57,6 +57,14 @@ from arka.trust.tiles import WIDTH, Tile, TileReader, decode_entries  # noqa: E4
 CLI = str(Path(sys.executable).parent / "arka-cli")
 ORIGIN = "bench.arka.example/log"
 APPEND_TARGET = 50_000  # leaves/s
+# shaped like a v2 trust proof's canonical JSON (no spaces), ~1.1 KB
+PROOF_TEMPLATE = ('{"algorithm":"Ed25519","context_hash":"sha256:%s","engine_version":"2.4.0",'
+                  '"evaluation_id":"eval_%s","input_hash":"sha256:%s","key_id":"k-2024-01",'
+                  '"metadata_hash":"sha256:%s","output_hash":"sha256:%s","proof_id":"proof_%s",'
+                  '"proof_version":2,"rule_id":"rule_ctr-threshold-flag","rule_results_hash":'
+                  '"sha256:%s","rule_version":"1.0.0","rules_hash":"sha256:%s","signature":"%s",'
+                  '"tenant":"default","timestamp":"2024-01-15T14:00:%02d.%06dZ","trace_hash":'
+                  '"sha256:%s","jurisdiction":"US","full_trace_hash":"sha256:%s"}')
 CHILDREN: list[subprocess.Popen[bytes]] = []
 
 
@@ -84,15 +92,8 @@ def entries(start: int, n: int) -> list[tuple[str, bytes]]:
         ev = f"{i:032x}"
         h = [hashlib.sha256(b"%d:%d" % (i, k)).hexdigest() for k in range(8)]
         sig = (h[7] + h[6])[:86]
-        doc = ('{"algorithm":"Ed25519","context_hash":"sha256:%s","engine_version":"2.4.0",'
-               '"evaluation_id":"eval_%s","input_hash":"sha256:%s","key_id":"k-2024-01",'
-               '"metadata_hash":"sha256:%s","output_hash":"sha256:%s","proof_id":"proof_%s",'
-               '"proof_version":2,"rule_id":"rule_ctr-threshold-flag","rule_results_hash":'
-               '"sha256:%s","rule_version":"1.0.0","rules_hash":"sha256:%s","signature":"%s",'
-               '"tenant":"default","timestamp":"2024-01-15T14:00:%02d.%06dZ","trace_hash":'
-               '"sha256:%s","jurisdiction":"US","full_trace_hash":"sha256:%s"}'
-               % (h[0], ev, h[1], h[2], h[3], ev, h[4], h[5], sig, i % 60, i % 1_000_000,
-                  h[6], h[7]))
+        doc = PROOF_TEMPLATE % (h[0], ev, h[1], h[2], h[3], ev, h[4], h[5], sig, i % 60,
+                                i % 1_000_000, h[6], h[7])
         out.append((f"eval_{ev}", doc.encode()))
     return out
 
@@ -188,7 +189,7 @@ def bench_append(core: Core, leaves: int, batch: int) -> list[Row]:
     rate = n_total / max(timed, 1e-9)
     ok = "ok" if rate >= APPEND_TARGET else "BELOW TARGET"
     size = sum(len(e) for _, e in entries(0, 100)) / 100
-    return [("append, batches of %s (~%.0f B entries)" % (f"{batch:,}", size),
+    return [(f"append, batches of {batch:,} (~{size:.0f} B entries)",
              f"{rate:,.0f} leaves/s",
              f"target >= {APPEND_TARGET:,} [{ok}]; {n_total:,} leaves in {timed:.1f} s; "
              f"batch p50 {ms(pct(batches, .5))}, max {ms(max(batches))}")]

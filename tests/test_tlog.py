@@ -460,6 +460,7 @@ def test_export_tiles_then_monitor_the_mirror_and_catch_a_fork(served: Any, tmp_
     core, client = served
     evaluate(client, 3)
     append_leaves(core, 600)
+    core.transparency.sth()  # as the running service does while the log grows
     mirror = tmp_path / "mirror"
     runner = CliRunner()
     store = operator_args(tmp_path, core)
@@ -477,6 +478,7 @@ def test_export_tiles_then_monitor_the_mirror_and_catch_a_fork(served: Any, tmp_
     assert first.exit_code == 0 and "size 603" in first.output, first.output
     # grow, export again (full tiles kept), the monitor checks consistency
     append_leaves(core, 100)
+    core.transparency.sth()
     out = runner.invoke(main, ["log", "export-tiles", str(mirror), *store])
     assert out.exit_code == 0 and "kept 4 full tiles" in out.output, out.output
     again = runner.invoke(main, mon)
@@ -484,6 +486,7 @@ def test_export_tiles_then_monitor_the_mirror_and_catch_a_fork(served: Any, tmp_
     # the same origin and key, another history: a split view, both checkpoints shown
     fork = make_core(tmp_path, core.settings.transparency, name="fork", keys=tmp_path / "keys")
     append_leaves(fork, 800, tag=b"f")
+    fork.transparency.sth()
     forked = tmp_path / "forked"
     out = runner.invoke(main, ["log", "export-tiles", str(forked),
                                *operator_args(tmp_path, fork)])
@@ -524,3 +527,7 @@ def test_monitor_over_http_and_its_malformed_arguments(served: Any, tmp_path: Pa
                                str(tmp_path / "u"), "--database-url",
                                core.settings.database_url])
     assert out.exit_code == 2 and "not a directory" in out.output
+    empty = make_core(tmp_path, name="empty")
+    out = runner.invoke(main, ["log", "export-tiles", str(tmp_path / "m"),
+                               *operator_args(tmp_path, empty)])
+    assert out.exit_code == 1 and "no checkpoint yet" in out.output

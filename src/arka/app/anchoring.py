@@ -172,10 +172,12 @@ def anchor_view(anchor: dict[str, Any]) -> dict[str, Any]:
 class Anchors:
     """Anchors as the API shows them, with each configured chain's health."""
 
-    def __init__(self, store: Store, chains: list[ChainConfig], worker: AnchorService | None):
+    def __init__(self, store: Store, chains: list[ChainConfig], worker: AnchorService | None,
+                 checkpoint: Callable[[int], str | None] | None = None):
         self.store = store
         self.chains = chains
         self.worker = worker
+        self.checkpoint = checkpoint  # the signed checkpoint of a tree size, if any
 
     def list(self, page: int, per_page: int, chain: str | None, status: str | None
              ) -> dict[str, Any]:
@@ -190,7 +192,12 @@ class Anchors:
                 "total": total, "chains": chains}
 
     def get(self, anchor_id: int) -> dict[str, Any]:
-        return anchor_view(self.store.anchors.get(anchor_id))
+        """One anchor, with the checkpoint of the tree it anchors: the same size and root,
+        signed by the log (and cosigned by the witnesses that saw it)."""
+        anchor = anchor_view(self.store.anchors.get(anchor_id))
+        if self.checkpoint is not None:
+            anchor["checkpoint"] = self.checkpoint(int(anchor["tree_size"]))
+        return anchor
 
     def covering(self, log_index: int) -> builtins.list[dict[str, Any]]:
         return [anchor_view(a) for a in self.store.anchors.covering(log_index)]

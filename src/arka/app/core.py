@@ -109,7 +109,8 @@ class Core:
         self.anchoring = AnchorService(self.store, self.transparency.sth,
                                        list(settings.chains), settings.anchor_policy,
                                        events=self.events) if settings.chains else None
-        self.anchors = Anchors(self.store, list(settings.chains), self.anchoring)
+        self.anchors = Anchors(self.store, list(settings.chains), self.anchoring,
+                              self.transparency.checkpoint_text)
         self.idempotency = Idempotency(settings.redis_url,
                                        max_connections=settings.redis_max_connections)
         self.screening = Screening(self.store.allowlist, self.plugins, self.apikeys,

@@ -126,6 +126,14 @@ class Transparency:
         lines = "".join(c["signature"] for c in self.log.cosignatures(self.origin, tree_size))
         return note.with_signatures(parse_signature_lines(lines) if lines else ())
 
+    def checkpoint_text(self, tree_size: int) -> str | None:
+        """The checkpoint of that size with its cosignatures, as served; None if the log
+        signed none of that size."""
+        try:
+            return self.checkpoint_note(tree_size).render()
+        except NotFound:
+            return None
+
     def witnessed_size(self) -> int | None:
         """The largest checkpoint with the required cosignatures; with no witnesses
         required, the newest checkpoint."""
@@ -243,9 +251,16 @@ class Transparency:
                ) -> dict[str, int]:
         """Write the log's checkpoint and every tile and entry bundle it needs, as static
         files (`put(path, bytes)`); full tiles `exists` says are there are kept. The
-        checkpoint goes last."""
-        note, _ = self.checkpoint()
-        size = Checkpoint.parse(note.text).size
+        checkpoint goes last. Read-only: it exports the checkpoint the service serves
+        (signed by the service's key) and signs nothing itself."""
+        size = self.witnessed_size()
+        if size is None:
+            row = self.log.checkpoint(self.origin)
+            if row is None:
+                raise NotFound(f"the log {self.origin} has no checkpoint yet: ARKA Core signs "
+                               "one as soon as it runs with a log that has leaves")
+            size = int(row["tree_size"])
+        note = self.checkpoint_note(size)
         written = kept = 0
         for tile in tiles_of(size):
             path = tile.path()
