@@ -58,7 +58,7 @@ class Transparency:
         self.log = log
         self.keys = keys
         self.origin = origin
-        self.records = records  # reads leaves stored before entries were (migration 0012)
+        self.records = records  # the sealed records, whose proofs are the leaves' bytes
         self.witnesses = witnesses
         self.quorum = quorum
         self._head_cache: tuple[float, dict[str, Any] | None] = (-1e9, None)
@@ -170,25 +170,26 @@ class Transparency:
         return b"".join(nodes[k] for k in keys)
 
     def entry_bundle(self, tile: Tile) -> bytes:
-        """An entry bundle: the leaves' bytes, each checked against its leaf hash."""
+        """An entry bundle: the leaves' bytes (each the canonical proof of its sealed
+        evaluation record), each checked against its leaf hash."""
         self._available(tile)
         start = tile.index * 256
         rows = self.log.entries(start, start + tile.width)
         if len(rows) != tile.width:
             raise StoreError(f"the log is missing leaves in [{start}, {start + tile.width})")
-        missing = [e for _, e, _, entry in rows if entry is None]
-        records = self.records(missing) if missing and self.records is not None else {}
+        if self.records is None:
+            raise StoreError("entry bundles need the evaluation records")
+        records = self.records([e for _, e, _ in rows])
         entries = []
-        for idx, evaluation_id, leaf, entry in rows:
-            if entry is None:
-                stored = records.get(evaluation_id)
-                if stored is None or stored.record is None:
-                    raise StoreError(f"leaf {idx}: evaluation {evaluation_id} is not readable "
-                                     "to serve its entry")
-                entry = entry_of(stored.record)
-            if merkle.leaf_hash(entry) != leaf:
-                raise StoreError(f"leaf {idx}: the stored entry does not hash to its leaf "
+        for idx, evaluation_id, leaf in rows:
+            stored = records.get(evaluation_id)
+            if stored is None or stored.record is None:
+                raise StoreError(f"leaf {idx}: evaluation {evaluation_id} is not readable "
                                  "(run arka-cli db check)")
+            entry = entry_of(stored.record)
+            if merkle.leaf_hash(entry) != leaf:
+                raise StoreError(f"leaf {idx}: evaluation {evaluation_id}'s proof does not "
+                                 "hash to its leaf (run arka-cli db check)")
             entries.append(entry)
         return encode_entries(entries)
 

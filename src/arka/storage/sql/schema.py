@@ -106,7 +106,6 @@ log_leaves = Table(
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("evaluation_id", String(64), nullable=False, unique=True),
     Column("leaf_hash", LargeBinary(32), nullable=False),
-    Column("entry", LargeBinary),  # the leaf's bytes (canonical proof); NULL before 0012
 )
 
 log_nodes = Table(  # key = level * 2**48 + index of the complete subtree

@@ -1,10 +1,8 @@
-"""The log as a C2SP transparency log: each leaf's bytes (served as entry bundles), the
-log-signed checkpoint of each tree head, witnesses' cosignatures (both append-only), and
-the size each witness last cosigned; all three by the log's origin (its name in the
-checkpoints), so that a log renamed by its configuration starts its own checkpoints.
-
-Leaves appended before this revision have no stored bytes; the service reads them from
-their evaluation records (and checks them against the leaf hash) when it serves them.
+"""The log as a C2SP transparency log: the log-signed checkpoint of each tree head,
+witnesses' cosignatures (both append-only), and the size each witness last cosigned; all
+three by the log's origin (its name in the checkpoints), so that a log renamed by its
+configuration starts its own checkpoints. (The leaves' bytes, served as entry bundles,
+are the proofs inside the sealed, append-only evaluation records: not stored twice.)
 
 Revision ID: 0012
 Revises: 0011
@@ -24,7 +22,6 @@ APPEND_ONLY = {"log_checkpoints": ("origin = NEW.origin AND tree_size = NEW.tree
 
 
 def upgrade() -> None:
-    op.add_column("log_leaves", sa.Column("entry", sa.LargeBinary))
     op.create_table(
         "log_checkpoints",
         sa.Column("origin", sa.String(200), primary_key=True),
@@ -75,4 +72,3 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in ("log_witnesses", "log_cosignatures", "log_checkpoints"):
         op.drop_table(table)
-    op.drop_column("log_leaves", "entry")
