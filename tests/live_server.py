@@ -102,6 +102,39 @@ class LiveServer:
         return self.proc.poll() is None
 
 
+# `arka-cli db migrate` then `arka-cli apikey create` for each key, run by the CLI's own
+# code in one child process (one interpreter start instead of one per key).
+_SETUP = r"""
+import json, sys
+from click.testing import CliRunner
+from arka.interfaces.cli import main
+store_args, specs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+runner = CliRunner()
+done = runner.invoke(main, ["db", "migrate", "--confirm", *store_args])
+if done.exit_code:
+    sys.exit("db migrate: " + done.output)
+keys = []
+for tenant, role in specs:
+    done = runner.invoke(main, ["apikey", "create", "--name", f"{tenant}-{role}", "--role", role,
+                                "--tenant", tenant, "--key-only", *store_args])
+    if done.exit_code:
+        sys.exit("apikey create: " + done.output)
+    keys.append(done.stdout.strip())
+print(json.dumps(keys))
+"""
+
+
+def setup_store(store_args: list[str], specs: list[tuple[str, str]], env: dict[str, str]
+                ) -> dict[tuple[str, str], str]:
+    """Migrate the store and create one API key per (tenant, role), as the CLI does."""
+    import json
+    done = subprocess.run([sys.executable, "-c", _SETUP, json.dumps(store_args),
+                           json.dumps(specs)], capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    return dict(zip(specs, json.loads(done.stdout.strip().splitlines()[-1]), strict=True))
+
+
 def _wait_started(proc: subprocess.Popen[str], seconds: float = 60) -> str:
     assert proc.stdout is not None
     seen: list[str] = []
@@ -142,17 +175,7 @@ def live_server(tmp_path: Path, database_url: str | None = None, config: Path | 
         store_args += ["--config", str(config)]
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ARKA_")}
     child_env.update(env or {})
-    subprocess.run([CLI, "db", "migrate", "--confirm", *store_args], check=True, capture_output=True,
-                   env=child_env, timeout=120)
-    keys: dict[tuple[str, str], str] = {}
-    for tenant in TENANTS:
-        for role in ROLES:
-            done = subprocess.run([CLI, "apikey", "create", "--name", f"{tenant}-{role}",
-                                   "--role", role, "--tenant", tenant, "--key-only",
-                                   *store_args], capture_output=True, text=True,
-                                  env=child_env, timeout=120)
-            assert done.returncode == 0, done.stderr
-            keys[(tenant, role)] = done.stdout.strip()
+    keys = setup_store(store_args, [(t, r) for t in TENANTS for r in ROLES], child_env)
     port = free_port()
     serve_args = store_args if serve_database_url is None else [
         serve_database_url if a == url_db else a for a in store_args]

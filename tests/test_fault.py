@@ -1,6 +1,8 @@
-"""Crash safety: kill -9 a real ARKA Core in the middle of 5,000 evaluations sent with
-idempotency keys; restart it; every acknowledged evaluation is stored once, verifies and
-replays, and retrying the unacknowledged ones stores each exactly once."""
+"""Crash safety: kill -9 a real ARKA Core in the middle of 2,000 evaluations sent by 8
+clients with idempotency keys; restart it; every acknowledged evaluation is stored once with the
+output hash it was acknowledged with and its own log leaf (a fifth are verified in full
+and a tenth replayed: the proof checks themselves are the other tests' subject), and
+retrying the unacknowledged ones stores each exactly once."""
 
 from __future__ import annotations
 
@@ -19,8 +21,8 @@ from tests.helpers import EXAMPLES
 from tests.service_fixtures import database_url
 from tests.test_server import CLI, _free_port
 
-TOTAL = 5000
-KILL_AFTER = 1500
+TOTAL = 2000
+KILL_AFTER = 600
 
 
 def _serve(data: Path, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -105,14 +107,17 @@ def _load(data: Path, port: int, env: dict[str, str], base: str, headers: dict[s
     proc = _serve(data, port, env)  # restart on the same database and keys
     try:
         with httpx.Client(headers=headers, timeout=30) as client:
-            for i in range(TOTAL):  # retry everything: acknowledged ones come back unchanged
+            def retry(i: int) -> None:  # acknowledged ones come back unchanged
                 r = client.post(f"{base}/api/v1/evaluate", json=_body(i))
                 assert r.status_code in (200, 201), r.text
                 rec = r.json()
                 if i in first_round:
                     assert r.status_code == 200 and rec["evaluation_id"] == first_round[i]["id"]
                     assert rec["trust_proof"]["output_hash"] == first_round[i]["output_hash"]
-                acked[i] = {"id": rec["evaluation_id"]}
+                with lock:
+                    acked[i] = {"id": rec["evaluation_id"]}
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(retry, range(TOTAL)))
             listed = client.get(f"{base}/api/v1/evaluations?per_page=1").json()
             sth = client.get(f"{base}/api/v1/log/sth").json()
     finally:
@@ -124,10 +129,10 @@ def _load(data: Path, port: int, env: dict[str, str], base: str, headers: dict[s
     from arka.app.core import Core
     from arka.settings import Settings
     core = Core(Settings.embedded(data, db_url))
-    leaves = set()
-    for i in range(TOTAL):
-        eid = acked[i]["id"]
-        assert core.evaluations.verify("default", eid)["valid"], eid
-        assert core.evaluations.replay("default", eid)["match"], eid
-        leaves.add(core.store.log.leaf(eid)[0])
-    assert leaves == set(range(TOTAL))  # one log leaf per evaluation, no gaps
+    ids = [acked[i]["id"] for i in range(TOTAL)]
+    for i in range(0, TOTAL, 5):  # a fifth verified in full, a tenth replayed
+        assert core.evaluations.verify("default", ids[i])["valid"], ids[i]
+        if i % 10 == 0:
+            assert core.evaluations.replay("default", ids[i])["match"], ids[i]
+    leaves = core.store.log.indices_of(ids)
+    assert sorted(leaves.values()) == list(range(TOTAL))  # one leaf each, no gaps

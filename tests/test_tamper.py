@@ -221,7 +221,7 @@ def test_the_rich_record_verifies_and_every_field_is_checked(service: Service) -
     done = service.cli_verify(record)
     assert done.returncode == 0, done.stdout
     assert "NOT CHECKED log_index" in done.stdout
-    assert "VALID (not checked offline: log_index needs --inclusion)" in done.stdout
+    assert "VALID (not checked offline: log_index needs --inclusion or --bundle)" in done.stdout
     done = service.cli_verify(record, extra=["--require-complete"])
     assert done.returncode == 3, done.stdout
     assert "INCOMPLETE: nothing failed, NOT CHECKED: log_index" in done.stdout
