@@ -30,7 +30,7 @@ def _outcome(ruleset: RuleSet, data: dict[str, Any], executor: str) -> Any:
     return ("ok", j["result"], rr["conditions"], j["trace"])
 
 
-@settings(max_examples=10_000 if CI else 300)
+@settings(max_examples=4_000 if CI else 300)
 @given(typed_expr(), bool_expr(2), inputs())
 def test_vm_and_reference_agree(value_expr: str, cond_expr: str, data: dict[str, Any]) -> None:
     text = rule_text(value_expr, cond_expr)
