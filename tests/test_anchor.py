@@ -93,7 +93,13 @@ def test_anchor_goes_pending_submitted_confirmed(core: Core, chain: Any) -> None
     client = api_client(core, sth_interval=0)
     listing = client.get("/api/v1/anchors").json()
     assert listing["total"] == 1 and listing["items"][0]["status"] == "confirmed"
-    assert client.get(f"/api/v1/anchors/{anchor['id']}").json()["tree_size"] == 3
+    shown = client.get(f"/api/v1/anchors/{anchor['id']}").json()
+    assert shown["tree_size"] == 3
+    # the anchored tree is the one the log's checkpoint of that size describes
+    from arka.trust.note import Verifier, open_checkpoint
+    vkey = Verifier.parse(client.get("/api/v1/log/key").text.splitlines()[0])
+    checkpoint, _ = open_checkpoint(shown["checkpoint"], [vkey])
+    assert (checkpoint.size, checkpoint.root.hex()) == (3, shown["root_hash"])
     assert client.get("/api/v1/anchors/999").status_code == 404
     assert client.get("/api/v1/anchors?status=weird").status_code == 400
     ids = [r["evaluation_id"] for r in core.store.evaluations.list("default", decision=None, rule_id=None, start=None,

@@ -101,7 +101,7 @@ def append_records(core: Core, client: Any, n: int, tag: str = "") -> None:
     read the leaves' bytes from the records), much faster than n requests."""
     template = client.get(f"/api/v1/evaluations/{evaluate(client, 1, 77_000)[0]}").json()
     records = []
-    for k in range(n - 1):
+    for _ in range(n - 1):
         eid = f"eval_{tag}{uuid.uuid4().hex}"
         proof = dict(template["trust_proof"], evaluation_id=eid, proof_id="proof_" + eid[5:])
         records.append(dict(template, evaluation_id=eid, trust_proof=proof))
@@ -545,3 +545,36 @@ def test_monitor_over_http_and_its_malformed_arguments(served: Any, tmp_path: Pa
     out = runner.invoke(main, ["log", "export-tiles", str(tmp_path / "m"),
                                *operator_args(tmp_path, empty)])
     assert out.exit_code == 1 and "no checkpoint yet" in out.output
+
+
+def test_export_tiles_to_s3(served: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                            ) -> None:
+    """The same static layout in an S3-compatible bucket (moto's server here), with the
+    content types a web front reads."""
+    import boto3
+
+    from tests.service_fixtures import s3_server
+    core, client = served
+    evaluate(client, 3)
+    core.transparency.sth()
+    gen = s3_server("tlog")
+    endpoint = next(gen)
+    try:
+        for k, v in {"ARKA_S3_ENDPOINT_URL": endpoint, "AWS_ACCESS_KEY_ID": "test",
+                     "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+            monkeypatch.setenv(k, v)
+        out = CliRunner().invoke(main, ["log", "export-tiles", "s3://tlog/mirror",
+                                        *operator_args(tmp_path, core)])
+        assert out.exit_code == 0 and "tree size 3" in out.output, out.output
+        s3 = boto3.client("s3", endpoint_url=endpoint)
+        checkpoint = s3.get_object(Bucket="tlog", Key="mirror/checkpoint")
+        assert checkpoint["ContentType"].startswith("text/plain")
+        assert checkpoint["Body"].read().decode() == client.get("/api/v1/log/checkpoint").text
+        keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket="tlog")["Contents"])
+        assert keys == ["mirror/checkpoint", "mirror/tile/0/000.p/3",
+                        "mirror/tile/entries/000.p/3"]
+        out = CliRunner().invoke(main, ["log", "export-tiles", "s3://", *operator_args(
+            tmp_path, core)])
+        assert out.exit_code == 2 and "s3://bucket/prefix" in out.output
+    finally:
+        gen.close()

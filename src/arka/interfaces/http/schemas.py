@@ -316,6 +316,9 @@ class AnchorView(BaseModel):
     last_error: str | None
     created_at: str | None = None
     updated_at: str | None = None
+    checkpoint: str | None = Field(None, description="GET /api/v1/anchors/{id} only: the "
+                                   "log's signed checkpoint of the anchored tree (same size "
+                                   "and root), with its witness cosignatures")
 
 
 class EvaluationRecord(BaseModel):
