@@ -319,7 +319,8 @@ def bench_tiles(url: str, tmp: Path, seconds: float, proofs: int, log_vkey: str,
             n = nbytes = 0
             t0 = time.perf_counter()
             while time.perf_counter() - t0 < seconds:
-                tile = Tile(level, rng.randrange(full), WIDTH)
+                tile = Tile(level, rng.randrange(full if level == 0 else RECORDS // WIDTH),
+                            WIDTH)
                 r = client.get(tile.path())
                 assert r.status_code == 200, (tile.path(), r.status_code, r.text[:200])
                 if level is None and n == 0:
@@ -362,6 +363,40 @@ def bench_tiles(url: str, tmp: Path, seconds: float, proofs: int, log_vkey: str,
 
 # ------------------------------------------------------------------ main
 
+RECORDS = 10 * WIDTH  # the first leaves are real evaluation records: entry bundles read them
+RULE = """
+rule:
+  metadata: {name: bench-cash, version: 1.0.0, jurisdiction: US}
+  inputs:
+    - {name: transaction, type: object}
+  conditions:
+    - {id: big, expression: transaction.amount >= 10000}
+  actions:
+    - {trigger: big, type: flag, config: {severity: high, category: CTR, message: cash}}
+"""
+
+
+def seed_records(core: Core, n: int) -> None:
+    """n stored evaluations (copies of one real record with their own ids), so that the
+    entry bundles of the first n leaves have the records they are read from."""
+    import uuid
+
+    from arka.app.requests import EvaluateRequest, parse
+    from arka.app.transparency import entry_of
+    core.registry.deploy_rule("default", RULE, "yaml")
+    template, _ = core.evaluations.evaluate("default", parse(EvaluateRequest, {
+        "context": {"jurisdiction": "US"}, "input": {"transaction": {"amount": 12000}}}))
+    records = []
+    for _ in range(n - 1):
+        eid = "eval_" + uuid.uuid4().hex
+        proof = dict(template["trust_proof"], evaluation_id=eid, proof_id="proof_" + eid[5:])
+        records.append(dict(template, evaluation_id=eid, trust_proof=proof))
+    for i in range(0, len(records), 500):
+        part = records[i:i + 500]
+        core.store.evaluations.put_many(["default"] * len(part), part,
+                                        [entry_of(r) for r in part])
+
+
 def run(args: argparse.Namespace, url: str, tmp: Path) -> None:
     store = Store(url)
     store.migrate()
@@ -373,6 +408,7 @@ def run(args: argparse.Namespace, url: str, tmp: Path) -> None:
           flush=True)
     rows: list[Row] = []
     try:
+        seed_records(core, RECORDS)
         rows += bench_append(core, args.leaves, args.batch)
         print(f"  ... appended {core.store.log.size():,} leaves", file=sys.stderr, flush=True)
         rows += bench_checkpoint(core, args.rounds, args.small)
