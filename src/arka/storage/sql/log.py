@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from arka.base.errors import NotFound, StoreError
 from arka.storage.sql import schema as S
@@ -56,15 +56,9 @@ class SqlLog:
         # The log is the hottest write path: plain DB-API executemany on SQLite, COPY on
         # PostgreSQL (one stream per table instead of a statement per row).
         if self.db.postgres:
-            raw: Any = conn.connection.dbapi_connection  # psycopg's, in this transaction
-            with raw.cursor() as cur:
-                with cur.copy("COPY log_leaves (idx, evaluation_id, leaf_hash) FROM STDIN"
-                              ) as copy:
-                    for leaf_row in leaf_rows:
-                        copy.write_row(leaf_row)
-                with cur.copy("COPY log_nodes (key, hash) FROM STDIN") as copy:
-                    for node_row in node_rows:
-                        copy.write_row(node_row)
+            self._copy(conn, "COPY log_leaves (idx, evaluation_id, leaf_hash) FROM STDIN",
+                       leaf_rows)
+            self._copy(conn, "COPY log_nodes (key, hash) FROM STDIN", node_rows)
             return start
         p = placeholder(conn)
         conn.exec_driver_sql(f"INSERT INTO log_leaves (idx, evaluation_id, leaf_hash) "
@@ -72,6 +66,23 @@ class SqlLog:
         conn.exec_driver_sql(f"INSERT INTO log_nodes (key, hash) VALUES ({p}, {p})",
                              node_rows)
         return start
+
+    @staticmethod
+    def _copy(conn: Connection, statement: str, rows: list[Any]) -> None:
+        """COPY rows in the connection's transaction; psycopg's errors become SQLAlchemy's
+        (a duplicate key is an IntegrityError, as from any other statement)."""
+        import psycopg
+        raw: Any = conn.connection.dbapi_connection  # psycopg's, in this transaction
+        try:
+            with raw.cursor() as cur, cur.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.Error as exc:
+            lost = bool(raw.broken or raw.closed)  # the server went away: drop the connection
+            if lost:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(statement, None, exc, psycopg.Error,
+                                      connection_invalidated=lost) from exc
 
     @staticmethod
     def _fetch_nodes(conn: Connection, keys: set[NodeKey]) -> dict[NodeKey, bytes]:
