@@ -398,3 +398,198 @@ def _merged(extra: dict[str, Any]) -> dict[str, Any]:
     for key, value in extra.items():
         values.setdefault(key, {}).update(value)
     return values
+
+
+# ── the arka-overview Grafana dashboard ───────────────────────────────────────────────────
+
+DASHBOARD = ROOT / "deploy" / "grafana" / "arka-overview.json"
+ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yaml"
+#: What Grafana puts in for its variables when it runs a panel's query.
+GRAFANA_VARIABLES = {"__rate_interval": "5m", "__interval": "1m", "__range": "1h",
+                     "namespace": ".*"}
+
+
+def _dashboard() -> dict[str, Any]:
+    return json.loads(DASHBOARD.read_text())
+
+
+def _panels(panels: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every panel, those inside (collapsed) rows included."""
+    out = []
+    for panel in panels:
+        out.append(panel)
+        out += _panels(panel.get("panels", []))
+    return out
+
+
+def _expressions() -> list[tuple[str, str]]:
+    """(panel id/refId, PromQL) of every panel query, Grafana's variables filled in."""
+    def fill(expr: str) -> str:
+        def one(m: re.Match[str]) -> str:
+            name = m.group(1) or m.group(2)
+            assert name in GRAFANA_VARIABLES, f"unknown variable ${name} in {expr!r}"
+            return GRAFANA_VARIABLES[name]
+        return re.sub(r"\$\{(\w+)\}|\$(\w+)", one, expr)
+
+    return [(f"{panel['id']}/{target['refId']}", fill(target["expr"]))
+            for panel in _panels(_dashboard()["panels"]) for target in panel.get("targets", [])]
+
+
+def test_dashboard_is_a_provisionable_grafana_dashboard() -> None:
+    dash = _dashboard()
+    assert dash["uid"] == "arka-overview" and dash["title"] == "ARKA Engine — overview"
+    assert 36 <= dash["schemaVersion"] <= 41 and dash.get("id") is None
+    assert "__inputs" not in dash  # provisioned as is, not imported
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    assert variables["datasource"]["type"] == "datasource"
+    assert variables["datasource"]["query"] == "prometheus"
+    source = {"type": "prometheus", "uid": "${datasource}"}
+    panels = _panels(dash["panels"])
+    assert len({p["id"] for p in panels}) == len(panels)
+    cells: set[tuple[int, int]] = set()
+    for panel in panels:
+        pos = panel["gridPos"]
+        assert pos["x"] + pos["w"] <= 24, panel["title"]
+        mine = {(pos["x"] + i, pos["y"] + j) for i in range(pos["w"]) for j in range(pos["h"])}
+        assert not mine & cells, f"{panel['title']} overlaps another panel"
+        cells |= mine
+        if panel["type"] == "row":
+            continue
+        assert panel["type"] in {"timeseries", "stat", "gauge"} and panel["targets"]
+        assert panel["datasource"] == source, panel["title"]
+        assert all(t["datasource"] == source for t in panel["targets"]), panel["title"]
+    for variable in variables.values():
+        if variable["type"] == "query":
+            assert variable["datasource"] == source
+
+
+def test_chart_dashboard_is_the_shipped_dashboard() -> None:
+    assert (CHART / "files" / "arka-overview.json").read_text() == DASHBOARD.read_text()
+
+
+def test_helm_renders_the_dashboard_configmap(tmp_path: Path) -> None:
+    """With monitoring.grafana.enabled (the guide's values) the chart renders the dashboard
+    in a ConfigMap labelled for Grafana's dashboard sidecar; the label comes from values;
+    disabled, there is none; `helm lint --strict` accepts both."""
+    by = _helm_template(tmp_path / "on")
+    config_map = by[("ConfigMap", "arka-grafana-dashboard")]
+    assert config_map["metadata"]["namespace"] == "arka-system"
+    assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert "annotations" not in config_map["metadata"]
+    assert list(config_map["data"]) == ["arka-overview.json"]
+    assert config_map["data"]["arka-overview.json"] == DASHBOARD.read_text()
+    assert json.loads(config_map["data"]["arka-overview.json"]) == _dashboard()
+    kubernetes_validate.validate(config_map, K8S_VERSION, strict=True)
+
+    values = """
+monitoring:
+  grafana:
+    sidecar:
+      dashboards:
+        label: example.com/dashboard
+        labelValue: arka
+        annotations: {grafana_folder: ARKA}
+"""
+    jsonschema.validate(_merged(yaml.safe_load(values)), SCHEMA)
+    custom = _helm_template(tmp_path / "custom", values)[("ConfigMap", "arka-grafana-dashboard")]
+    assert custom["metadata"]["labels"]["example.com/dashboard"] == "arka"
+    assert "grafana_dashboard" not in custom["metadata"]["labels"]
+    assert custom["metadata"]["annotations"] == {"grafana_folder": "ARKA"}
+
+    for off in ("monitoring: {grafana: {enabled: false}}", "monitoring: {enabled: false}"):
+        rendered = _helm_template(tmp_path / str(len(off)), off)
+        assert not [k for k in rendered if "grafana" in k[1]], off
+    defaults = _helm_template(tmp_path / "defaults")  # the guide's values, as lint sees them
+    assert ("ConfigMap", "arka-grafana-dashboard") in defaults
+
+    helm = _tool("helm")
+    chart = tmp_path / "on" / "arka-engine"
+    for extra in (tmp_path / "custom" / "extra.yaml", None):
+        args = [helm, "lint", "--strict", str(chart)] + (["-f", str(extra)] if extra else [])
+        lint = subprocess.run(args, capture_output=True, text=True)
+        assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+@pytest.mark.parametrize("path, value", [
+    ("monitoring.grafana.enable", True),                             # typo
+    ("monitoring.grafana.sidecar", {"dashboard": {}}),               # typo
+    ("monitoring.grafana.sidecar", {"dashboards": {"label": "not a label"}}),
+    ("monitoring.grafana.sidecar", {"dashboards": {"labelValue": 1}}),
+    ("monitoring.grafana.persistence", "10Gi"),
+])
+def test_broken_grafana_values_fail_the_schema(path: str, value: Any) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(_broken(path, value), SCHEMA)
+
+
+def test_dashboard_queries_parse(tmp_path: Path) -> None:
+    """Every panel's PromQL, Grafana's variables filled in, is a valid recording rule."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        _require_or_skip("promtool is not installed (apt-get install prometheus)")
+    assert promtool is not None
+    exprs = _expressions()
+    assert len(exprs) >= 25
+    rules = tmp_path / "dashboard-rules.yaml"
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "arka-overview", "rules": [
+        {"record": "arka_overview:panel_" + where.replace("/", "_"), "expr": expr}
+        for where, expr in exprs]}]}))
+    out = subprocess.run([promtool, "check", "rules", str(rules)],
+                         capture_output=True, text=True)
+    assert out.returncode == 0 and f"{len(exprs)} rules found" in out.stdout, \
+        out.stdout + out.stderr
+
+
+def _exported_metrics() -> set[str]:
+    """The series names ARKA Core's registry exposes (counters as _total, histograms as
+    _bucket/_sum/_count)."""
+    import arka.security.sealing  # noqa: F401 - registers pact_integrity_errors_total
+    from arka.observability.metrics import REGISTRY
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_sum", "_count"],
+                "gauge": [""], "summary": ["", "_sum", "_count"], "info": ["_info"]}
+    names = set()
+    for family in REGISTRY.collect():
+        names |= {family.name + s for s in suffixes.get(family.type, [""])}
+    return names
+
+
+def test_dashboard_uses_only_exported_metrics() -> None:
+    exported = _exported_metrics()
+    assert {"pact_evaluations_total", "pact_evaluation_duration_seconds_bucket",
+            "pact_database_connections_available"} <= exported
+    dash = _dashboard()
+    queries = [expr for _, expr in _expressions()] + [
+        v["definition"] for v in dash["templating"]["list"] if v["type"] == "query"]
+    used: set[str] = set()
+    for expr in queries:
+        used |= set(re.findall(r"\b(pact_[a-z0-9_]+)", expr))
+        # any other selector: a name followed by { or [ (label matchers, ranges)
+        for name in re.findall(r"\b([a-zA-Z_:][a-zA-Z0-9_:]*)\s*[{\[]", expr):
+            used.add(name)
+    unknown = sorted(used - exported)
+    assert not unknown, f"the dashboard uses metrics ARKA does not export: {unknown}"
+    # and every metric ARKA exports is on the dashboard
+    families = {re.sub(r"_(total|bucket|sum|count)$", "", n) for n in exported}
+    shown = {re.sub(r"_(total|bucket|sum|count)$", "", n) for n in used}
+    assert families - shown == set(), f"not on the dashboard: {sorted(families - shown)}"
+
+
+def test_dashboard_draws_the_alert_thresholds() -> None:
+    """Each alert of deploy/prometheus/alerts.yaml has a panel that names it and draws its
+    threshold (a threshold step at the alert's bound; for '> 0' on counts, at 1)."""
+    alerts = {r["alert"]: r["expr"] for g in yaml.safe_load(ALERTS.read_text())["groups"]
+              for r in g["rules"]}
+    panels = [p for p in _panels(_dashboard()["panels"]) if p["type"] != "row"]
+    for alert, expr in alerts.items():
+        m = re.search(r"([<>])\s*([0-9.]+)\s*$", expr.strip())
+        assert m, alert
+        bound = float(m.group(2)) or 1.0
+        naming = [p for p in panels if alert in p.get("description", "")]
+        assert naming, f"no panel draws {alert}"
+        for panel in naming:
+            values = [s["value"] for s in
+                      panel["fieldConfig"]["defaults"]["thresholds"]["steps"]]
+            assert bound in values, f"{panel['title']}: {alert}'s threshold {bound} is not drawn"
+            if panel["type"] == "timeseries":
+                mode = panel["fieldConfig"]["defaults"]["custom"]["thresholdsStyle"]["mode"]
+                assert mode != "off", panel["title"]
