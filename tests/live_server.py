@@ -51,6 +51,7 @@ class LiveServer:
     store_args: list[str]
     keys: dict[tuple[str, str], str] = field(default_factory=dict)
     start_rss: int = 0
+    env: dict[str, str] | None = None  # the server's environment; its CLI commands get it too
 
     def client(self, role: str = "admin", tenant: str = "t1", timeout: float = 30.0,
                **kw: Any) -> httpx.Client:
@@ -93,7 +94,7 @@ class LiveServer:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """`arka-cli ARGS` against the server's store (appends the store options)."""
         done = subprocess.run([CLI, *args, *self.store_args], capture_output=True, text=True,
-                              timeout=120)
+                              timeout=120, env=self.env)
         if check:
             assert done.returncode == 0, done.stderr
         return done
@@ -166,7 +167,10 @@ def _drain(proc: subprocess.Popen[str]) -> None:
 @contextmanager
 def live_server(tmp_path: Path, database_url: str | None = None, config: Path | None = None,
                 workers: int = 1, env: dict[str, str] | None = None,
-                serve_database_url: str | None = None) -> Iterator[LiveServer]:
+                serve_database_url: str | None = None,
+                keys: list[tuple[str, str]] | None = None) -> Iterator[LiveServer]:
+    """`keys`: the (tenant, role) API keys to create (default: every role in both
+    tenants)."""
     data = tmp_path / "live"
     data.mkdir(parents=True, exist_ok=True)
     url_db = database_url or f"sqlite:///{data / 'pact.db'}"
@@ -175,7 +179,7 @@ def live_server(tmp_path: Path, database_url: str | None = None, config: Path | 
         store_args += ["--config", str(config)]
     child_env = {k: v for k, v in os.environ.items() if not k.startswith("ARKA_")}
     child_env.update(env or {})
-    keys = setup_store(store_args, [(t, r) for t in TENANTS for r in ROLES], child_env)
+    made = setup_store(store_args, keys or [(t, r) for t in TENANTS for r in ROLES], child_env)
     port = free_port()
     serve_args = store_args if serve_database_url is None else [
         serve_database_url if a == url_db else a for a in store_args]
@@ -185,7 +189,8 @@ def live_server(tmp_path: Path, database_url: str | None = None, config: Path | 
     try:
         _wait_started(proc)
         _drain(proc)
-        srv = LiveServer(f"http://127.0.0.1:{port}", proc, url_db, store_args, keys)
+        srv = LiveServer(f"http://127.0.0.1:{port}", proc, url_db, store_args, made,
+                         env=child_env)
         srv.start_rss = srv.rss()
         yield srv
     finally:

@@ -25,7 +25,7 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,24 +44,10 @@ from arka.trust.note import (
     cosigners,
     open_checkpoint,
 )
-from tests.live_server import CLI, LiveServer, _drain, _wait_started, free_port
+from tests.live_server import CLI, LiveServer, free_port, live_server
+from tests.test_tlog import ORIGIN, RULE, YAML
 from tests.tlog_fixtures import run_tlogcheck, tlogcheck_or_skip
 
-ORIGIN = "arka.example.com/log"
-YAML = {"content-type": "application/x-yaml"}
-RULE = """
-rule:
-  metadata: {name: big-cash, version: 1.0.0, jurisdiction: US}
-  inputs:
-    - {name: transaction, type: object}
-  conditions:
-    - id: big
-      expression: transaction.amount >= 10000
-  actions:
-    - trigger: big
-      type: flag
-      config: {severity: high, category: CTR, message: "cash"}
-"""
 WITNESS_NAMES = ("w1.example/w", "w2.example/w")
 
 
@@ -159,39 +145,9 @@ class WitnessProc:
 
 # ------------------------------------------------------------------ ARKA Core processes
 
-@contextmanager
-def admin_server(tmp_path: Path, config: Path, env: dict[str, str]) -> Iterator[LiveServer]:
-    """`tests.live_server.live_server` with one API key (t1 admin) instead of twelve: the
-    same migrate, `arka-cli serve` and teardown, but ~25 s of CLI start-ups fewer per
-    server, which keeps this module within its time budget."""
-    data = tmp_path / "live"
-    data.mkdir(parents=True, exist_ok=True)
-    url_db = f"sqlite:///{data / 'pact.db'}"
-    store_args = ["--data-dir", str(data), "--database-url", url_db, "--config", str(config)]
-    child_env = {k: v for k, v in os.environ.items() if not k.startswith("ARKA_")}
-    child_env.update(env)
-    subprocess.run([CLI, "db", "migrate", "--confirm", *store_args], check=True,
-                   capture_output=True, env=child_env, timeout=120)
-    done = subprocess.run([CLI, "apikey", "create", "--name", "t1-admin", "--role", "admin",
-                           "--tenant", "t1", "--key-only", *store_args], capture_output=True,
-                          text=True, env=child_env, timeout=120)
-    assert done.returncode == 0, done.stderr
-    port = free_port()
-    proc = subprocess.Popen([CLI, "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--workers", "1", *store_args], env=child_env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    try:
-        _wait_started(proc)
-        _drain(proc)
-        yield LiveServer(f"http://127.0.0.1:{port}", proc, url_db, store_args,
-                         {("t1", "admin"): done.stdout.strip()})
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+def admin_server(tmp_path: Path, config: Path, env: dict[str, str]) -> Any:
+    """A live server with one API key (t1 admin): this module needs no other."""
+    return live_server(tmp_path, config=config, env=env, keys=[("t1", "admin")])
 
 
 # ------------------------------------------------------------------ the world
@@ -497,7 +453,6 @@ def test_go_tlogcheck_verifies_the_live_tiles_and_an_exported_copy(
 
     # export-tiles: the operator command runs on the server's store, its config and key
     assert "--config" in srv.store_args
-    monkeypatch.setenv("ARKA_SIGNING_KEY", world.pem)  # srv.cli inherits our environment
     mirror = world.tmp / "mirror"
     done = srv.cli("log", "export-tiles", str(mirror))
     assert f"tree size {size}" in done.stdout, done.stdout

@@ -131,17 +131,21 @@ def parse_signature_lines(text: str, limit: int = MAX_SIGNATURES) -> tuple[Signa
     return tuple(out)
 
 
+def text_of(data: bytes | str, what: str) -> str:
+    """The UTF-8 text of a note, proof or witness message of at most MAX_NOTE_BYTES."""
+    if len(data) > MAX_NOTE_BYTES:
+        raise NoteError(f"{what} is larger than {MAX_NOTE_BYTES} bytes")
+    if isinstance(data, str):
+        return data
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise NoteError(f"{what} is not valid UTF-8") from None
+
+
 def parse_note(data: bytes | str, limit: int = MAX_SIGNATURES) -> Note:
     """A signed note, checked against the format (not yet against any key)."""
-    if isinstance(data, bytes):
-        if len(data) > MAX_NOTE_BYTES:
-            raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
-        try:
-            data = data.decode("utf-8")
-        except UnicodeDecodeError:
-            raise NoteError("note is not valid UTF-8") from None
-    elif len(data) > MAX_NOTE_BYTES:
-        raise NoteError(f"note is larger than {MAX_NOTE_BYTES} bytes")
+    data = text_of(data, "note")
     if any(ord(c) < 0x20 and c != "\n" for c in data):
         raise NoteError("note contains a control character other than newline")
     split = data.rfind("\n\n")
@@ -356,13 +360,7 @@ class TlogProof:
 
     @classmethod
     def parse(cls, data: bytes | str) -> TlogProof:
-        if isinstance(data, bytes):
-            if len(data) > MAX_NOTE_BYTES:
-                raise NoteError(f"proof is larger than {MAX_NOTE_BYTES} bytes")
-            try:
-                data = data.decode("utf-8")
-            except UnicodeDecodeError:
-                raise NoteError("proof is not valid UTF-8") from None
+        data = text_of(data, "proof")
         head, sep, checkpoint = data.partition("\n\n")
         if not sep:
             raise NoteError("proof has no blank line before its checkpoint")

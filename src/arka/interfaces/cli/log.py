@@ -21,14 +21,22 @@ API_KEY_HELP = "API key for the server (or set ARKA_API_KEY)."
 
 
 def _get_json(url: str, api_key: str | None = None) -> Any:
+    try:
+        return json.loads(_get(url, api_key))
+    except ValueError:
+        fail(f"{url}: the answer is not JSON", 2)
+
+
+def _get(url: str, api_key: str | None) -> bytes:
+    """The body of GET url (exit 2 when unreachable, 1 on an error status, naming it)."""
     import httpx
     try:
-        r = httpx.get(url, timeout=10, headers={"X-API-Key": api_key} if api_key else {})
+        r = httpx.get(url, timeout=30, headers={"X-API-Key": api_key} if api_key else {})
     except httpx.HTTPError as exc:
         fail(f"cannot reach {url}: {exc}", 2)
     if r.status_code != 200:
-        fail(f"{url}: HTTP {r.status_code}: {r.text}")
-    return r.json()
+        fail(f"{url}: HTTP {r.status_code}: {r.text[:500]}")
+    return r.content
 
 
 @click.group("log")
@@ -59,15 +67,6 @@ def log_inclusion(evaluation_id: str, url: str, tree_size: int | None,
                           indent=2))
 
 
-def _get(url: str, api_key: str | None) -> bytes:
-    import httpx
-    try:
-        r = httpx.get(url, timeout=30, headers={"X-API-Key": api_key} if api_key else {})
-    except httpx.HTTPError as exc:
-        fail(f"cannot reach {url}: {exc}", 2)
-    if r.status_code != 200:
-        fail(f"{url}: HTTP {r.status_code}: {r.text[:500]}")
-    return r.content
 
 
 @log_group.command("checkpoint")
