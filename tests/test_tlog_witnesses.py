@@ -429,7 +429,7 @@ def test_a_forked_log_is_refused_and_the_monitor_sees_the_split_view(
 # ------------------------------------------------------------------ 4. Go's verifier
 
 def test_go_tlogcheck_verifies_the_live_tiles_and_an_exported_copy(
-        world: World, main_srv: LiveServer, monkeypatch: pytest.MonkeyPatch) -> None:
+        world: World, main_srv: LiveServer) -> None:
     tlogcheck_or_skip()
     srv = main_srv
     ids = evaluate(srv, 3, start=300)
