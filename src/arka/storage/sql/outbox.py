@@ -14,7 +14,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from arka.security.sealing import RecordSealer
 from arka.storage.sql import schema as S
@@ -88,18 +89,24 @@ class SqlOutbox:
         lease = S.worker_leases.c
         at = now()
         until = at + timedelta(seconds=seconds)
-        with self.db.write(SYSTEM) as conn:
-            row = conn.execute(select(lease.holder, lease.until).where(lease.name == name)
-                               ).first()
-            if row is None:
-                conn.execute(insert(S.worker_leases), {"name": name, "holder": holder,
-                                                       "until": until})
-                return True
-            if row.holder != holder and _aware(row.until) > at:
-                return False
-            conn.execute(update(S.worker_leases).where(lease.name == name)
-                         .values(holder=holder, until=until))
-            return True
+        try:
+            with self.db.write(SYSTEM) as conn:
+                row = conn.execute(select(lease.holder, lease.until).where(lease.name == name)
+                                   ).first()
+                if row is None:
+                    conn.execute(insert(S.worker_leases), {"name": name, "holder": holder,
+                                                           "until": until})
+                    return True
+                if row.holder != holder and _aware(row.until) > at:
+                    return False
+                # taken only if it is still ours or still expired: two processes that both
+                # saw it expired cannot both take it
+                taken = conn.execute(update(S.worker_leases).where(
+                    lease.name == name, or_(lease.holder == holder, lease.until <= at))
+                    .values(holder=holder, until=until)).rowcount
+                return bool(taken)
+        except IntegrityError:  # another process inserted the lease first: it holds it
+            return False
 
     def release(self, name: str, holder: str) -> None:
         lease = S.worker_leases.c
