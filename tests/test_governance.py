@@ -358,6 +358,8 @@ def test_legacy_keys_get_their_creators_person(tmp_path: Path) -> None:
             conn.execute(sa.text(f"DROP TABLE {table}"))
         for table in ("log_checkpoints", "log_cosignatures", "log_witnesses"):  # 0012
             conn.execute(sa.text(f"DROP TABLE {table}"))
+        for column in ("flags", "entities"):  # 0013
+            conn.execute(sa.text(f"ALTER TABLE evaluations DROP COLUMN {column}"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0007'"))
     core.store.migrate()
     keys = {k["name"]: k for k in core.apikeys.list("default")["items"]}

@@ -367,6 +367,22 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
     ]
 
 
+def test_me_answers_every_role(core: Core) -> None:
+    """`GET /api/v1/me` needs a valid credential, no permission: each role sees exactly
+    its own permissions; no credential or a revoked one is 401."""
+    assert TestClient(create_app(core)).get("/api/v1/me").status_code == 401
+    for role in ROLES:
+        made = core.apikeys.create("default", f"me-{role}", [role], None)
+        client = TestClient(create_app(core), headers={"X-API-Key": made["key"]})
+        me = client.get("/api/v1/me").json()
+        assert me["roles"] == [role] and me["tenant"] == "default"
+        assert set(me["permissions"]) == ROLE_PERMISSIONS[role]
+        assert me["method"] == "api_key" and me["subject"] == f"apikey:{made['id']}"
+        core.apikeys.revoke("default", made["id"])
+        assert TestClient(create_app(core), headers={"X-API-Key": made["key"]}
+                          ).get("/api/v1/me").status_code == 401
+
+
 def _call(client: TestClient, method: str, path: str, body: Any, **kw: Any) -> Any:
     if isinstance(body, str):
         return client.request(method, path, content=body, headers=YAML, **kw)
@@ -386,7 +402,8 @@ def test_every_role_against_every_endpoint(core: Core) -> None:
     covered = {(m, p.split("?")[0].replace(eval_id, "{evaluation_id}")
                 .replace(victim, "{key_id}")) for m, p, _, _ in endpoints}
     public = {("GET", "/api/v1/keys"), ("GET", "/health/live"), ("GET", "/health/ready"),
-              ("GET", "/health/startup")}
+              ("GET", "/health/startup"),
+              ("GET", "/api/v1/me")}  # any credential: test_me_answers_every_role
     generic = {(m, p.replace("ctr-threshold-flag", "{name}").replace("fx-rates", "{name}")
                 .replace("/x", "/{name}").replace("1.0.0", "{version}")
                 .replace("/anchors/1", "/anchors/{anchor_id}")

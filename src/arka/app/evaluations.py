@@ -270,9 +270,13 @@ class Evaluations:
         return record
 
     def list(self, tenant: str, *, decision: str | None, rule_id: str | None,
-             start: str | None, end: str | None, page: int, per_page: int) -> dict[str, Any]:
+             start: str | None, end: str | None, page: int, per_page: int,
+             flag: str | None = None, entity: str | None = None,
+             newest_first: bool = False) -> dict[str, Any]:
         items, total = self.store.list(tenant, decision=decision, rule_id=rule_id,
-                                       start=start, end=end, page=page, per_page=per_page)
+                                       flag=flag, entity=entity, start=start, end=end,
+                                       page=page, per_page=per_page,
+                                       newest_first=newest_first)
         return {"items": items, "page": page, "per_page": per_page, "total": total}
 
     def full_trace(self, tenant: str, evaluation_id: str) -> dict[str, Any]:

@@ -202,7 +202,15 @@ class Integrity:
         except (KeyError, TypeError):
             implied = {}
         actual = {"timestamp": row.timestamp, "decision": row.decision,
-                  "rule_ids": row.rule_ids, "output_hash": row.output_hash}
+                  "rule_ids": row.rule_ids, "flags": row.flags, "output_hash": row.output_hash}
+        if row.flags is None:  # stored before the search columns existed
+            implied.pop("flags", None)
+        try:
+            entities_ok = self.evaluations.entities_match(row.tenant, record, row.entities)
+        except (KeyError, TypeError, AttributeError):
+            entities_ok = False
+        if not entities_ok:
+            implied["entities"], actual["entities"] = "its entity ids' tokens", "other tokens"
         proof = record.get("trust_proof")
         if isinstance(proof, dict) and "tenant" in proof:
             implied["tenant"], actual["tenant"] = proof["tenant"], row.tenant

@@ -6,6 +6,10 @@ and the key id stored beside it. The key id is derived from the key itself (the 
 hex digits of SHA-256 over "arka-record-key" || key), so it needs no configuration and
 never reveals the key. New records use the current key; older keys stay configured for
 reading. Hashes and proofs are computed over the plaintext, before sealing.
+
+Values the listing must find although they are sealed in the record (the entity ids of an
+evaluation's input) are stored as a blind index: HMAC-SHA256 under a key derived with
+HKDF from the record key, so the database holds no searchable plaintext.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ import os
 import re
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from arka.base.errors import ArkaError
 
@@ -55,6 +61,9 @@ class RecordCipher:
     def __init__(self, current: bytes, previous: tuple[bytes, ...] = ()):
         self.current_id = key_id(current)
         self._keys = {key_id(k): AESGCM(k) for k in (*previous, current)}
+        # Keys of the blind index (searchable digests of values that are sealed in the
+        # record), derived from each record key: current first.
+        self.index_keys = tuple(_index_key(k) for k in (current, *previous))
 
     @classmethod
     def from_texts(cls, current: str, previous: list[str] | tuple[str, ...] = ()
@@ -87,6 +96,11 @@ class RecordCipher:
         except (InvalidTag, ValueError, binascii.Error):
             raise KeyError_(f"evaluation {evaluation_id}: stored record does not decrypt with "
                             f"key {kid} (altered, or moved from another row)") from None
+
+
+def _index_key(key: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=b"arka blind index v1").derive(key)
 
 
 def _aad(evaluation_id: str) -> bytes:

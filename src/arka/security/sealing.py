@@ -9,6 +9,8 @@ unsealed record is an integrity fault (`E_INTEGRITY`, HTTP 500), counted in
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 from typing import Any
@@ -44,6 +46,17 @@ def integrity_fault(kind: str, where: str, message: str) -> IntegrityFault:
 class RecordSealer:
     def __init__(self, cipher: RecordCipher | None = None):
         self.cipher = cipher
+
+    def index_tokens(self, tenant: str, value: str) -> list[str]:
+        """The blind-index tokens of `value` in `tenant`: one per configured record key,
+        the current key's first (new rows are written with it; a search tries all, so
+        rows written before a key rotation are still found). Without a record key the
+        records are plaintext anyway, and the token is an unkeyed digest."""
+        message = f"{tenant}\x00{value}".encode()
+        if self.cipher is None:
+            return [hashlib.sha256(b"arka blind index v1\x00" + message).hexdigest()[:32]]
+        return [hmac.new(k, message, hashlib.sha256).hexdigest()[:32]
+                for k in self.cipher.index_keys]
 
     def seal(self, record: dict[str, Any]) -> tuple[str, str | None]:
         """(stored text, key id or None)."""

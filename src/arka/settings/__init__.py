@@ -68,6 +68,7 @@ class Settings:
     integrity_sample: int = 64  # readiness: newest log leaves checked (0: none)
     integrity_interval: float = 60.0  # readiness: seconds between integrity samples
     metrics_enabled: bool = True
+    dashboard: bool = True  # the web dashboard at /ui/ (api.dashboard)
     metrics_port: int | None = None  # None: /metrics on the API port
     metrics_path: str = "/metrics"
     objects: str | None = None  # object storage (arka.storage.objects); None: none
@@ -140,7 +141,8 @@ class Settings:
                     "max_age": int(a.cors.max_age),
                     "expose_headers": ["X-Request-ID", "X-RateLimit-Limit",
                                        "X-RateLimit-Remaining", "X-RateLimit-Reset",
-                                       "Retry-After"]}
+                                       "Retry-After", "X-Checkpoint-Witnessed",
+                                       "X-Content-SHA256"]}
         auth = AuthSettings(
             enabled=a.auth.enabled, jwt_secret=jwt_secret(env), jwks_url=a.auth.jwks_url,
             issuer=a.auth.jwt_issuer, audience=a.auth.jwt_audience,
@@ -157,7 +159,8 @@ class Settings:
                 a.rate_limiting.burst, a.rate_limiting.tenant_requests_per_minute,
                 a.rate_limiting.tenant_burst, a.rate_limiting.on_redis_error),
             db_startup_timeout=config.database.startup_timeout,
-            cors=cors, read_timeout=a.read_timeout, write_timeout=a.write_timeout,
+            cors=cors, dashboard=a.dashboard, read_timeout=a.read_timeout,
+            write_timeout=a.write_timeout,
             redis_url=config.redis.client_url(),
             redis_max_connections=config.redis.max_connections,
             encryption_key=current, previous_encryption_keys=tuple(previous),

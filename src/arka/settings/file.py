@@ -128,6 +128,7 @@ class Api(_Model):
     write_timeout: Duration = 30
     max_request_size: Size = 10 * 1024 * 1024
     cors: Cors = Cors()
+    dashboard: bool = True  # serve the web dashboard at /ui/
     rate_limiting: RateLimiting = RateLimiting()
     auth: Auth = Auth()
 

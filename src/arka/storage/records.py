@@ -66,6 +66,8 @@ class StoredEvaluation:
     timestamp: str
     decision: str
     rule_ids: str
+    flags: str | None  # None: stored before the search columns existed
+    entities: str | None
     output_hash: str
     sealed: bool
     record: dict[str, Any] | None

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arka import observability as OBS
 from arka.app.core import Core
-from arka.interfaces.http import errors, routers
+from arka.interfaces.http import dashboard, errors, routers
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.guard import Guard
 from arka.interfaces.http.middleware import RequestContext
@@ -123,6 +123,12 @@ def create_app(core: Core, sth_interval: float = 1.0, guard: Guard | None = None
         app.include_router(router)
     if core.settings.metrics_enabled and core.settings.metrics_port is None:
         app.include_router(metrics.router(core.settings.metrics_path))
+    if core.settings.dashboard:
+        if dashboard.available():
+            dashboard.mount(app)
+        else:  # a source checkout whose ui/ was never built
+            log.warning("the dashboard is not built (run `npm ci && npm run build` in ui/); "
+                        "/ui/ is off")
 
     generate = app.openapi
 

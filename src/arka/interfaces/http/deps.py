@@ -53,8 +53,9 @@ api_key = APIKeyHeader(name="X-API-Key", auto_error=False,
                        description="API key (arka-cli apikey create)")
 
 
-def need(permission: str) -> Any:
-    """The calling principal, who must hold `permission` (see `guard`)."""
+def need(permission: str | None) -> Any:
+    """The calling principal, who must hold `permission` (see `guard`); None: any valid
+    credential."""
     async def principal(request: Request, _b: Any = Security(bearer),
                         _k: Any = Security(api_key)) -> Principal:
         guard: Guard = request.app.state.guard

@@ -90,7 +90,8 @@ class Guard:
         """Endpoints without credentials are still rate-limited per client address."""
         await run_in_threadpool(self._limit, request, "ip:" + _client(request))
 
-    async def check(self, request: Request, permission: str) -> Principal:
+    async def check(self, request: Request, permission: str | None) -> Principal:
+        """The authenticated principal, who must hold `permission` (None: any credential)."""
         if not self.enabled:
             request.state.principal = DEV_PRINCIPAL
             return DEV_PRINCIPAL
@@ -105,7 +106,7 @@ class Guard:
                 await run_in_threadpool(self._audit, request, *refusal.audit)
             raise
 
-    def _check(self, request: Request, permission: str) -> Principal:
+    def _check(self, request: Request, permission: str | None) -> Principal:
         h = request.headers
         try:
             principal = self.auth.authenticate(h.get("authorization"), h.get("x-api-key"))
@@ -119,7 +120,7 @@ class Guard:
                           ) from None
         request.state.principal = principal
         self._limit(request, principal.bucket, principal.tenant)
-        if not principal.can(permission):
+        if permission is not None and not principal.can(permission):
             roles = ", ".join(sorted(principal.roles)) or "none"
             raise Refused("AUTHORIZATION_ERROR", f"this needs the {permission} permission, "
                           f"which your roles ({roles}) do not grant",

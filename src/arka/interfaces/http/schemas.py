@@ -481,6 +481,15 @@ class Jwks(BaseModel):
 
 # ------------------------------------------------------------------ API keys, audit
 
+class MeView(BaseModel):
+    tenant: str
+    subject: str = Field(description="apikey:<id>, jwt:<sub> or dev:no-auth")
+    person: str | None = Field(description="The key's owner or the token's subject")
+    method: Literal["api_key", "jwt", "none"]
+    roles: list[str]
+    permissions: list[str] = Field(description="What these roles may do (docs/security.md)")
+
+
 class ApiKeyView(BaseModel):
     id: str
     tenant: str

@@ -13,7 +13,7 @@ import builtins
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Connection, false, func, select
+from sqlalchemy import Connection, false, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from arka.base.batching import Batcher
@@ -84,7 +84,9 @@ class SqlEvaluations:
         text, key_id = self.sealer.seal(record)
         return dict(id=record["evaluation_id"], tenant=tenant, timestamp=record["timestamp"],
                     created_at=now(), decision=record["result"]["decision"],
-                    rule_ids=_rule_ids(record), idempotency_key=idempotency_key,
+                    rule_ids=_rule_ids(record), flags=_flags(record),
+                    entities=self._entities(tenant, record, 0),
+                    idempotency_key=idempotency_key,
                     request_hash=request_hash,
                     output_hash=record["trust_proof"]["output_hash"], record=text,
                     key_id=key_id)
@@ -172,14 +174,21 @@ class SqlEvaluations:
             return self._open(conn, row.seq, row.record, row.key_id, evaluation_id)
 
     def list(self, tenant: str, *, decision: str | None = None, rule_id: str | None = None,
+             flag: str | None = None, entity: str | None = None,
              start: str | None = None, end: str | None = None, page: int = 1,
-             per_page: int = 20) -> tuple[list[dict[str, Any]], int]:
+             per_page: int = 20, newest_first: bool = False
+             ) -> tuple[list[dict[str, Any]], int]:
         e = S.evaluations.c
         cond = [e.tenant == tenant]
         if decision:
             cond.append(e.decision == decision)
         if rule_id:
             cond.append(_ran(e.rule_ids, rule_id))
+        if flag:
+            cond.append(_ran(e.flags, flag))
+        if entity:
+            cond.append(or_(*(e.entities.contains(f" {token} ")
+                              for token in self.sealer.index_tokens(tenant, entity))))
         if start:
             cond.extend(_at_or_after(e.timestamp, start))
         if end:
@@ -188,7 +197,8 @@ class SqlEvaluations:
             total = conn.execute(select(func.count()).select_from(S.evaluations)
                                  .where(*cond)).scalar_one()
             rows = conn.execute(select(e.seq, e.id, e.record, e.key_id).where(*cond)
-                                .order_by(e.seq).limit(per_page)
+                                .order_by(e.seq.desc() if newest_first else e.seq)
+                                .limit(per_page)
                                 .offset((page - 1) * per_page)).all()
             return [self._open(conn, r.seq, r.record, r.key_id, r.id) for r in rows], \
                 int(total)
@@ -209,7 +219,8 @@ class SqlEvaluations:
             return out
         with self.db.read() as conn:
             rows = conn.execute(select(e.seq, e.id, e.tenant, e.timestamp, e.decision,
-                                       e.rule_ids, e.output_hash, e.record, e.key_id)
+                                       e.rule_ids, e.flags, e.entities, e.output_hash,
+                                       e.record, e.key_id)
                                 .where(e.id.in_(evaluation_ids))).all()
             for r in rows:
                 record: dict[str, Any] | None = None
@@ -220,7 +231,8 @@ class SqlEvaluations:
                     fault = exc.message
                 out[r.id] = StoredEvaluation(
                     seq=int(r.seq), id=r.id, tenant=r.tenant, timestamp=r.timestamp,
-                    decision=r.decision, rule_ids=r.rule_ids, output_hash=r.output_hash,
+                    decision=r.decision, rule_ids=r.rule_ids, flags=r.flags,
+                    entities=r.entities, output_hash=r.output_hash,
                     sealed=r.key_id is not None, record=record, fault=fault)
         return out
 
@@ -241,10 +253,26 @@ class SqlEvaluations:
             yield [r.id for r in rows]
 
     def indexed_fields(self, record: dict[str, Any]) -> dict[str, str]:
-        """The row columns a record implies (what listing filters read)."""
+        """The row columns a record implies (what listing filters read), but for the
+        entity tokens, which depend on the key (`entities_match`)."""
         return {"timestamp": record["timestamp"], "decision": record["result"]["decision"],
-                "rule_ids": _rule_ids(record),
+                "rule_ids": _rule_ids(record), "flags": _flags(record),
                 "output_hash": record["trust_proof"]["output_hash"]}
+
+    def _entities(self, tenant: str, record: dict[str, Any], key: int) -> str:
+        ids = entity_ids(record.get("input"))
+        return " " + " ".join(sorted({self.sealer.index_tokens(tenant, v)[key]
+                                      for v in ids})) + " "
+
+    def entities_match(self, tenant: str, record: dict[str, Any], stored: str | None
+                       ) -> bool:
+        """Whether a row's entity tokens are the record's, under one of the configured
+        keys (rows keep the tokens of the key current when they were written). NULL:
+        a row stored before the column existed."""
+        if stored is None:
+            return True
+        keys = len(self.sealer.index_tokens(tenant, ""))
+        return any(stored == self._entities(tenant, record, k) for k in range(keys))
 
     def index_drift(self, tenant: str, evaluation_id: str, record: dict[str, Any]
                     ) -> builtins.list[str]:
@@ -253,19 +281,55 @@ class SqlEvaluations:
         hold. Empty when they agree."""
         e = S.evaluations.c
         with self.db.read(tenant) as conn:
-            row = conn.execute(select(e.id, e.timestamp, e.decision, e.rule_ids, e.output_hash)
+            row = conn.execute(select(e.id, e.timestamp, e.decision, e.rule_ids, e.flags,
+                                      e.entities, e.output_hash)
                                .where(e.tenant == tenant, e.id == evaluation_id)
                                ).mappings().first()
         if row is None:
             return [f"no row for evaluation {evaluation_id}"]
         try:
-            expected = dict(id=record["evaluation_id"], timestamp=record["timestamp"],
-                            decision=record["result"]["decision"], rule_ids=_rule_ids(record),
-                            output_hash=record["trust_proof"]["output_hash"])
+            expected = dict(id=record["evaluation_id"], **self.indexed_fields(record))
+            entities_ok = self.entities_match(tenant, record, row["entities"])
         except (KeyError, TypeError, AttributeError):
             return ["the record lacks the fields its row is indexed by"]
-        return [f"column {k} is {row[k]!r}, the record implies {v!r}"
-                for k, v in expected.items() if row[k] != v]
+        if row["flags"] is None:  # stored before the column existed
+            expected.pop("flags")
+        drift = [f"column {k} is {row[k]!r}, the record implies {v!r}"
+                 for k, v in expected.items() if row[k] != v]
+        if not entities_ok:
+            drift.append("column entities does not hold the tokens of the record's "
+                         "entity ids")
+        return drift
+
+
+ENTITY_KEYS_MAX = 32  # entity ids indexed per evaluation
+ENTITY_ID_MAX = 200  # longer values are not ids
+
+
+def entity_ids(value: Any) -> list[str]:
+    """The entity ids of an input: the values of its `id` and `*_id` keys, at the top
+    level and in its top-level objects (`transaction.id`, `transaction.customer_id`,
+    `customer.id`), that are text or integers; at most ENTITY_KEYS_MAX, sorted."""
+    found: set[str] = set()
+    if not isinstance(value, dict):
+        return []
+    scopes = [value, *(v for v in value.values() if isinstance(v, dict))]
+    for scope in scopes:
+        for k, v in scope.items():
+            if not (k == "id" or k.endswith("_id")) or isinstance(v, bool):
+                continue
+            if isinstance(v, int) or (isinstance(v, str) and 0 < len(v) <= ENTITY_ID_MAX
+                                      and not any(c.isspace() for c in v)):
+                found.add(str(v))
+    return sorted(found)[:ENTITY_KEYS_MAX]
+
+
+def _flags(record: dict[str, Any]) -> str:
+    """The categories of the result's flags, space-delimited for `flag` filtering."""
+    cats = {f.get("category") for f in record.get("result", {}).get("flags", [])
+            if isinstance(f, dict) and isinstance(f.get("category"), str)}
+    return " " + " ".join(sorted(c for c in cats if c and not any(x.isspace() for x in c))
+                          ) + " "
 
 
 def _rule_ids(record: dict[str, Any]) -> str:

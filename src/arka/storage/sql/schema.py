@@ -77,6 +77,11 @@ evaluations = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("decision", String(32), nullable=False),
     Column("rule_ids", Text, nullable=False),  # " name1 name2 " for filtering
+    # " CAT1 CAT2 ": the flag categories of the result; NULL on rows stored before 0013
+    Column("flags", Text),
+    # " tok1 tok2 ": blind-index tokens of the input's entity ids (`entity_ids`); NULL
+    # on rows stored before 0013
+    Column("entities", Text),
     Column("idempotency_key", String(256)),
     Column("request_hash", String(80)),
     Column("output_hash", String(80), nullable=False),

@@ -13,6 +13,7 @@ from arka.interfaces.http.routers import (
     health,
     keys,
     log,
+    me,
     plugins,
     proofs,
     rules,
@@ -27,4 +28,4 @@ ALL = (rules.router, approvals.router, tables.router, schemas.router, rulesets.r
        plugins.router, screening.router, evaluations.router, cases.router,
        webhooks.router,
        exports.router, proofs.router, log.router, anchors.router, keys.router,
-       apikeys.router, audit.router, health.router)
+       apikeys.router, audit.router, me.router, health.router)

@@ -72,11 +72,19 @@ async def list_evaluations(
                                                "inclusive", format="date-time")] = None,
         end: Annotated[str | None, QueryText(64, alias="to", description="RFC 3339, "
                                              "inclusive", format="date-time")] = None,
+        flag: Annotated[str | None, QueryText(description="Only evaluations whose result "
+                                              "raised a flag of this category")] = None,
+        entity: Annotated[str | None, QueryText(200, description="Only evaluations whose "
+                                                "input carries this entity id (an `id` or "
+                                                "`*_id` value)")] = None,
+        order: Annotated[Literal["asc", "desc"], Query(description="asc: oldest first; "
+                                                       "desc: newest first")] = "asc",
 ) -> Response:
     low, high = time_range(start, end)
     return S.reply(await run_in_threadpool(
-        core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id, start=low,
-        end=high, page=page.page, per_page=page.per_page))
+        core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id, flag=flag,
+        entity=entity, start=low, end=high, page=page.page, per_page=page.per_page,
+        newest_first=order == "desc"))
 
 
 @router.get("/evaluations/{evaluation_id}/trace", response_model=None,
