@@ -60,6 +60,9 @@ EXCLUDED: dict[str, list[Any]] = {
     # 0 < first <= second <= the log's current size: one bound relates two parameters, the
     # other depends on how many evaluations the log holds at the time.
     "GET /api/v1/log/consistency": [positive_data_acceptance],
+    # from <= to, and the window at most 7 days long (hourly buckets) or 366 (daily): bounds
+    # that relate two parameters.
+    "GET /api/v1/stats/evaluations": [positive_data_acceptance],
     # expires_at must lie in the future, relative to the clock at the request.
     "POST /api/v1/apikeys": [positive_data_acceptance],
     # A webhook URL must resolve, and only to public addresses (SSRF): DNS and network

@@ -164,3 +164,59 @@ def serve_metrics(host: str, port: int, path: str = "/metrics") -> threading.Thr
     thread = threading.Thread(target=server.serve_forever, name="arka-metrics", daemon=True)
     thread.start()
     return thread
+
+
+# ------------------------------------------------------------------ a summary for people
+
+def quantile(q: float, buckets: list[tuple[float, float]]) -> float | None:
+    """The `q` quantile of a histogram given as (upper bound, cumulative count) pairs in
+    bound order, the last one +Inf: linear within the bucket it falls in, as Prometheus'
+    histogram_quantile() estimates it; in the +Inf bucket, the highest finite bound.
+    None without observations."""
+    total = buckets[-1][1] if buckets else 0.0
+    if total <= 0:
+        return None
+    rank = q * total
+    lower, below = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower
+            if count == below:
+                return bound
+            return lower + (bound - lower) * (rank - below) / (count - below)
+        lower, below = bound, count
+    return lower
+
+
+def evaluation_summary() -> dict[str, Any]:
+    """Evaluations asked for, how many failed (input rejected, or a rule failed: the
+    error rate is their share) and the latency percentiles of stored ones, over every
+    worker of this service since it started (the figures `/metrics` exposes)."""
+    from prometheus_client.parser import text_string_to_metric_families
+    stored = 0.0
+    errors = {"input": 0.0, "rule": 0.0}
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(exposition().decode()):
+        for sample in family.samples:
+            if sample.name == "pact_evaluations_total":
+                stored += sample.value
+            elif sample.name == "pact_evaluation_errors_total":
+                kind = sample.labels.get("kind", "")
+                errors[kind] = errors.get(kind, 0.0) + sample.value
+            elif sample.name == "pact_evaluation_duration_seconds_bucket":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    cumulative = sorted(buckets.items())
+    # a rejected input is not stored; an evaluation in which a rule failed is
+    attempts = stored + errors["input"]
+    failed = errors["input"] + errors["rule"]
+    return {"evaluations": int(attempts), "stored": int(stored),
+            "rejected_inputs": int(errors["input"]), "rule_errors": int(errors["rule"]),
+            "error_rate": round(failed / attempts, 6) if attempts else None,
+            "latency_seconds": {f"p{round(q * 100)}": _rounded(quantile(q, cumulative))
+                                for q in (0.5, 0.95, 0.99)}}
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)

@@ -372,6 +372,51 @@ class EvaluationList(_List):
     items: list[EvaluationRecord]
 
 
+class StatsBucket(BaseModel):
+    start: str = Field(description="The bucket's first instant (UTC)")
+    counts: dict[str, int] = Field(description="Evaluations per decision ({} when none)")
+
+
+class RankedRule(BaseModel):
+    rule: str
+    evaluations: int = Field(description="Evaluations in which the rule ran")
+
+
+class RankedFlag(BaseModel):
+    category: str
+    evaluations: int = Field(description="Evaluations that raised a flag of this category")
+
+
+class Latency(BaseModel):
+    p50: float | None
+    p95: float | None
+    p99: float | None
+
+
+class ServiceFigures(BaseModel):
+    scope: str
+    evaluations: int = Field(description="Evaluations asked for (stored + rejected inputs)")
+    stored: int
+    rejected_inputs: int
+    rule_errors: int = Field(description="Stored evaluations in which a rule failed")
+    error_rate: float | None = Field(description="(rejected_inputs + rule_errors) / "
+                                     "evaluations; null before the first")
+    latency_seconds: Latency = Field(description="Of stored evaluations (evaluate, prove, "
+                                     "store), estimated from the latency histogram")
+
+
+class EvaluationStats(BaseModel):
+    from_: str = Field(alias="from")
+    to: str
+    bucket: Literal["hour", "day"]
+    total: int
+    decisions: dict[str, int]
+    series: list[StatsBucket] = Field(description="Every bucket of the window, in order")
+    top_rules: list[RankedRule] = Field(description="At most 10, most first")
+    top_flags: list[RankedFlag] = Field(description="At most 10, most first")
+    service: ServiceFigures
+
+
 class FullTrace(BaseModel):
     evaluation_id: str
     trace: list[Open]

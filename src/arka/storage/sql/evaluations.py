@@ -203,6 +203,31 @@ class SqlEvaluations:
             return [self._open(conn, r.seq, r.record, r.key_id, r.id) for r in rows], \
                 int(total)
 
+    def tally(self, tenant: str, start: str, end: str, period: int
+              ) -> tuple[builtins.list[tuple[str, str, int]], dict[str, int], dict[str, int]]:
+        """Evaluations of `tenant` with a timestamp in [start, end]: counts per
+        (timestamp prefix of `period` characters, decision), and how many evaluations each
+        rule ran in and each flag category was raised in (rows stored before flag
+        categories were indexed count for no category)."""
+        e = S.evaluations.c
+        cond = [e.tenant == tenant, *_at_or_after(e.timestamp, start),
+                *_at_or_before(e.timestamp, end)]
+        bucket = func.substr(e.timestamp, 1, period)
+        rules: dict[str, int] = {}
+        flags: dict[str, int] = {}
+        with self.db.read(tenant) as conn:
+            series = [(r.bucket, r.decision, int(r.n)) for r in conn.execute(
+                select(bucket.label("bucket"), e.decision, func.count().label("n"))
+                .where(*cond).group_by(bucket, e.decision).order_by(bucket, e.decision))]
+            rows = conn.execution_options(yield_per=5000).execute(
+                select(e.rule_ids, e.flags).where(*cond))
+            for r in rows:
+                for name in r.rule_ids.split():
+                    rules[name] = rules.get(name, 0) + 1
+                for cat in (r.flags or "").split():
+                    flags[cat] = flags.get(cat, 0) + 1
+        return series, rules, flags
+
     def count(self, tenant: str = SYSTEM) -> int:
         cond = [] if tenant == SYSTEM else [S.evaluations.c.tenant == tenant]
         with self.db.read(tenant) as conn:

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from arka.app.requests import BatchRequest, EvaluateRequest, ReplayRequest
+from arka.app import stats
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.deps import (
     CoreDep,
@@ -85,6 +86,26 @@ async def list_evaluations(
         core.evaluations.list, p.tenant, decision=decision, rule_id=rule_id, flag=flag,
         entity=entity, start=low, end=high, page=page.page, per_page=page.per_page,
         newest_first=order == "desc"))
+
+
+@router.get("/stats/evaluations", response_model=None, responses=S.ok(S.EvaluationStats))
+async def get_evaluation_stats(
+        p: Annotated[Principal, need("evaluations:read")], core: CoreDep,
+        start: Annotated[str | None, QueryText(64, alias="from", description="RFC 3339; "
+                                               "default: `to` less 24 hours (hour) or 30 "
+                                               "days (day)", format="date-time")] = None,
+        end: Annotated[str | None, QueryText(64, alias="to", description="RFC 3339, "
+                                             "inclusive; default: now",
+                                             format="date-time")] = None,
+        bucket: Annotated[Literal["hour", "day"], Query(description="hour: windows of at "
+                                                        "most 7 days; day: of at most 366 "
+                                                        "days")] = "hour",
+) -> Response:
+    """Evaluations per decision in UTC hours or days of their timestamp, the rules and
+    flag categories seen most in the window, and the service's error rate and latency."""
+    low, high = time_range(start, end)
+    return S.reply(await run_in_threadpool(stats.evaluation_stats, core.evaluations.store,
+                                           p.tenant, low, high, bucket))
 
 
 @router.get("/evaluations/{evaluation_id}/trace", response_model=None,
