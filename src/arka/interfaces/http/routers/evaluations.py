@@ -9,8 +9,8 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
-from arka.app.requests import BatchRequest, EvaluateRequest, ReplayRequest
 from arka.app import stats
+from arka.app.requests import BatchRequest, EvaluateRequest, ReplayRequest
 from arka.interfaces.http import schemas as S
 from arka.interfaces.http.deps import (
     CoreDep,
