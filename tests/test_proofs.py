@@ -52,6 +52,18 @@ def test_canonical_edge_cases(value: Any) -> None:
     assert canonical(value) == expected
 
 
+@pytest.mark.parametrize("edge", [2**53, -(2**53)])
+def test_the_largest_exact_integers_canonicalise_whatever_surrounds_them(edge: int) -> None:
+    # the fast path takes [edge]; [edge, 1.0] goes through rfc8785, which refuses the
+    # integer itself: both must give the bytes ECMAScript prints for the double
+    text = str(edge).encode()
+    assert canonical([edge]) == b"[" + text + b"]"
+    assert canonical([edge, 1.0]) == b"[" + text + b",1]" == rfc8785.dumps([float(edge), 1])
+    assert canonical({"\U0001f600": edge}) == rfc8785.dumps({"\U0001f600": float(edge)})
+    with pytest.raises(ArkaError):
+        canonical([edge + (1 if edge > 0 else -1), 1.0])
+
+
 def test_keyring_rotation_and_jwks(tmp_path: Any) -> None:
     ring = KeyRing.open(tmp_path / "k")
     first = ring.active_id

@@ -98,9 +98,23 @@ def canonical(value: Any) -> bytes:
         return json.dumps(value, sort_keys=True, separators=(",", ":"),
                           ensure_ascii=False).encode("utf-8")
     try:
-        return rfc8785.dumps(value)
+        return rfc8785.dumps(_edges_as_doubles(value))
     except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
         raise ArkaError(f"value cannot be canonicalised: {exc}", code="E_CANONICAL") from None
+
+
+def _edges_as_doubles(value: Any) -> Any:
+    """±2**53 as doubles, which hold them exactly and print them the same: `rfc8785`
+    refuses those two integers, the fast path (and ECMAScript) accepts them, and a value
+    must not canonicalise or fail depending on what else the document holds."""
+    t = type(value)
+    if t is int and abs(value) == _SAFE_INT:
+        return float(value)
+    if t is dict:
+        return {k: _edges_as_doubles(v) for k, v in value.items()}
+    if t is list or t is tuple:
+        return [_edges_as_doubles(v) for v in value]
+    return value
 
 
 def digest(value: Any) -> str:
