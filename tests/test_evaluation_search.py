@@ -136,6 +136,10 @@ def test_stats_default_window_is_the_last_24_hours(core: Core) -> None:
     assert s["from"] == "2026-02-28T12:00:00Z" and s["to"] == "2026-03-01T12:30:00Z"
     assert len(s["series"]) == 25 and s["total"] == 0
     assert s["series"][-1]["start"] == "2026-03-01T12:00:00Z"
+    # the longest window is measured as asked, before `from` moves to its bucket's start
+    week = evaluation_stats(core.evaluations.store, "default", "2026-02-22T12:30:00Z",
+                            "2026-03-01T12:30:00Z", "hour")
+    assert len(week["series"]) == 169 and week["from"] == "2026-02-22T12:00:00Z"
 
 
 def test_stats_refuses_bad_windows_and_roles(core: Core) -> None:

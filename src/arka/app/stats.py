@@ -46,14 +46,15 @@ def evaluation_stats(store: EvaluationStore, tenant: str, start: str | None,
     step, period, default, longest = BUCKETS[bucket]
     high = datetime.fromisoformat(end) if end else (now or datetime.now(UTC))
     try:
-        low = _floor(datetime.fromisoformat(start) if start else high - default, bucket)
+        asked = datetime.fromisoformat(start) if start else high - default
     except OverflowError:  # `to` at the first instant there is
-        low = _floor(datetime.min.replace(tzinfo=UTC), bucket)
-    if low > high:
+        asked = datetime.min.replace(tzinfo=UTC)
+    if asked > high:
         raise InputError("from is after to: give a window that starts before it ends")
-    if high - low > longest:
+    if high - asked > longest:  # measured before `from` moves to its bucket's start
         raise InputError(f"a window of {bucket}s may be at most {longest.days} days long; "
                          "shorten it" + (" or use bucket=day" if bucket == "hour" else ""))
+    low = _floor(asked, bucket)
     series, rules, flags = store.tally(tenant, _text(low), end or _text(high), period)
     per: dict[str, dict[str, int]] = {}
     decisions: dict[str, int] = {}
