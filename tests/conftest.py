@@ -10,6 +10,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import arka.testing.reference  # noqa: E402,F401 - registers the "reference" executor
 
+# the dashboard tests' browser and page fixtures
+pytest_plugins = ["tests.dashboard_fixtures"]
+
 # `ci` (set by .ci/run) runs the property tests at full strength; `dev` keeps local runs quick.
 # Every example has a deadline, generous because CI machines are shared and loaded: an
 # example that takes seconds is a defect (a hang, a quadratic path), not noise. Tests that

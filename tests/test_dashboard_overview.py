@@ -20,7 +20,6 @@ from tests.dashboard_fixtures import (
     INPUT,
     Dashboard,
     axe_violations,
-    browser,
     dashboard,
     format_violations,
     new_page,
@@ -36,12 +35,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the fixtures skip (or fail under ARKA_REQUIRE_SERVICES=1)
     expect = None
-
-
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    with browser() as b:
-        yield b
 
 
 def _evaluate_recent(dash: Dashboard) -> None:

@@ -105,10 +105,11 @@ export async function api(method, path, { query, body, contentType, as = "json",
     } catch {
       // not an API error body
     }
-    if (res.status === 401 && session) onSignedOut?.();
-    throw new ApiError(res.status, err?.code || `HTTP_${res.status}`,
-                       err?.message || `${method} ${path}: HTTP ${res.status}`,
-                       err?.details || [], err?.request_id || null);
+    const error = new ApiError(res.status, err?.code || `HTTP_${res.status}`,
+                               err?.message || `${method} ${path}: HTTP ${res.status}`,
+                               err?.details || [], err?.request_id || null);
+    if (res.status === 401 && session) onSignedOut?.(error);
+    throw error;
   }
   if (as === "response") return res;
   if (as === "text") return res.text();
@@ -117,7 +118,7 @@ export async function api(method, path, { query, body, contentType, as = "json",
 }
 
 let onSignedOut = null;
-/** Called when the API refuses the stored credential (expired, revoked). */
+/** `fn(error)` is called when the API refuses the stored credential (expired, revoked). */
 export function whenSignedOut(fn) {
   onSignedOut = fn;
 }

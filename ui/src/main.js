@@ -6,6 +6,7 @@ import { html } from "./html.js";
 import { useRoute } from "./router.js";
 import { can, me, resume, signOut } from "./session.js";
 import { useSignal } from "./signal.js";
+import { Page } from "./ui.js";
 import { SignIn } from "./pages/signin.js";
 import { Overview } from "./pages/overview.js";
 import { RulesPage } from "./pages/rules.js";
@@ -49,10 +50,11 @@ function Shell() {
   if (!who) return html`<${SignIn} />`;
   const visible = SECTIONS.filter((s) => !s.needs || can(s.needs));
   let body;
-  if (!section) body = html`<p role="alert">No such page: <code>${route.path}</code>.
-    <a href="#/">Back to the overview</a></p>`;
-  else if (section.needs && !can(section.needs)) body = html`<p role="alert">Your roles
-    (${who.roles.join(", ")}) do not grant <code>${section.needs}</code>, which this page needs.</p>`;
+  if (!section) body = html`<${Page} title="Not found"><p role="alert">No such page:${" "}
+    <code>${route.path}</code>. <a href="#/">Back to the overview</a></p><//>`;
+  else if (section.needs && !can(section.needs)) body = html`<${Page} title=${section.label}>
+    <p role="alert">Your roles (${who.roles.join(", ")}) do not grant${" "}
+    <code>${section.needs}</code>, which this page needs.</p><//>`;
   else body = html`<${section.page} route=${route} />`;
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault();
       document.getElementById("main")?.focus(); }}>Skip to content</a>
@@ -65,7 +67,7 @@ function Shell() {
       <div class="who">
         <span class="muted small" title=${who.subject}>${who.tenant} · ${who.roles.join(", ")}</span>
         <${ThemeToggle} />
-        <button type="button" class="ghost" onClick=${signOut}>Sign out</button>
+        <button type="button" class="ghost" onClick=${() => signOut()}>Sign out</button>
       </div>
     </header>
     <main id="main" tabindex="-1">${body}</main>`;

@@ -102,14 +102,15 @@ export function Badge({ value, tone }) {
   return html`<span class=${`badge ${t}`}>${String(value).replaceAll("_", " ")}</span>`;
 }
 
-/** Tabs with arrow-key navigation (WAI-ARIA tabs pattern). */
+/** Tabs with arrow-key navigation, Home and End (WAI-ARIA tabs pattern, automatic
+ * activation: the focused tab is the selected one). */
 export function Tabs({ tabs, active, onChange, label }) {
   const onKey = (e) => {
     const i = tabs.findIndex((t) => t.id === active);
-    const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
-    if (!step) return;
+    const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+    if (to === undefined) return;
     e.preventDefault();
-    const next = tabs[(i + step + tabs.length) % tabs.length];
+    const next = tabs[(to + tabs.length) % tabs.length];
     onChange(next.id);
     requestAnimationFrame(() => document.getElementById(`tab-${next.id}`)?.focus());
   };

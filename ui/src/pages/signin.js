@@ -2,7 +2,8 @@
 import { useState } from "preact/hooks";
 import { baseUrl } from "../api.js";
 import { html } from "../html.js";
-import { signIn } from "../session.js";
+import { resumeError, signIn } from "../session.js";
+import { useSignal } from "../signal.js";
 import { ErrorBox, Field } from "../ui.js";
 
 export function SignIn() {
@@ -10,6 +11,7 @@ export function SignIn() {
   const [value, setValue] = useState("");
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
+  const lost = useSignal(resumeError);
   const submit = async (e) => {
     e.preventDefault();
     setBusy(true);
@@ -38,7 +40,7 @@ export function SignIn() {
         <input id="credential" type="password" autocomplete="off" required
           value=${value} onInput=${(e) => setValue(e.currentTarget.value)} />
       <//>
-      <${ErrorBox} error=${error} title="Not signed in" />
+      <${ErrorBox} error=${error || lost} title=${error ? "Not signed in" : "Signed out"} />
       <button type="submit" class="primary" disabled=${busy || !value.trim()}>
         ${busy ? "Signing in…" : "Sign in"}</button>
     </form>
