@@ -317,6 +317,16 @@ def test_evaluate_then_verify_the_proof_and_see_tampering(page: Any, dash: Dashb
     again = dash.client("admin").get(f"/api/v1/evaluations/{evaluation_id}").json()
     assert again["result"]["decision"] == decision
 
+    # another evaluation's genuine record served in its place: valid in itself, not this one
+    assert dash.seeded
+    other = dash.client("admin").get(f"/api/v1/evaluations/{dash.seeded.evaluation_id}")
+    page.route(f"**/api/v1/evaluations/{evaluation_id}",
+               lambda route: route.fulfill(status=200, json=other.json()))
+    panel.get_by_role("button", name="Verify again", exact=True).click()
+    expect(panel.get_by_role("alert").get_by_role("heading")).to_have_text(
+        re.compile(r"^Proof INVALID: .*evaluation_id"))
+    page.unroute(f"**/api/v1/evaluations/{evaluation_id}")
+
 
 def test_typing_quickly_in_the_editor(chromium: Any, dash: Dashboard) -> None:
     """Keystrokes closer together than a frame (a fast typist, key repeat, Playwright)

@@ -6,23 +6,54 @@ import { html } from "./html.js";
 import { useRoute } from "./router.js";
 import { can, me, resume, signOut } from "./session.js";
 import { useSignal } from "./signal.js";
-import { Page } from "./ui.js";
+import { ErrorBox, Loading, Page } from "./ui.js";
 import { SignIn } from "./pages/signin.js";
-import { Overview } from "./pages/overview.js";
-import { RulesPage } from "./pages/rules.js";
-import { EvaluationsPage } from "./pages/evaluations.js";
-import { CasesPage } from "./pages/cases.js";
-import { ScreeningPage } from "./pages/screening.js";
 import "./style.css";
 
-// Each section: the first path segment, its label, the permission that shows it.
+// Each section: the first path segment, its label, the permission that shows it, and its
+// page, loaded when first opened (the editor and the charts are large and only some
+// sections need them).
 const SECTIONS = [
-  { id: "", label: "Overview", page: Overview, needs: null },
-  { id: "rules", label: "Rules", page: RulesPage, needs: "rules:read" },
-  { id: "evaluations", label: "Evaluations", page: EvaluationsPage, needs: "evaluations:read" },
-  { id: "cases", label: "Cases", page: CasesPage, needs: "cases:read" },
-  { id: "screening", label: "Screening", page: ScreeningPage, needs: "screening:read" },
+  { id: "", label: "Overview", needs: null,
+    load: () => import("./pages/overview.js").then((m) => m.Overview) },
+  { id: "rules", label: "Rules", needs: "rules:read",
+    load: () => import("./pages/rules.js").then((m) => m.RulesPage) },
+  { id: "evaluations", label: "Evaluations", needs: "evaluations:read",
+    load: () => import("./pages/evaluations.js").then((m) => m.EvaluationsPage) },
+  { id: "cases", label: "Cases", needs: "cases:read",
+    load: () => import("./pages/cases.js").then((m) => m.CasesPage) },
+  { id: "screening", label: "Screening", needs: "screening:read",
+    load: () => import("./pages/screening.js").then((m) => m.ScreeningPage) },
 ];
+const loaded = new Map(); // section id -> its page component
+
+/** A section's page, loaded on first use (then kept). */
+function Section({ section, route }) {
+  const [page, setPage] = useState(() => loaded.get(section.id) || null);
+  const [error, setError] = useState(null);
+  useEffect(() => {
+    if (page) return undefined;
+    let live = true;
+    section.load().then((component) => {
+      loaded.set(section.id, component);
+      if (live) setPage(() => component);
+    }, (exc) => live && setError(exc));
+    return () => { live = false; };
+  }, [section.id]);
+  useEffect(() => {  // loaded: the heading takes the focus as on navigation, unless the
+    // user has moved it elsewhere meanwhile (only from the page itself or the menu)
+    const at = document.activeElement;
+    if (page && (!at || at === document.body || at.closest("nav[aria-label='Main'], main"))) {
+      document.getElementById("page-title")?.focus({ preventScroll: true });
+    }
+  }, [page]);
+  if (error) {
+    return html`<${Page} title=${section.label}><${ErrorBox} title="This page could not be loaded"
+      error=${{ code: "LOAD_ERROR", message: `${error.message || error} (reload the page to try again)` }} /><//>`;
+  }
+  if (!page) return html`<${Loading} what=${`Loading ${section.label}`} />`;
+  return html`<${page} route=${route} />`;
+}
 
 function theme() {
   return localStorage.getItem("arka.theme") ||
@@ -55,7 +86,7 @@ function Shell() {
   else if (section.needs && !can(section.needs)) body = html`<${Page} title=${section.label}>
     <p role="alert">Your roles (${who.roles.join(", ")}) do not grant${" "}
     <code>${section.needs}</code>, which this page needs.</p><//>`;
-  else body = html`<${section.page} route=${route} />`;
+  else body = html`<${Section} key=${section.id} section=${section} route=${route} />`;
   return html`<a class="skip" href="#main" onClick=${(e) => { e.preventDefault();
       document.getElementById("main")?.focus(); }}>Skip to content</a>
     <header class="top">

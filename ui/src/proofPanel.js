@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import { html } from "./html.js";
 import { get } from "./api.js";
 import { seg } from "./router.js";
-import { can } from "./session.js";
+import { can, me } from "./session.js";
 import { ErrorBox, Loading, short, useApi, when } from "./ui.js";
 import { verifyAll } from "./verify/index.js";
 
@@ -71,7 +71,10 @@ export function verdictText(report) {
 async function run(id) {
   const inputs = await gather(id);
   const { record, jwks, inclusion, anchors } = inputs;
-  const report = await verifyAll({ record, jwks, inclusion, anchors });
+  // the id asked for and the tenant signed in to: a record of another evaluation or
+  // tenant served in its place fails `evaluation_id` / `tenant`
+  const report = await verifyAll({ record, jwks, inclusion, anchors, evaluationId: id,
+    tenant: me.get()?.tenant });
   return { ...inputs, report, at: new Date().toISOString() };
 }
 
