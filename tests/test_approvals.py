@@ -61,6 +61,9 @@ def test_a_rule_decides_only_after_a_second_person_approves(tmp_path: Path) -> N
     pending = alice.get("/api/v1/approvals").json()["items"]
     assert [(p["kind"], p["name"], p["version"]) for p in pending] == [
         ("rule", "ctr-threshold-flag", "1.0.0")]
+    # the list says who may review: not alice, who deployed it; bob may
+    assert pending[0]["reviewable"] is False and pending[0]["deployed_by_persons"]
+    assert bob.get("/api/v1/approvals").json()["items"][0]["reviewable"] is True
     url = "/api/v1/rules/ctr-threshold-flag/versions/1.0.0"
     r = alice.post(f"{url}/approve")
     assert r.status_code == 403 and "cannot review it" in r.json()["error"]["message"]
@@ -116,3 +119,16 @@ def test_without_approval_versions_are_active_at_once(tmp_path: Path) -> None:
     assert body["status"] == "active" and body["deployed_by"].startswith("apikey:")
     assert body["reviewed_by"] is None
     assert _fired(_client(core, "service")) == ["ctr-threshold-flag"]
+
+
+def test_the_approval_list_knows_a_person_behind_several_keys(tmp_path: Path) -> None:
+    core = _core(tmp_path, require=True)
+    keys = {(who, n): core.apikeys.create("default", f"{who}{n}", ["compliance_officer"], None,
+                                          owner=who)["key"]
+            for who, n in (("olivia", 1), ("olivia", 2), ("oscar", 1))}
+    client = {k: TestClient(create_app(core), headers={"X-API-Key": v}) for k, v in keys.items()}
+    assert client[("olivia", 1)].post("/api/v1/rules", content=CTR,
+                                      headers=YAML).status_code == 201
+    seen = {k: c.get("/api/v1/approvals").json()["items"][0] for k, c in client.items()}
+    assert all(item["deployed_by_persons"] == ["olivia"] for item in seen.values()), seen
+    assert [seen[k]["reviewable"] for k in keys] == [False, False, True]

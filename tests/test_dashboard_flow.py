@@ -256,6 +256,16 @@ def test_write_validate_deploy_and_approve_a_rule(page: Any, dash: Dashboard) ->
     versions = dash.client("admin").get(f"/api/v1/rules/{name}/versions").json()
     assert [v["status"] for v in versions["items"]] == ["pending"], versions
 
+    # its deployer is not offered a review of it (the API would refuse one)
+    go(page, dash, "/rules?tab=approvals")
+    own = main.get_by_role("article", name=f"rule {name} 1.0.0")
+    expect(own).to_contain_text("by you")
+    expect(own.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+    go(page, dash, f"/rules/rule/{name}/1.0.0")
+    expect(main.get_by_role("heading", name="Review this version")).to_be_visible()
+    expect(main).to_contain_text("another person with rules:approve must approve")
+    expect(main.get_by_role("button", name="Approve", exact=True)).to_have_count(0)
+
     # a second compliance officer (another person) approves it on the Approvals tab
     sign_out(page)
     sign_in(page, dash, dash.person_key("carol@example.com"), route="/rules")

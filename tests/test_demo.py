@@ -51,6 +51,18 @@ def test_the_demo_server(tmp_path: Path) -> None:
         assert set(stats["decisions"]) >= {"compliant", "non_compliant"}
         assert {f["category"] for f in stats["top_flags"]} >= {"CTR_REQUIRED", "STRUCTURING"}
         assert as_["victor"].get("/api/v1/evaluations").status_code == 403
+        # olivia's proposed 1.1.0 of the CTR rule waits for another person: oscar may review it
+        versions = as_["anna"].get("/api/v1/rules/ctr-threshold-flag/versions").json()
+        assert [v["status"] for v in versions["items"]] == ["active", "pending"], versions
+        waiting = {p: as_[p].get("/api/v1/approvals").json()["items"] for p in ("olivia", "oscar")}
+        assert [(i["name"], i["version"], i["deployed_by_persons"]) for i in waiting["oscar"]] \
+            == [("ctr-threshold-flag", "1.1.0", ["olivia"])]
+        assert waiting["olivia"][0]["reviewable"] is False and waiting["oscar"][0]["reviewable"]
+        # stored in time order: the most recently stored is the latest
+        listed = as_["anna"].get("/api/v1/evaluations", params={"order": "desc",
+                                                                 "per_page": 100}).json()
+        stamps = [e["timestamp"] for e in listed["items"]]
+        assert stamps == sorted(stamps, reverse=True)
         # four-eyes: olivia deploys, oscar (another person) approves
         r = as_["olivia"].post("/api/v1/rules", content=RULE,
                                headers={"Content-Type": "application/x-yaml"})

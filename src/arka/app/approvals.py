@@ -36,8 +36,8 @@ class Approvals:
         """Approve or reject a pending version. Who deployed it cannot review it."""
         current = self.registry.versioned_view(tenant, kind, name, version)
         deployer = current.get("deployed_by")
-        shared = self._parties(tenant, deployer) & actor.parties
-        if deployer == actor.subject or shared:
+        shared = self._shared(tenant, deployer, actor)
+        if shared is not None:
             who = ", ".join(sorted(shared)) or actor.subject
             raise Forbidden(f"{kind} {name}@{version} was deployed by {deployer}, and {who} "
                             f"is behind both that credential and this one ({actor.subject}), "
@@ -55,6 +55,19 @@ class Approvals:
         self.registry.changed(tenant)
         return self.registry.versioned_view(tenant, kind, name, version)
 
-    def pending(self, tenant: str) -> dict[str, Any]:
+    def _shared(self, tenant: str, deployer: str | None, actor: Actor
+                ) -> frozenset[str] | None:
+        """The persons behind both the deployer's credential and `actor`'s (empty when
+        it is the very same credential); None when `actor` is another person."""
+        shared = self._parties(tenant, deployer) & actor.parties
+        return shared if deployer == actor.subject or shared else None
+
+    def pending(self, tenant: str, actor: Actor | None = None) -> dict[str, Any]:
+        """What waits for review, with the persons behind each deployer's credential
+        and, given the asking `actor`, whether they may review it (not their own)."""
         items = self.store.pending(tenant)
+        for item in items:
+            item["deployed_by_persons"] = sorted(self._parties(tenant, item["deployed_by"]))
+            if actor is not None:
+                item["reviewable"] = self._shared(tenant, item["deployed_by"], actor) is None
         return {"items": items, "page": 1, "per_page": max(len(items), 1), "total": len(items)}

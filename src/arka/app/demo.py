@@ -13,6 +13,7 @@ from typing import Any
 from arka.app.core import Core
 from arka.app.requests import EvaluateRequest
 from arka.base.errors import ArkaError
+from arka.security.principal import Actor
 
 TENANT = "default"
 SANCTIONS_LISTS = Path("screening") / "lists.ftm.json"
@@ -21,6 +22,8 @@ SANCTIONS_LISTS = Path("screening") / "lists.ftm.json"
 PEOPLE = (("admin", "demo-admin"), ("compliance_officer", "olivia"),
           ("compliance_officer", "oscar"), ("analyst", "anna"), ("auditor", "aude"),
           ("viewer", "victor"))
+# the rule a compliance officer proposes a new version of, pending the other's approval
+PROPOSED, PROPOSER = "ctr-threshold-flag.yaml", "olivia"
 # customers for the KYC rulesets: EDD inputs and names screened against the example lists
 CUSTOMERS: list[dict[str, Any]] = [
     {"id": "c-1001", "risk_score": 82, "pep": False, "country": "US",
@@ -120,11 +123,32 @@ def seed(core: Core, examples: Path, now: datetime | None = None) -> Demo:
         deploy_examples(core, examples, demo)
     finally:
         core.registry.require_approval = approval
-    for request in sample_requests(now or datetime.now(UTC).replace(microsecond=0)):
+    requests = sample_requests(now or datetime.now(UTC).replace(microsecond=0))
+    # stored in time order, so that "most recently stored" is also "latest"
+    for request in sorted(requests, key=lambda r: str(r.context["timestamp"])):
         core.evaluations.evaluate(TENANT, request)
         demo.evaluations += 1
+    ids = {}
     for role, person in PEOPLE:
         view = core.apikeys.create(TENANT, f"demo {role} ({person})", [role], None,
                                    owner=person)
         demo.keys.append((role, person, view["key"]))
+        ids[person] = view["id"]
+    proposal = _proposal(examples)
+    if proposal is not None:  # a change waiting for a second person: a diff to look at
+        view, _ = core.registry.deploy_rule(TENANT, proposal, "yaml", Actor(
+            f"apikey:{ids[PROPOSER]}", person=PROPOSER))
+        demo.deployed["rules"].append(f"{view['name']} {view['version']} ({view['status']})")
     return demo
+
+
+def _proposal(examples: Path) -> str | None:
+    """Version 1.1.0 of the CTR rule with its flag raised to critical severity, or None
+    when the examples have no such rule to change."""
+    path = examples / "rules" / PROPOSED
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    changed = text.replace("version: 1.0.0", "version: 1.1.0", 1).replace(
+        "severity: high", "severity: critical", 1)
+    return changed if changed.count("1.1.0") and "critical" in changed else None

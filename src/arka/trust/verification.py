@@ -315,7 +315,7 @@ def verify_record(record: Any, keys: dict[str, Ed25519PublicKey], *,
     if fmt.version >= 2:
         hash_check("rule_results_hash", "rule_results")
         hash_check("metadata_hash", "metadata", lambda m: signed_metadata(_metadata_object(m)),
-                   "metadata (but " + ", ".join(PER_EVALUATION_METADATA) + ")")
+                   "metadata (except " + ", ".join(PER_EVALUATION_METADATA) + ")")
         _per_evaluation_checks(record, proof, checks)
         for key in ("full_trace", "full_trace_ref"):
             if key in record:

@@ -290,7 +290,7 @@ export async function verifyRecord(record, keys, { inclusion = null, tenant, eva
   if (fmt.version >= 2) {
     await hashCheck("rule_results_hash", "rule_results");
     await hashCheck("metadata_hash", "metadata", (m) => signedMetadata(metadataObject(m)),
-      `metadata (but ${PER_EVALUATION_METADATA.join(", ")})`);
+      `metadata (except ${PER_EVALUATION_METADATA.join(", ")})`);
     perEvaluationChecks(record, proof, checks);
     for (const key of ["full_trace", "full_trace_ref"]) {
       if (has(record, key)) await hashCheck(`${key}_hash`, key);

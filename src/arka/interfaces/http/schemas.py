@@ -275,6 +275,10 @@ class PendingVersion(BaseModel):
     name: str
     version: str
     deployed_by: str | None
+    deployed_by_persons: list[str] = Field(description="The persons behind that credential "
+                                           "(an API key's owner and issuer, a JWT's subject)")
+    reviewable: bool = Field(description="Whether the caller may approve or reject it: "
+                             "false for what the caller's own person deployed")
     source_hash: str
     created_at: str | None
 

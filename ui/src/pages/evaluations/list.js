@@ -1,4 +1,4 @@
-// `#/evaluations`: the tenant's evaluations, newest first, filtered by the URL's query.
+// `#/evaluations`: the tenant's evaluations, most recently stored first, filtered by the URL's query.
 import { html } from "../../html.js";
 import { get } from "../../api.js";
 import { href, navigate, seg } from "../../router.js";
@@ -55,7 +55,7 @@ export function EvaluationList({ query }) {
     body = html`<${Empty}>${filtered ? "No evaluation matches these filters."
       : page > 1 ? "No evaluations on this page." : "No evaluations yet."}<//>`;
   } else {
-    body = html`<${Table} caption=${`Evaluations, newest first${filtered ? " (filtered)" : ""}`}
+    body = html`<${Table} caption=${`Evaluations, most recently stored first${filtered ? " (filtered)" : ""}`}
       columns=${COLUMNS} rows=${data.items} rowKey=${(r) => r.evaluation_id}
       onRow=${(r) => navigate(`/evaluations/${seg(r.evaluation_id)}`)} />`;
   }

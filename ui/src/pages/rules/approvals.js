@@ -6,7 +6,7 @@ import { html } from "../../html.js";
 import { post, get } from "../../api.js";
 import { seg } from "../../router.js";
 import { can } from "../../session.js";
-import { ErrorBox, Loaded, when, useApi, short } from "../../ui.js";
+import { ErrorBox, Loaded, Pager, when, useApi, short } from "../../ui.js";
 import { paths } from "./common.js";
 
 const COLLECTION = { rule: "rules", ruleset: "rulesets", table: "tables", schema: "schemas" };
@@ -23,12 +23,24 @@ export function reviewPath(kind, name, version, verdict) {
   return `/api/v1/${COLLECTION[kind]}/${seg(name)}/versions/${seg(version)}/${verdict}`;
 }
 
-/** Approve / Reject one pending version. `onDone(view, verdict)` after the API accepted. */
-export function ReviewForm({ kind, name, version, onDone }) {
+/** Who deployed a pending version, as persons when the API knows them. */
+function deployer(item) {
+  const persons = item.deployed_by_persons || [];
+  return persons.length ? persons.join(", ") : item.deployed_by || "—";
+}
+
+/** Approve / Reject one pending version. `onDone(view, verdict)` after the API accepted.
+ * `item`: its entry in GET /api/v1/approvals, whose `reviewable` is false for what the
+ * signed-in person deployed (no buttons then: the API would refuse them). */
+export function ReviewForm({ kind, name, version, item, onDone }) {
   const [note, setNote] = useState("");
   const [busy, setBusy] = useState(null);
   const [error, setError] = useState(null);
   if (!can("rules:approve")) return null;
+  if (item && item.reviewable === false) {
+    return html`<p class="muted">Deployed by ${deployer(item)}, that is, by you: another
+      person with <code>rules:approve</code> must approve or reject it.</p>`;
+  }
   const id = `review-${kind}-${name}-${version}`.replace(/[^\w-]/g, "_");
   const review = async (verdict) => {
     setBusy(verdict);
@@ -61,8 +73,21 @@ export function ReviewForm({ kind, name, version, onDone }) {
   </form>`;
 }
 
+/** The review of one version on its own page: the form, unless it is one's own. */
+export function VersionReview({ kind, name, version, onDone }) {
+  const state = useApi(() => get("/api/v1/approvals"), [kind, name, version]);
+  if (!state.data) return null;
+  const item = state.data.items.find((i) => i.kind === kind && i.name === name &&
+                                             i.version === version);
+  return html`<h3>Review this version</h3>
+    <${ReviewForm} kind=${kind} name=${name} version=${version} item=${item} onDone=${onDone} />`;
+}
+
+const PER_PAGE = 20;
+
 export function ApprovalList() {
   const state = useApi(() => get("/api/v1/approvals"), []);
+  const [page, setPage] = useState(1);
   const [done, setDone] = useState([]);
   const finished = (item) => (view, verdict) => {
     setDone((d) => [...d, `${verdict === "approve" ? "Approved" : "Rejected"} ${item.kind} ` +
@@ -77,23 +102,24 @@ export function ApprovalList() {
     <${Loaded} state=${state} isEmpty=${(d) => d.items.length === 0}
         empty="Nothing is waiting for approval.">
       ${(d) => html`<ul class="rules-approvals" aria-label="Versions waiting for approval">
-        ${d.items.map((item) => {
+        ${d.items.slice((page - 1) * PER_PAGE, page * PER_PAGE).map((item) => {
           const link = linkOf(item);
           const title = `${item.kind} ${item.name} ${item.version}`;
           return html`<li key=${`${item.kind}/${item.name}/${item.version}`}>
             <article class="rules-card" aria-label=${title}>
               <h2 class="rules-card-title">${link ? html`<a href=${link}>${title}</a>` : title}</h2>
               <dl class="rules-facts">
-                <dt>Deployed by</dt><dd>${item.deployed_by || "—"}</dd>
+                <dt>Deployed by</dt><dd title=${item.deployed_by || ""}>${deployer(item)}</dd>
                 <dt>Deployed at</dt><dd>${when(item.created_at)}</dd>
                 <dt>Source hash</dt><dd><code title=${item.source_hash}>${short(item.source_hash)}</code></dd>
               </dl>
               <${ReviewForm} kind=${item.kind} name=${item.name} version=${item.version}
-                onDone=${finished(item)} />
+                item=${item} onDone=${finished(item)} />
             </article>
           </li>`;
         })}
       </ul>
-      ${d.total > d.items.length ? html`<p class="muted small">${d.items.length} of ${d.total} shown.</p>` : null}`}
+      <${Pager} page=${Math.min(page, Math.max(1, Math.ceil(d.items.length / PER_PAGE)))}
+        perPage=${PER_PAGE} total=${d.items.length} onPage=${setPage} />`}
     <//>`;
 }

@@ -6,7 +6,7 @@ import { can } from "../../session.js";
 import { Editor } from "../../editor.js";
 import { Loaded, Page, Table, fmt, short, useApi, when } from "../../ui.js";
 import { ReviewTrail, StatusBadge, api, paths } from "./common.js";
-import { ReviewForm } from "./approvals.js";
+import { VersionReview } from "./approvals.js";
 
 function Versions({ name, items, current }) {
   const columns = [
@@ -43,9 +43,9 @@ function Version({ name, version, onReviewed }) {
         </dl>
         <${ReviewTrail} v=${v} />
       </div>
-      ${v.status === "pending" && can("rules:approve") ? html`<h3>Review this version</h3>
-        <${ReviewForm} kind="rule" name=${v.name} version=${v.version}
-          onDone=${() => { state.reload(); onReviewed(); }} />` : null}
+      ${v.status === "pending" && can("rules:approve") ? html`<${VersionReview} kind="rule"
+        name=${v.name} version=${v.version} onDone=${() => { state.reload(); onReviewed(); }} />`
+        : null}
       <h3>Source</h3>
       <${Editor} value=${v.source} readOnly label="Rule source" />
       <h3 id="disassembly-title">Disassembly</h3>

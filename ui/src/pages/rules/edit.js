@@ -102,7 +102,8 @@ function Workbench({ name, initial, base }) {
     ${base ? html`<p class="muted">Starting from ${name} ${base}, the latest version. Give the
       edited rule a new <code>metadata.version</code>: the same version with other content is
       refused (409).</p>` : null}
-    <p id="editor-help" class="muted small">YAML rule file (docs/language.md). Tab moves focus
+    <p id="editor-help" class="muted small">A YAML rule file: metadata, inputs, conditions and actions (see the rule language
+      reference). Tab moves focus
       out of the editor; errors found by Validate are marked in the gutter and listed below.</p>
     <${Editor} value=${text} onChange=${setText} diagnostics=${diagnostics} label="Rule source"
       editorRef=${editor} describedBy="editor-help" />

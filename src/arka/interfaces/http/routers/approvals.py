@@ -49,5 +49,7 @@ for _kind, _collection, _view in KINDS:
 
 
 @router.get("/approvals", response_model=None, responses=S.ok(S.ApprovalList))
-async def approvals(p: Annotated[Principal, need("rules:read")], core: CoreDep) -> Response:
-    return S.reply(await run_in_threadpool(core.approvals.pending, p.tenant))
+async def approvals(request: Request, p: Annotated[Principal, need("rules:read")],
+                    core: CoreDep) -> Response:
+    return S.reply(await run_in_threadpool(core.approvals.pending, p.tenant,
+                                           actor(request, p)))

@@ -1,4 +1,4 @@
-import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c as u,d,f,g as p,h as m,i as h,j as g,k as _,l as v,m as y,o as b,p as x,r as S,t as ee,u as te,w as ne,x as re}from"./index-Bf5c78qL.js";import{n as ie,r as ae}from"./browser-CX3PJUDe.js";var C={list:e=>l(`/rules`,e&&e!==`rules`?{tab:e}:{}),rule:(e,t)=>l(`/rules/rule/${a(e)}${t?`/${a(t)}`:``}`),edit:e=>l(`/rules/rule/${a(e)}/edit`),diff:(e,t,n)=>l(`/rules/rule/${a(e)}/diff`,{from:t,to:n}),create:()=>l(`/rules/new`),table:e=>l(`/rules/table/${a(e)}`),ruleset:e=>l(`/rules/ruleset/${a(e)}`)},oe={rule:e=>`/api/v1/rules/${a(e)}`,ruleVersions:e=>`/api/v1/rules/${a(e)}/versions`,ruleVersion:(e,t)=>`/api/v1/rules/${a(e)}/versions/${a(t)}`,table:e=>`/api/v1/tables/${a(e)}`,ruleset:e=>`/api/v1/rulesets/${a(e)}`};function se(){return new Date().toISOString().slice(0,10)}function ce(e,t=se()){return e.status===`pending`?`pending_approval`:e.status===`rejected`?`rejected`:e.expiry_date&&String(e.expiry_date).slice(0,10)<=t?`expired`:e.status||`active`}function le({version:e}){return t`<${ee} value=${ce(e)} />`}function ue({v:e}){return t`<dl class="rules-facts">
+import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c as u,d,f,g as p,h as m,i as h,j as g,k as _,l as v,m as y,o as b,p as x,r as S,t as ee,u as te,w as ne,x as re}from"./index-Cm0QJyK5.js";import{n as ie,r as ae}from"./browser-CX3PJUDe.js";var C={list:e=>l(`/rules`,e&&e!==`rules`?{tab:e}:{}),rule:(e,t)=>l(`/rules/rule/${a(e)}${t?`/${a(t)}`:``}`),edit:e=>l(`/rules/rule/${a(e)}/edit`),diff:(e,t,n)=>l(`/rules/rule/${a(e)}/diff`,{from:t,to:n}),create:()=>l(`/rules/new`),table:e=>l(`/rules/table/${a(e)}`),ruleset:e=>l(`/rules/ruleset/${a(e)}`)},oe={rule:e=>`/api/v1/rules/${a(e)}`,ruleVersions:e=>`/api/v1/rules/${a(e)}/versions`,ruleVersion:(e,t)=>`/api/v1/rules/${a(e)}/versions/${a(t)}`,table:e=>`/api/v1/tables/${a(e)}`,ruleset:e=>`/api/v1/rulesets/${a(e)}`};function se(){return new Date().toISOString().slice(0,10)}function ce(e,t=se()){return e.status===`pending`?`pending_approval`:e.status===`rejected`?`rejected`:e.expiry_date&&String(e.expiry_date).slice(0,10)<=t?`expired`:e.status||`active`}function le({version:e}){return t`<${ee} value=${ce(e)} />`}function ue({v:e}){return t`<dl class="rules-facts">
     <dt>Status</dt><dd><${le} version=${e} /></dd>
     <dt>Deployed by</dt><dd>${e.deployed_by||`—`}${e.created_at?` · ${p(e.created_at)}`:``}</dd>
     <dt>Reviewed by</dt><dd>${e.reviewed_by?`${e.reviewed_by} · ${p(e.reviewed_at)}`:`not reviewed`}</dd>
@@ -75,61 +75,64 @@ import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c a
             value=${{metadata:e.metadata,rules:e.rules,evaluation_order:e.evaluation_order,aggregate_decision:e.aggregate_decision}} />
         </details>`}
     <//>
-  <//>`}var Xv={rule:`rules`,ruleset:`rulesets`,table:`tables`,schema:`schemas`};function Zv(e){return e.kind===`rule`?C.rule(e.name,e.version):e.kind===`table`?C.table(e.name):e.kind===`ruleset`?C.ruleset(e.name):null}function Qv(e,t,n,r){return`/api/v1/${Xv[e]}/${a(t)}/versions/${a(n)}/${r}`}function $v({kind:n,name:i,version:a,onDone:o}){let[c,l]=e(``),[u,d]=e(null),[f,p]=e(null);if(!s(`rules:approve`))return null;let m=`review-${n}-${i}-${a}`.replace(/[^\w-]/g,`_`),h=async e=>{d(e),p(null);try{let t=c.trim()?{note:c.trim()}:{},s=await r(Qv(n,i,a,e),t);o?.(s,e)}catch(e){p(e)}finally{d(null)}};return t`<form class="rules-review" onSubmit=${e=>e.preventDefault()}
-      aria-labelledby=${`${m}-what`}>
-    <span id=${`${m}-what`} class="rules-sr-only">Review ${n} ${i} ${a}</span>
+  <//>`}var Xv={rule:`rules`,ruleset:`rulesets`,table:`tables`,schema:`schemas`};function Zv(e){return e.kind===`rule`?C.rule(e.name,e.version):e.kind===`table`?C.table(e.name):e.kind===`ruleset`?C.ruleset(e.name):null}function Qv(e,t,n,r){return`/api/v1/${Xv[e]}/${a(t)}/versions/${a(n)}/${r}`}function $v(e){let t=e.deployed_by_persons||[];return t.length?t.join(`, `):e.deployed_by||`—`}function ey({kind:n,name:i,version:a,item:o,onDone:c}){let[l,u]=e(``),[d,f]=e(null),[p,m]=e(null);if(!s(`rules:approve`))return null;if(o&&o.reviewable===!1)return t`<p class="muted">Deployed by ${$v(o)}, that is, by you: another
+      person with <code>rules:approve</code> must approve or reject it.</p>`;let h=`review-${n}-${i}-${a}`.replace(/[^\w-]/g,`_`),g=async e=>{f(e),m(null);try{let t=l.trim()?{note:l.trim()}:{},o=await r(Qv(n,i,a,e),t);c?.(o,e)}catch(e){m(e)}finally{f(null)}};return t`<form class="rules-review" onSubmit=${e=>e.preventDefault()}
+      aria-labelledby=${`${h}-what`}>
+    <span id=${`${h}-what`} class="rules-sr-only">Review ${n} ${i} ${a}</span>
     <div class="field">
-      <label for=${`${m}-note`}>Note (the reason, kept in the audit log)</label>
-      <textarea id=${`${m}-note`} rows="2" maxlength="2000" value=${c}
-        onInput=${e=>l(e.currentTarget.value)}></textarea>
+      <label for=${`${h}-note`}>Note (the reason, kept in the audit log)</label>
+      <textarea id=${`${h}-note`} rows="2" maxlength="2000" value=${l}
+        onInput=${e=>u(e.currentTarget.value)}></textarea>
     </div>
     <div class="rules-buttons">
-      <button type="button" class="primary" disabled=${!!u} aria-describedby=${`${m}-what`}
-        onClick=${()=>h(`approve`)}>${u===`approve`?`Approving…`:`Approve`}</button>
-      <button type="button" class="danger" disabled=${!!u} aria-describedby=${`${m}-what`}
-        onClick=${()=>h(`reject`)}>${u===`reject`?`Rejecting…`:`Reject`}</button>
+      <button type="button" class="primary" disabled=${!!d} aria-describedby=${`${h}-what`}
+        onClick=${()=>g(`approve`)}>${d===`approve`?`Approving…`:`Approve`}</button>
+      <button type="button" class="danger" disabled=${!!d} aria-describedby=${`${h}-what`}
+        onClick=${()=>g(`reject`)}>${d===`reject`?`Rejecting…`:`Reject`}</button>
     </div>
-    <${S} error=${f} title=${`Could not review ${n} ${i} ${a}`} />
-  </form>`}function ey(){let n=m(()=>o(`/api/v1/approvals`),[]),[r,i]=e([]),a=e=>(t,r)=>{i(n=>[...n,`${r===`approve`?`Approved`:`Rejected`} ${e.kind} ${e.name} ${e.version} (now ${t?.status??r}).`]),n.reload()};return t`
-    ${r.length?t`<ul class="rules-done" role="status">
-      ${r.map(e=>t`<li>${e}</li>`)}</ul>`:null}
+    <${S} error=${p} title=${`Could not review ${n} ${i} ${a}`} />
+  </form>`}function ty({kind:e,name:n,version:r,onDone:i}){let a=m(()=>o(`/api/v1/approvals`),[e,n,r]);if(!a.data)return null;let s=a.data.items.find(t=>t.kind===e&&t.name===n&&t.version===r);return t`<h3>Review this version</h3>
+    <${ey} kind=${e} name=${n} version=${r} item=${s} onDone=${i} />`}var ny=20;function ry(){let n=m(()=>o(`/api/v1/approvals`),[]),[r,i]=e(1),[a,c]=e([]),l=e=>(t,r)=>{c(n=>[...n,`${r===`approve`?`Approved`:`Rejected`} ${e.kind} ${e.name} ${e.version} (now ${t?.status??r}).`]),n.reload()};return t`
+    ${a.length?t`<ul class="rules-done" role="status">
+      ${a.map(e=>t`<li>${e}</li>`)}</ul>`:null}
     ${s(`rules:approve`)?null:t`<p class="muted">Your roles do not include${` `}
       <code>rules:approve</code>: you can see what waits for review, not review it.</p>`}
     <${b} state=${n} isEmpty=${e=>e.items.length===0}
         empty="Nothing is waiting for approval.">
       ${e=>t`<ul class="rules-approvals" aria-label="Versions waiting for approval">
-        ${e.items.map(e=>{let n=Zv(e),r=`${e.kind} ${e.name} ${e.version}`;return t`<li key=${`${e.kind}/${e.name}/${e.version}`}>
+        ${e.items.slice((r-1)*ny,r*ny).map(e=>{let n=Zv(e),r=`${e.kind} ${e.name} ${e.version}`;return t`<li key=${`${e.kind}/${e.name}/${e.version}`}>
             <article class="rules-card" aria-label=${r}>
               <h2 class="rules-card-title">${n?t`<a href=${n}>${r}</a>`:r}</h2>
               <dl class="rules-facts">
-                <dt>Deployed by</dt><dd>${e.deployed_by||`—`}</dd>
+                <dt>Deployed by</dt><dd title=${e.deployed_by||``}>${$v(e)}</dd>
                 <dt>Deployed at</dt><dd>${p(e.created_at)}</dd>
                 <dt>Source hash</dt><dd><code title=${e.source_hash}>${y(e.source_hash)}</code></dd>
               </dl>
-              <${$v} kind=${e.kind} name=${e.name} version=${e.version}
-                onDone=${a(e)} />
+              <${ey} kind=${e.kind} name=${e.name} version=${e.version}
+                item=${e} onDone=${l(e)} />
             </article>
           </li>`})}
       </ul>
-      ${e.total>e.items.length?t`<p class="muted small">${e.items.length} of ${e.total} shown.</p>`:null}`}
-    <//>`}var ty=[{id:`rules`,label:`Rules`},{id:`tables`,label:`Tables`},{id:`rulesets`,label:`Rulesets`},{id:`approvals`,label:`Approvals`}],ny=25;function ry({page:e,onPage:n}){let r=m(()=>o(`/api/v1/rules`,{page:e,per_page:ny}),[e]),i=[{key:`name`,label:`Rule`,render:e=>t`<a href=${C.rule(e.name)}>${e.name}</a>`},{key:`version`,label:`Latest version`,render:e=>t`<a href=${C.rule(e.name,e.version)}>${e.version}</a>`},{key:`versions`,label:`Versions`,className:`num`,render:e=>e.versions.length},{key:`status`,label:`Status`,render:e=>t`<${le} version=${e} />`},{key:`jurisdiction`,label:`Jurisdiction`},{key:`domain`,label:`Domain`},{key:`effective_date`,label:`Effective`},{key:`expiry_date`,label:`Expires`},{key:`deployed_by`,label:`Deployed by`}];return t`<${b} state=${r} isEmpty=${t=>t.total===0&&e===1}
+      <${v} page=${Math.min(r,Math.max(1,Math.ceil(e.items.length/ny)))}
+        perPage=${ny} total=${e.items.length} onPage=${i} />`}
+    <//>`}var iy=[{id:`rules`,label:`Rules`},{id:`tables`,label:`Tables`},{id:`rulesets`,label:`Rulesets`},{id:`approvals`,label:`Approvals`}],ay=25;function oy({page:e,onPage:n}){let r=m(()=>o(`/api/v1/rules`,{page:e,per_page:ay}),[e]),i=[{key:`name`,label:`Rule`,render:e=>t`<a href=${C.rule(e.name)}>${e.name}</a>`},{key:`version`,label:`Latest version`,render:e=>t`<a href=${C.rule(e.name,e.version)}>${e.version}</a>`},{key:`versions`,label:`Versions`,className:`num`,render:e=>e.versions.length},{key:`status`,label:`Status`,render:e=>t`<${le} version=${e} />`},{key:`jurisdiction`,label:`Jurisdiction`},{key:`domain`,label:`Domain`},{key:`effective_date`,label:`Effective`},{key:`expiry_date`,label:`Expires`},{key:`deployed_by`,label:`Deployed by`}];return t`<${b} state=${r} isEmpty=${t=>t.total===0&&e===1}
       empty=${`No rules are deployed yet.`}>
     ${r=>t`
       ${r.items.length?t`<${d} caption="Rules (latest version of each)" columns=${i}
         rows=${r.items} rowKey=${e=>e.name} />`:t`<p class="empty">No rules on this page.</p>`}
-      <${v} page=${e} perPage=${r.per_page||ny} total=${r.total} onPage=${n} />`}
-  <//>`}function iy({route:e}){let n=ty.some(t=>t.id===e.query.tab)?e.query.tab:`rules`,r=fe(e.query),i=e=>re(`/rules`,e===`rules`?{}:{tab:e}),a=e=>re(`/rules`,{tab:n===`rules`?void 0:n,page:e}),o=s(`rules:write`)?t`<a class="button" href=${C.create()}>New rule</a>`:null;return t`<${u} title="Rules" actions=${o} wide>
-    <${f} tabs=${ty} active=${n} onChange=${i} label="Rules section" />
+      <${v} page=${e} perPage=${r.per_page||ay} total=${r.total} onPage=${n} />`}
+  <//>`}function sy({route:e}){let n=iy.some(t=>t.id===e.query.tab)?e.query.tab:`rules`,r=fe(e.query),i=e=>re(`/rules`,e===`rules`?{}:{tab:e}),a=e=>re(`/rules`,{tab:n===`rules`?void 0:n,page:e}),o=s(`rules:write`)?t`<a class="button" href=${C.create()}>New rule</a>`:null;return t`<${u} title="Rules" actions=${o} wide>
+    <${f} tabs=${iy} active=${n} onChange=${i} label="Rules section" />
     <${te} id=${n}>
-      ${n===`rules`?t`<${ry} page=${r} onPage=${a} />`:null}
+      ${n===`rules`?t`<${oy} page=${r} onPage=${a} />`:null}
       ${n===`tables`?t`<${Vv} page=${r} onPage=${a} />`:null}
       ${n===`rulesets`?t`<${qv} page=${r} onPage=${a} />`:null}
-      ${n===`approvals`?t`<${ey} />`:null}
+      ${n===`approvals`?t`<${ry} />`:null}
     <//>
-  <//>`}function ay({name:e,items:n,current:r}){return t`<${d} caption=${`Versions of ${e}`} columns=${[{key:`version`,label:`Version`,render:n=>t`<a href=${C.rule(e,n.version)}
+  <//>`}function cy({name:e,items:n,current:r}){return t`<${d} caption=${`Versions of ${e}`} columns=${[{key:`version`,label:`Version`,render:n=>t`<a href=${C.rule(e,n.version)}
         aria-current=${n.version===r?`page`:void 0}>${n.version}</a>
         ${n.version===r?t` <span class="muted small">(shown)</span>`:null}`},{key:`status`,label:`Status`,render:e=>t`<${le} version=${e} />`},{key:`effective_date`,label:`Effective`},{key:`expiry_date`,label:`Expires`},{key:`bytecode_hash`,label:`Bytecode hash`,render:e=>t`<code title=${e.bytecode_hash}>${y(e.bytecode_hash)}</code>`},{key:`deployed_by`,label:`Deployed by`},{key:`created_at`,label:`Deployed at`,render:e=>p(e.created_at)},{key:`reviewed_by`,label:`Reviewed by`}]}
-    rows=${[...n].reverse()} rowKey=${e=>e.version} />`}function oy({name:e,version:n,onReviewed:r}){let i=m(()=>o(oe.ruleVersion(e,n)),[e,n]);return t`<${b} state=${i}>
+    rows=${[...n].reverse()} rowKey=${e=>e.version} />`}function ly({name:e,version:n,onReviewed:r}){let i=m(()=>o(oe.ruleVersion(e,n)),[e,n]);return t`<${b} state=${i}>
     ${e=>t`<section aria-labelledby="rule-version-title">
       <h2 id="rule-version-title">Version ${e.version}</h2>
       <div class="rules-two">
@@ -143,32 +146,31 @@ import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c a
         </dl>
         <${ue} v=${e} />
       </div>
-      ${e.status===`pending`&&s(`rules:approve`)?t`<h3>Review this version</h3>
-        <${$v} kind="rule" name=${e.name} version=${e.version}
-          onDone=${()=>{i.reload(),r()}} />`:null}
+      ${e.status===`pending`&&s(`rules:approve`)?t`<${ty} kind="rule"
+        name=${e.name} version=${e.version} onDone=${()=>{i.reload(),r()}} />`:null}
       <h3>Source</h3>
       <${Lv} value=${e.source} readOnly label="Rule source" />
       <h3 id="disassembly-title">Disassembly</h3>
       <pre class="code rules-disassembly" tabindex="0" aria-labelledby="disassembly-title">${e.disassembly}</pre>
     </section>`}
-  <//>`}function sy({name:e,version:n}){let r=m(()=>o(oe.ruleVersions(e)),[e]),i=r.data?.items||[],a=i.length?i[i.length-1].version:null,c=n||a,l=t`
+  <//>`}function uy({name:e,version:n}){let r=m(()=>o(oe.ruleVersions(e)),[e]),i=r.data?.items||[],a=i.length?i[i.length-1].version:null,c=n||a,l=t`
     ${i.length>1?t`<a class="button" href=${C.diff(e,i[i.length-2].version,a)}>Compare versions</a>`:null}
     ${s(`rules:write`)&&a?t`<a class="button" href=${C.edit(e)}>Edit</a>`:null}`;return t`<${u} title=${`Rule ${e}`} actions=${l} wide>
     <p><a href=${C.list()}>← All rules</a></p>
     <${b} state=${r} isEmpty=${e=>e.items.length===0}
         empty=${`No version of ${e} is deployed.`}>
       ${n=>t`
-        <${ay} name=${e} items=${n.items} current=${c} />
-        <${oy} key=${c} name=${e} version=${c} onReviewed=${r.reload} />`}
+        <${cy} name=${e} items=${n.items} current=${c} />
+        <${ly} key=${c} name=${e} version=${c} onReviewed=${r.reload} />`}
     <//>
-  <//>`}function cy(e=[]){return e.map(e=>({line:Number(e.line)||0,column:Number(e.column)||0,code:e.code||``,message:e.message||``,path:e.path||e.file||``,severity:e.severity||(String(e.code||``).startsWith(`W_`)?`warning`:`error`)})).sort((e,t)=>e.line-t.line||e.column-t.column)}function ly(e){return e.line?`line ${e.line}, column ${e.column||1}`:e.path?`at ${e.path}`:`in the document`}function uy({items:e,onPick:n,title:r=`Problems`,bare:i=!1}){if(!e.length)return null;let a=e.filter(e=>e.severity===`error`).length,o=e.length-a,s=[a?`${a} error${a===1?``:`s`}`:``,o?`${o} warning${o===1?``:`s`}`:``].filter(Boolean).join(`, `),c=a?`${r}: ${s}`:`Warnings: ${s}`,l=t`<ol aria-label=${i?c:void 0}>
+  <//>`}function dy(e=[]){return e.map(e=>({line:Number(e.line)||0,column:Number(e.column)||0,code:e.code||``,message:e.message||``,path:e.path||e.file||``,severity:e.severity||(String(e.code||``).startsWith(`W_`)?`warning`:`error`)})).sort((e,t)=>e.line-t.line||e.column-t.column)}function fy(e){return e.line?`line ${e.line}, column ${e.column||1}`:e.path?`at ${e.path}`:`in the document`}function py({items:e,onPick:n,title:r=`Problems`,bare:i=!1}){if(!e.length)return null;let a=e.filter(e=>e.severity===`error`).length,o=e.length-a,s=[a?`${a} error${a===1?``:`s`}`:``,o?`${o} warning${o===1?``:`s`}`:``].filter(Boolean).join(`, `),c=a?`${r}: ${s}`:`Warnings: ${s}`,l=t`<ol aria-label=${i?c:void 0}>
       ${e.map((e,r)=>{let i=t`<span class=${`rules-sev ${e.severity}`}>${e.severity===`error`?`Error`:`Warning`}</span>
-          ${` `}<span class="rules-pos">${ly(e)}</span>:
+          ${` `}<span class="rules-pos">${fy(e)}</span>:
           ${e.code?t` <code>${e.code}</code>`:null} ${e.message}`;return t`<li key=${r}>${e.line?t`<button type="button" class="rules-diag-link" onClick=${()=>n(e.line,e.column)}>${i}</button>`:i}</li>`})}
     </ol>`;return i?t`<div class="rules-diagnostics bare">${l}</div>`:t`<section class="rules-diagnostics" aria-labelledby="diagnostics-title">
     <h2 id="diagnostics-title">${c}</h2>
     ${l}
-  </section>`}var dy=`application/x-yaml`,fy=`rule:
+  </section>`}var my=`application/x-yaml`,hy=`rule:
   metadata:
     name: new-rule
     version: 1.0.0
@@ -190,12 +192,13 @@ import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c a
         severity: medium
         category: LARGE_AMOUNT
         message: "Amount of \${transaction.amount}"
-`;function py(e){return e.status===400&&(e.details||[]).some(e=>e.line)?{diagnostics:cy(e.details),error:e}:{diagnostics:[],error:e}}function my({outcome:e}){if(!e)return null;if(e.kind===`valid`){let n=e.result;return t`<p class="rules-outcome good" role="status">Valid: <strong>${n.name} ${n.version}</strong>${` `}compiles (bytecode <code title=${n.bytecode_hash}>${y(n.bytecode_hash)}</code>)${n.warnings.length?`, with ${n.warnings.length} warning${n.warnings.length===1?``:`s`}`:``}.</p>`}if(e.kind===`deployed`){let{status:n,view:r}=e,i=t`<a href=${C.rule(r.name,r.version)}>${r.name} ${r.version}</a>`,a=n===200?t`Unchanged: ${i} is already deployed with this very content; nothing was stored.`:r.status===`pending`?t`Deployed ${i}, pending approval: it decides nothing until a second person
-          with <code>rules:approve</code> approves it.`:t`Deployed new version ${i}; it is active.`;return t`<p class="rules-outcome good" role="status">${a}</p>`}return null}function hy({name:n,initial:i,base:a}){let[o,c]=e(i),[l,u]=e([]),[d,f]=e(null),[p,m]=e(null),[h,g]=e(null),v=_(null),y=s(`rules:write`),b=async e=>{g(e),m(null),f(null);try{if(e===`validate`){let e=await r(`/api/v1/rules/validate`,o,{contentType:dy});u(cy(e.warnings)),f({kind:`valid`,result:e})}else{let e=await ne(`POST`,`/api/v1/rules`,{body:o,contentType:dy,as:`response`}),t=await e.json();u(cy(t.warnings)),f({kind:`deployed`,status:e.status,view:t})}}catch(e){let{diagnostics:t,error:n}=py(e);u(t),m(n)}finally{g(null)}},x=_y(p),ee=(e,t)=>v.current?.focusAt(e,t);return t`
+`;function gy(e){return e.status===400&&(e.details||[]).some(e=>e.line)?{diagnostics:dy(e.details),error:e}:{diagnostics:[],error:e}}function _y({outcome:e}){if(!e)return null;if(e.kind===`valid`){let n=e.result;return t`<p class="rules-outcome good" role="status">Valid: <strong>${n.name} ${n.version}</strong>${` `}compiles (bytecode <code title=${n.bytecode_hash}>${y(n.bytecode_hash)}</code>)${n.warnings.length?`, with ${n.warnings.length} warning${n.warnings.length===1?``:`s`}`:``}.</p>`}if(e.kind===`deployed`){let{status:n,view:r}=e,i=t`<a href=${C.rule(r.name,r.version)}>${r.name} ${r.version}</a>`,a=n===200?t`Unchanged: ${i} is already deployed with this very content; nothing was stored.`:r.status===`pending`?t`Deployed ${i}, pending approval: it decides nothing until a second person
+          with <code>rules:approve</code> approves it.`:t`Deployed new version ${i}; it is active.`;return t`<p class="rules-outcome good" role="status">${a}</p>`}return null}function vy({name:n,initial:i,base:a}){let[o,c]=e(i),[l,u]=e([]),[d,f]=e(null),[p,m]=e(null),[h,g]=e(null),v=_(null),y=s(`rules:write`),b=async e=>{g(e),m(null),f(null);try{if(e===`validate`){let e=await r(`/api/v1/rules/validate`,o,{contentType:my});u(dy(e.warnings)),f({kind:`valid`,result:e})}else{let e=await ne(`POST`,`/api/v1/rules`,{body:o,contentType:my,as:`response`}),t=await e.json();u(dy(t.warnings)),f({kind:`deployed`,status:e.status,view:t})}}catch(e){let{diagnostics:t,error:n}=gy(e);u(t),m(n)}finally{g(null)}},x=by(p),ee=(e,t)=>v.current?.focusAt(e,t);return t`
     ${a?t`<p class="muted">Starting from ${n} ${a}, the latest version. Give the
       edited rule a new <code>metadata.version</code>: the same version with other content is
       refused (409).</p>`:null}
-    <p id="editor-help" class="muted small">YAML rule file (docs/language.md). Tab moves focus
+    <p id="editor-help" class="muted small">A YAML rule file: metadata, inputs, conditions and actions (see the rule language
+      reference). Tab moves focus
       out of the editor; errors found by Validate are marked in the gutter and listed below.</p>
     <${Lv} value=${o} onChange=${c} diagnostics=${l} label="Rule source"
       editorRef=${v} describedBy="editor-help" />
@@ -207,32 +210,32 @@ import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c a
           you can validate, not deploy.</span>`}
       <span aria-live="polite" class="rules-sr-only">${h?`${h===`validate`?`Validating`:`Deploying`}…`:``}</span>
     </div>
-    <${my} outcome=${d} />
-    ${p&&l.length?t`<${gy} error=${p} title=${x} items=${l} onPick=${ee} />`:t`<${S} error=${p} title=${x} />
-        <${uy} items=${l} title="Warnings" onPick=${ee} />`}`}function gy({error:e,title:n,items:r,onPick:i}){let a=(e.details||[]).filter(e=>!e.line);return t`<div class="error-box" role="alert">
+    <${_y} outcome=${d} />
+    ${p&&l.length?t`<${yy} error=${p} title=${x} items=${l} onPick=${ee} />`:t`<${S} error=${p} title=${x} />
+        <${py} items=${l} title="Warnings" onPick=${ee} />`}`}function yy({error:e,title:n,items:r,onPick:i}){let a=(e.details||[]).filter(e=>!e.line);return t`<div class="error-box" role="alert">
     <strong>${n}: </strong><span class="error-code">${e.code}</span>
     <p class="error-message">${e.message}</p>
-    <${uy} items=${r} onPick=${i} bare />
+    <${py} items=${r} onPick=${i} bare />
     ${a.length?t`<ul class="error-details">${a.map(e=>t`<li>
       ${e.path?t`<code>${e.path}</code> `:null}${e.code?t`<span class="error-code">${e.code}</span> `:null}${e.message}
     </li>`)}</ul>`:null}
     ${e.requestId?t`<p class="muted small">request ${e.requestId}</p>`:null}
-  </div>`}function _y(e){if(e)return e.status===409?`Refused: conflict`:e.status===400?`The rule does not compile`:`The request failed`}function vy({name:e}){let n=m(async()=>{if(!e)return{source:fy,version:null};let t=await o(oe.rule(e));return o(oe.ruleVersion(e,t.version))},[e]),r=e?`Edit rule ${e}`:`New rule`;return t`<${u} title=${r} wide>
+  </div>`}function by(e){if(e)return e.status===409?`Refused: conflict`:e.status===400?`The rule does not compile`:`The request failed`}function xy({name:e}){let n=m(async()=>{if(!e)return{source:hy,version:null};let t=await o(oe.rule(e));return o(oe.ruleVersion(e,t.version))},[e]),r=e?`Edit rule ${e}`:`New rule`;return t`<${u} title=${r} wide>
     <p><a href=${e?C.rule(e):C.list()}>← ${e?`Rule ${e}`:`All rules`}</a></p>
     <${b} state=${n}>
-      ${n=>t`<${hy} key=${e||`new`} name=${e} initial=${n.source} base=${n.version} />`}
+      ${n=>t`<${vy} key=${e||`new`} name=${e} initial=${n.source} base=${n.version} />`}
     <//>
-  <//>`}var yy={added:`Added`,removed:`Removed`,changed:`Changed`};function by(e){return e===void 0?`—`:typeof e==`string`?e:JSON.stringify(e)}function xy({change:e}){return t`<span class=${`rules-change ${e}`}>${yy[e]}</span>`}function Sy({from:e,to:n,change:r}){return r===`added`?t`<code class="rules-val">${by(n)}</code>`:r===`removed`?t`<del class="rules-val"><span class="rules-sr-only">was </span>${by(e)}</del>`:t`<span class="rules-val"><del><span class="rules-sr-only">from </span>${by(e)}</del>
-    <span aria-hidden="true"> → </span><ins><span class="rules-sr-only"> to </span>${by(n)}</ins></span>`}function Cy({items:e}){return t`<ul class="rules-changes">${e.map(e=>t`<li>
-    <${xy} change=${e.change} /> <strong>${e.key}</strong>
-    ${e.fields?t`<ul>${e.fields.map(e=>t`<li><${xy} change=${e.change} />${` `}
-      <code>${e.field}</code>: <${Sy} ...${e} /></li>`)}</ul>`:null}
-  </li>`)}</ul>`}function wy({diff:e}){if(!e.ok)return t`<${S} title="The sources could not be compared" error=${{code:`YAML`,message:`A version's source does not parse as a rule file`,details:e.errors.map(e=>({...e,path:`${e.side} version`,message:e.message}))}} />`;if(e.identical)return t`<p class="rules-outcome" role="status">No change in what the rule means: the
+  <//>`}var Sy={added:`Added`,removed:`Removed`,changed:`Changed`};function Cy(e){return e===void 0?`—`:typeof e==`string`?e:JSON.stringify(e)}function wy({change:e}){return t`<span class=${`rules-change ${e}`}>${Sy[e]}</span>`}function Ty({from:e,to:n,change:r}){return r===`added`?t`<code class="rules-val">${Cy(n)}</code>`:r===`removed`?t`<del class="rules-val"><span class="rules-sr-only">was </span>${Cy(e)}</del>`:t`<span class="rules-val"><del><span class="rules-sr-only">from </span>${Cy(e)}</del>
+    <span aria-hidden="true"> → </span><ins><span class="rules-sr-only"> to </span>${Cy(n)}</ins></span>`}function Ey({items:e}){return t`<ul class="rules-changes">${e.map(e=>t`<li>
+    <${wy} change=${e.change} /> <strong>${e.key}</strong>
+    ${e.fields?t`<ul>${e.fields.map(e=>t`<li><${wy} change=${e.change} />${` `}
+      <code>${e.field}</code>: <${Ty} ...${e} /></li>`)}</ul>`:null}
+  </li>`)}</ul>`}function Dy({diff:e}){if(!e.ok)return t`<${S} title="The sources could not be compared" error=${{code:`YAML`,message:`A version's source does not parse as a rule file`,details:e.errors.map(e=>({...e,path:`${e.side} version`,message:e.message}))}} />`;if(e.identical)return t`<p class="rules-outcome" role="status">No change in what the rule means: the
       versions differ at most in comments and layout.</p>`;let{added:n,removed:r,changed:i}=e.counts,a=[...qe.map(t=>[t.label,e.sections[t.id]]),[`Other keys`,e.sections.other]].filter(([,e])=>e.length);return t`<p>${n} added, ${r} removed, ${i} changed.</p>
     ${e.metadata.length?t`<h3>Metadata</h3>
       <ul class="rules-changes">${e.metadata.map(e=>t`<li>
-        <${xy} change=${e.change} /> <code>${e.key}</code>: <${Sy} ...${e} /></li>`)}</ul>`:null}
-    ${a.map(([e,n])=>t`<h3>${e}</h3><${Cy} items=${n} />`)}`}function Ty({from:n,to:r,labels:i}){let[a,o]=e(!1),s=Xe(n,r),c=a?s:Ze(s,3),l={added:`+`,removed:`−`,same:` `};return t`<div class="rules-buttons">
+        <${wy} change=${e.change} /> <code>${e.key}</code>: <${Ty} ...${e} /></li>`)}</ul>`:null}
+    ${a.map(([e,n])=>t`<h3>${e}</h3><${Ey} items=${n} />`)}`}function Oy({from:n,to:r,labels:i}){let[a,o]=e(!1),s=Xe(n,r),c=a?s:Ze(s,3),l={added:`+`,removed:`−`,same:` `};return t`<div class="rules-buttons">
       <label><input type="checkbox" checked=${a} onChange=${e=>o(e.currentTarget.checked)} />${` `}
         Show unchanged lines</label></div>
     <div class="table-wrap"><table class="rules-linediff">
@@ -243,32 +246,32 @@ import{A as e,C as t,D as n,E as r,O as i,S as a,T as o,_ as s,a as c,b as l,c a
           <td class="num">${e.oldNo??``}</td><td class="num">${e.newNo??``}</td>
           <td><span aria-hidden="true">${l[e.kind]}</span><span class="rules-sr-only">${e.kind===`same`?`unchanged`:e.kind}</span></td>
           <td><code>${e.text}</code></td></tr>`)}</tbody>
-    </table></div>`}function Ey({name:n,versions:r,from:i,to:o}){let[s,c]=e(i),[l,u]=e(o),d=e=>r.map(n=>t`<option value=${n} selected=${n===e}>${n}</option>`);return t`<form class="filters" onSubmit=${e=>{e.preventDefault(),re(`/rules/rule/${a(n)}/diff`,{from:s,to:l})}}>
+    </table></div>`}function ky({name:n,versions:r,from:i,to:o}){let[s,c]=e(i),[l,u]=e(o),d=e=>r.map(n=>t`<option value=${n} selected=${n===e}>${n}</option>`);return t`<form class="filters" onSubmit=${e=>{e.preventDefault(),re(`/rules/rule/${a(n)}/diff`,{from:s,to:l})}}>
     <${h} id="diff-from" label="From version">
       <select id="diff-from" value=${s} onChange=${e=>c(e.currentTarget.value)}>${d(s)}</select><//>
     <${h} id="diff-to" label="To version">
       <select id="diff-to" value=${l} onChange=${e=>u(e.currentTarget.value)}>${d(l)}</select><//>
     <div class="field"><button type="submit" class="primary">Compare</button></div>
-  </form>`}function Dy({name:e,from:n,to:r}){let i=m(()=>Promise.all([o(oe.ruleVersion(e,n)),o(oe.ruleVersion(e,r))]),[e,n,r]);return t`<${b} state=${i}>
+  </form>`}function Ay({name:e,from:n,to:r}){let i=m(()=>Promise.all([o(oe.ruleVersion(e,n)),o(oe.ruleVersion(e,r))]),[e,n,r]);return t`<${b} state=${i}>
     ${([e,i])=>t`<section aria-labelledby="summary-title">
         <h2 id="summary-title">What changed from ${n} to ${r}</h2>
-        <${wy} diff=${Ye(e.source,i.source)} />
+        <${Dy} diff=${Ye(e.source,i.source)} />
       </section>
       <section aria-labelledby="source-diff-title">
         <h2 id="source-diff-title">Source diff</h2>
-        ${e.source===i.source?t`<p class="rules-outcome">The sources are identical.</p>`:t`<${Ty} from=${e.source} to=${i.source} labels=${[n,r]} />`}
+        ${e.source===i.source?t`<p class="rules-outcome">The sources are identical.</p>`:t`<${Oy} from=${e.source} to=${i.source} labels=${[n,r]} />`}
       </section>`}
-  <//>`}function Oy({name:e,query:n}){let r=m(()=>o(oe.ruleVersions(e)),[e]);return t`<${u} title=${`Compare versions of ${e}`} wide>
+  <//>`}function jy({name:e,query:n}){let r=m(()=>o(oe.ruleVersions(e)),[e]);return t`<${u} title=${`Compare versions of ${e}`} wide>
     <p><a href=${C.rule(e)}>← Rule ${e}</a></p>
     <${b} state=${r} isEmpty=${e=>e.items.length===0}
         empty=${`No version of ${e} is deployed.`}>
-      ${r=>{let i=r.items.map(e=>e.version).sort(de),a=i.includes(n.to)?n.to:i[i.length-1],o=i.includes(n.from)?n.from:i[Math.max(0,i.indexOf(a)-1)],s=[n.from,n.to].filter(e=>e&&!i.includes(e));return t`<${Ey} key=${`${o}/${a}`} name=${e} versions=${i} from=${o} to=${a} />
+      ${r=>{let i=r.items.map(e=>e.version).sort(de),a=i.includes(n.to)?n.to:i[i.length-1],o=i.includes(n.from)?n.from:i[Math.max(0,i.indexOf(a)-1)],s=[n.from,n.to].filter(e=>e&&!i.includes(e));return t`<${ky} key=${`${o}/${a}`} name=${e} versions=${i} from=${o} to=${a} />
           ${s.length?t`<p role="alert">No version ${s.join(` or `)} of ${e}; showing
             ${o} → ${a} instead.</p>`:null}
           ${i.length<2?t`<p class="muted">${e} has one version only; deploy
             another to compare.</p>`:null}
-          <${Dy} name=${e} from=${o} to=${a} />`}}
+          <${Ay} name=${e} from=${o} to=${a} />`}}
     <//>
-  <//>`}function ky({path:e}){return t`<${u} title="Not found">
+  <//>`}function My({path:e}){return t`<${u} title="Not found">
     <p role="alert">No such page in Rules: <code>${e}</code>. <a href="#/rules">All rules</a></p>
-  <//>`}function Ay({route:e}){let[,n,r,i,...a]=e.parts;return n?n===`new`&&!r?t`<${vy} key="new" />`:n===`rule`&&r&&!a.length?i===`edit`?t`<${vy} key=${`edit/${r}`} name=${r} />`:i===`diff`?t`<${Oy} key=${`diff/${r}`} name=${r} query=${e.query} />`:t`<${sy} key=${`rule/${r}`} name=${r} version=${i} />`:n===`table`&&r&&!i?t`<${Gv} name=${r} />`:n===`ruleset`&&r&&!i?t`<${Yv} name=${r} />`:t`<${ky} path=${e.path} />`:t`<${iy} route=${e} />`}export{Ay as RulesPage};
+  <//>`}function Ny({route:e}){let[,n,r,i,...a]=e.parts;return n?n===`new`&&!r?t`<${xy} key="new" />`:n===`rule`&&r&&!a.length?i===`edit`?t`<${xy} key=${`edit/${r}`} name=${r} />`:i===`diff`?t`<${jy} key=${`diff/${r}`} name=${r} query=${e.query} />`:t`<${uy} key=${`rule/${r}`} name=${r} version=${i} />`:n===`table`&&r&&!i?t`<${Gv} name=${r} />`:n===`ruleset`&&r&&!i?t`<${Yv} name=${r} />`:t`<${My} path=${e.path} />`:t`<${sy} route=${e} />`}export{Ny as RulesPage};
