@@ -24,7 +24,7 @@ function RuleList({ page, onPage }) {
     { key: "version", label: "Latest version",
       render: (r) => html`<a href=${paths.rule(r.name, r.version)}>${r.version}</a>` },
     { key: "versions", label: "Versions", className: "num", render: (r) => r.versions.length },
-    { key: "status", label: "Status", render: (r) => html`<${StatusBadge} version=${r} />` },
+    { key: "status", label: "Latest version's status", render: (r) => html`<${StatusBadge} version=${r} />` },
     { key: "jurisdiction", label: "Jurisdiction" },
     { key: "domain", label: "Domain" },
     { key: "effective_date", label: "Effective" },
