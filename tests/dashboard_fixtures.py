@@ -287,12 +287,22 @@ def problems(page: Any) -> Problems:
 
 
 # The pytest fixtures of the dashboard tests (tests/conftest.py registers this module):
-# one Chromium per test module, and a fresh page per test whose problems fail it.
+# one Chromium and one seeded dashboard server per test module, and a fresh page per test
+# whose problems fail it.
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
     with browser() as b:
         yield b
+
+
+@pytest.fixture(scope="module")
+def dash(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest,
+         chromium: Any) -> Iterator[Dashboard]:
+    """The module's dashboard server, seeded (`seed()`); a module may override it."""
+    with dashboard(tmp_path_factory.mktemp(request.module.__name__.rsplit(".", 1)[-1])) as d:
+        d.seeded = seed(d)
+        yield d
 
 
 @pytest.fixture

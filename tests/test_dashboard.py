@@ -7,11 +7,9 @@ finds them. The servers and the browser are shared by the module (tests/dashboar
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.dashboard_fixtures import (
     JWT_SECRET,
@@ -21,7 +19,6 @@ from tests.dashboard_fixtures import (
     go,
     new_page,
     problems,
-    seed,
     sign_in,
     sign_out,
 )
@@ -30,13 +27,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the fixtures skip (or fail under ARKA_REQUIRE_SERVICES=1)
     expect = None
-
-
-@pytest.fixture(scope="module")
-def dash(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Dashboard]:
-    with dashboard(tmp_path_factory.mktemp("dashboard")) as d:
-        d.seeded = seed(d)
-        yield d
 
 
 def storage(page: Any) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,14 +23,12 @@ from tests.dashboard_fixtures import (
     INPUT,
     Dashboard,
     axe_violations,
-    dashboard,
     format_violations,
     go,
     guarded_browser,
     new_page,
     rule_source,
     screenshot,
-    seed,
     set_theme,
     settle,
     sign_in,
@@ -41,13 +39,6 @@ try:
     from playwright.sync_api import expect
 except ImportError:  # the fixtures skip (or fail under ARKA_REQUIRE_SERVICES=1)
     expect = None
-
-
-@pytest.fixture(scope="module")
-def dash(tmp_path_factory: pytest.TempPathFactory, chromium: Any) -> Iterator[Dashboard]:
-    with dashboard(tmp_path_factory.mktemp("dashboard-flow")) as d:
-        d.seeded = seed(d)
-        yield d
 
 
 # ------------------------------------------------------------------ the main screens
