@@ -134,6 +134,13 @@ def test_exports(tmp_path: Path, objects: str) -> None:
     assert only["count"] == sum(r["result"]["decision"] == "compliant" for r in records) == 2
     assert client.post("/api/v1/exports", json={"to": "2020-01-01T00:00:00Z"}).json()[
         "count"] == 0
+    # bounds that leave the calendar once moved to UTC are its first and last instants,
+    # as in the list's query parameters
+    edges = client.post("/api/v1/exports", json={"from": "0001-01-01T01:00:01+01:01",
+                                                 "to": "9999-12-31T23:00:00-01:30"})
+    assert edges.status_code == 201 and edges.json()["count"] == len(records), edges.text
+    assert edges.json()["filters"] == {"from": "0001-01-01T00:00:00Z",
+                                       "to": "9999-12-31T23:59:59Z"}, edges.text
     b = api_client(core, tenant="bank-b")
     assert b.get(f"/api/v1/exports/{manifest['export_id']}").status_code == 404
     assert b.get(f"/api/v1/exports/{manifest['export_id']}/download").status_code == 404

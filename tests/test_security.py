@@ -277,6 +277,7 @@ def _endpoints(eval_id: str, key_id: str) -> list[tuple[str, str, str, Any]]:
         ("POST", "/api/v1/tables", "rules:write", FX),
         ("GET", "/api/v1/tables", "rules:read", None),
         ("GET", "/api/v1/tables/fx-rates", "rules:read", None),
+        ("GET", "/api/v1/tables/fx-rates/versions/1.0.0", "rules:read", None),
         ("POST", "/api/v1/schemas", "rules:write",
          "schema: {name: x, version: 1.0.0, properties: {a: {type: string}}}\n"),
         ("GET", "/api/v1/schemas", "rules:read", None),

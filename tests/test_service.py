@@ -425,6 +425,11 @@ def test_reference_tables_are_deployed_used_and_replayed(client: TestClient) -> 
         {"evaluation_id": rec["evaluation_id"]}))
     assert r.json()["match"] is True
     assert client.get("/api/v1/tables/fx-rates").json()["versions"] == ["1.0.0", "1.1.0"]
+    first = client.get("/api/v1/tables/fx-rates/versions/1.0.0").json()
+    assert first["version"] == "1.0.0" and first["versions"] == ["1.0.0", "1.1.0"]
+    assert first["source"] != client.get("/api/v1/tables/fx-rates").json()["source"]
+    missing = client.get("/api/v1/tables/fx-rates/versions/9.9.9")
+    assert missing.status_code == 404 and "it has 1.0.0, 1.1.0" in missing.text
     assert client.get("/api/v1/tables").json()["total"] == 1
 
 

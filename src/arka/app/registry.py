@@ -234,13 +234,21 @@ class Registry:
         self.changed(tenant)
         return table_view(stored), created
 
-    def table(self, tenant: str, name: str) -> dict[str, Any]:
+    def table(self, tenant: str, name: str, version: str | None = None) -> dict[str, Any]:
+        """A table's `version` (default: the latest deployed) with its source and the list
+        of its versions."""
         versions = [t for t in self.store.all_tables(tenant) if t["name"] == name]
         if not versions:
             raise NotFound(f"table {name} not found")
-        out = table_view(versions[-1])
-        out["versions"] = [t["version"] for t in versions]
-        out["source"] = versions[-1]["source"]
+        known = [t["version"] for t in versions]
+        chosen = versions[-1] if version is None else next(
+            (t for t in versions if t["version"] == version), None)
+        if chosen is None:
+            raise NotFound(f"table {name} has no version {version} (it has "
+                           f"{', '.join(known)})")
+        out = table_view(chosen)
+        out["versions"] = known
+        out["source"] = chosen["source"]
         return out
 
     def list_tables(self, tenant: str) -> dict[str, Any]:

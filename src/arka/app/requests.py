@@ -13,6 +13,7 @@ key, note or context value may hold a NUL character (PostgreSQL text cannot).
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal, TypeVar
@@ -161,7 +162,7 @@ class ExportRequest(_Request):
         out: dict[str, Any] = {}
         for key, value in (("from", self.from_), ("to", self.to)):
             if value is not None:
-                out[key] = rfc3339(value, key)
+                out[key] = instant(value, key)
         if self.decision is not None:
             out["decision"] = self.decision
         if self.rule_id is not None:
@@ -353,3 +354,31 @@ def _datetime(text: str, what: str) -> datetime:
 def rfc3339(text: str, what: str) -> str:
     """An RFC 3339 datetime in canonical form (UTC, `Z`), or InputError."""
     return V.datetime_text(_datetime(text, what))
+
+
+def instant(text: str | None, what: str) -> str | None:
+    """A datetime filter bound (`from`, `to`) in canonical form (UTC, `Z`). One that is
+    valid but falls outside the calendar once moved to UTC (year 1 with a positive offset,
+    year 9999 with a negative one) is the first or last instant there is: as a bound it
+    means the same."""
+    if text is None:
+        return None
+    try:
+        return rfc3339(text, what)
+    except (InputError, OverflowError, ValueError):
+        edge = {"0001": "0001-01-01T00:00:00Z", "9999": "9999-12-31T23:59:59Z"}.get(text[:4])
+        if edge is None or not _OFFSET_TIME.match(text) or not _calendar(text):
+            raise InputError(f"{what} must be an RFC 3339 datetime") from None
+        return rfc3339(edge, what)
+
+
+_OFFSET_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}\Z")
+
+
+def _calendar(text: str) -> bool:
+    """A real date, time and UTC offset (which only moving to UTC takes off the calendar)."""
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return True

@@ -5,7 +5,11 @@
 //   #/rules/rule/<name>[/<version>]                        a rule, a version (latest)
 //   #/rules/rule/<name>/edit                               edit from the latest version
 //   #/rules/rule/<name>/diff?from=&to=                     compare two versions
-//   #/rules/table/<name>, #/rules/ruleset/<name>           read-only details
+//   #/rules/table-new                                      write a new reference table
+//   #/rules/table/<name>[/<version>]                       a table, a version (latest)
+//   #/rules/table/<name>/edit                              a new version from the latest
+//   #/rules/table/<name>/diff?from=&to=                    compare two versions
+//   #/rules/ruleset/<name>                                 read-only details
 import { html } from "../html.js";
 import { Page } from "../ui.js";
 import { RulesIndex } from "./rules/list.js";
@@ -13,6 +17,8 @@ import { RuleDetail } from "./rules/detail.js";
 import { RuleEditor } from "./rules/edit.js";
 import { RuleDiff } from "./rules/diff.js";
 import { TableDetail } from "./rules/tables.js";
+import { TableEditor } from "./rules/tables/edit.js";
+import { TableDiff } from "./rules/tables/diff.js";
 import { RulesetDetail } from "./rules/rulesets.js";
 
 function NotFound({ path }) {
@@ -30,7 +36,12 @@ export function RulesPage({ route }) {
     if (sub === "diff") return html`<${RuleDiff} key=${`diff/${name}`} name=${name} query=${route.query} />`;
     return html`<${RuleDetail} key=${`rule/${name}`} name=${name} version=${sub} />`;
   }
-  if (kind === "table" && name && !sub) return html`<${TableDetail} name=${name} />`;
+  if (kind === "table-new" && !name) return html`<${TableEditor} key="table-new" />`;
+  if (kind === "table" && name && !rest.length) {
+    if (sub === "edit") return html`<${TableEditor} key=${`edit/${name}`} name=${name} />`;
+    if (sub === "diff") return html`<${TableDiff} key=${`diff/${name}`} name=${name} query=${route.query} />`;
+    return html`<${TableDetail} key=${`table/${name}`} name=${name} version=${sub} />`;
+  }
   if (kind === "ruleset" && name && !sub) return html`<${RulesetDetail} name=${name} />`;
   return html`<${NotFound} path=${route.path} />`;
 }

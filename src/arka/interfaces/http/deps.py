@@ -8,10 +8,8 @@ JSON is read within the input bounds of `arka.base.boundary` (400 naming the pat
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Path, Query, Request, Security
@@ -20,7 +18,7 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from arka.app.core import Core
-from arka.app.requests import MAX_ID, NO_NUL, parse, rfc3339
+from arka.app.requests import MAX_ID, NO_NUL, instant, parse
 from arka.base import values as V
 from arka.base.errors import InputError
 from arka.interfaces.http.errors import PayloadTooLarge
@@ -163,34 +161,6 @@ def datetimes(make: Callable[[], T], what: str) -> T:
         return make()
     except (OverflowError, ValueError):
         raise InputError(f"{what} must be an RFC 3339 datetime") from None
-
-
-def instant(text: str | None, what: str) -> str | None:
-    """A datetime query parameter in canonical form (UTC, `Z`). One that is valid but
-    falls outside the calendar once moved to UTC (year 1 with a positive offset, year 9999
-    with a negative one) is the first or last instant there is: as a filter bound it
-    means the same."""
-    if text is None:
-        return None
-    try:
-        return rfc3339(text, what)
-    except (InputError, OverflowError, ValueError):
-        edge = {"0001": "0001-01-01T00:00:00Z", "9999": "9999-12-31T23:59:59Z"}.get(text[:4])
-        if edge is None or not _OFFSET_TIME.match(text) or not _calendar(text):
-            raise InputError(f"{what} must be an RFC 3339 datetime") from None
-        return rfc3339(edge, what)
-
-
-_OFFSET_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?[+-]\d{2}:\d{2}\Z")
-
-
-def _calendar(text: str) -> bool:
-    """A real date, time and UTC offset (which only moving to UTC takes off the calendar)."""
-    try:
-        datetime.fromisoformat(text)
-    except ValueError:
-        return False
-    return True
 
 
 def time_range(start: str | None, end: str | None) -> tuple[str | None, str | None]:

@@ -14,7 +14,7 @@ const COLLECTION = { rule: "rules", ruleset: "rulesets", table: "tables", schema
 /** Where a pending version can be read (schemas have no screen of their own). */
 function linkOf(item) {
   if (item.kind === "rule") return paths.rule(item.name, item.version);
-  if (item.kind === "table") return paths.table(item.name);
+  if (item.kind === "table") return paths.table(item.name, item.version);
   if (item.kind === "ruleset") return paths.ruleset(item.name);
   return null;
 }

@@ -10,7 +10,10 @@ export const paths = {
   edit: (name) => href(`/rules/rule/${seg(name)}/edit`),
   diff: (name, from, to) => href(`/rules/rule/${seg(name)}/diff`, { from, to }),
   create: () => href("/rules/new"),
-  table: (name) => href(`/rules/table/${seg(name)}`),
+  table: (name, version) => href(`/rules/table/${seg(name)}${version ? `/${seg(version)}` : ""}`),
+  tableEdit: (name) => href(`/rules/table/${seg(name)}/edit`),
+  tableDiff: (name, from, to) => href(`/rules/table/${seg(name)}/diff`, { from, to }),
+  tableCreate: () => href("/rules/table-new"),
   ruleset: (name) => href(`/rules/ruleset/${seg(name)}`),
 };
 
@@ -19,6 +22,7 @@ export const api = {
   ruleVersions: (name) => `/api/v1/rules/${seg(name)}/versions`,
   ruleVersion: (name, version) => `/api/v1/rules/${seg(name)}/versions/${seg(version)}`,
   table: (name) => `/api/v1/tables/${seg(name)}`,
+  tableVersion: (name, version) => `/api/v1/tables/${seg(name)}/versions/${seg(version)}`,
   ruleset: (name) => `/api/v1/rulesets/${seg(name)}`,
 };
 

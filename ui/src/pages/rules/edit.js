@@ -125,7 +125,7 @@ function Workbench({ name, initial, base }) {
 
 /** An error with positions: the API's code and message, then each problem at its line
  * and column (a button that moves the editor's cursor there), in one box. */
-function Problems({ error, title, items, onPick }) {
+export function Problems({ error, title, items, onPick }) {
   const other = (error.details || []).filter((d) => !d.line);
   return html`<div class="error-box" role="alert">
     <strong>${title}: </strong><span class="error-code">${error.code}</span>

@@ -1,4 +1,4 @@
-"""Reference tables: deploy, list, the latest version with its source."""
+"""Reference tables: deploy, list, a version (the latest by default) with its source."""
 
 from __future__ import annotations
 
@@ -34,3 +34,10 @@ async def list_tables(p: Annotated[Principal, need("rules:read")], core: CoreDep
 async def get_table(name: PathText, p: Annotated[Principal, need("rules:read")],
                     core: CoreDep) -> Response:
     return S.reply(await run_in_threadpool(core.registry.table, p.tenant, name))
+
+
+@router.get("/{name}/versions/{version}", response_model=None, responses=S.ok(S.TableView))
+async def get_table_version(name: PathText, version: PathText,
+                            p: Annotated[Principal, need("rules:read")],
+                            core: CoreDep) -> Response:
+    return S.reply(await run_in_threadpool(core.registry.table, p.tenant, name, version))
